@@ -1,0 +1,31 @@
+"""An append-only, hash-chained SQLite log of conversation-session events."""
+
+from .codec import SCHEMA_VERSION, decode_event, encode_event, format_timestamp, parse_timestamp
+from .errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventDecodeError,
+    EventLogError,
+    StorageError,
+)
+from .events import MessageAdded, SessionCreated, SessionDeleted, SessionRole
+from .log import EventLog, RecordedEvent
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ConcurrencyError",
+    "DuplicateEventError",
+    "EventDecodeError",
+    "EventLog",
+    "EventLogError",
+    "MessageAdded",
+    "RecordedEvent",
+    "SessionCreated",
+    "SessionDeleted",
+    "SessionRole",
+    "StorageError",
+    "decode_event",
+    "encode_event",
+    "format_timestamp",
+    "parse_timestamp",
+]

@@ -1,0 +1,43 @@
+"""Errors raised by the event log. All share the root `EventLogError`."""
+
+from __future__ import annotations
+
+
+class EventLogError(Exception):
+    """Root of every error the event log raises."""
+
+
+class ConcurrencyError(EventLogError):
+    """A stream was not at the version the caller expected.
+
+    Attributes:
+        stream_id: the stream that was appended to.
+        expected_version: the version the caller said the stream was at.
+        actual_version: the version the stream was really at (0: no stream).
+    """
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        super().__init__(
+            f"stream {stream_id} is at version {actual_version}, expected {expected_version}"
+        )
+
+
+class DuplicateEventError(EventLogError, ValueError):
+    """Some, but not all, of an append's event ids are already in the log,
+    or an event id is already used by another stream."""
+
+    def __init__(self, event_id: str, message: str) -> None:
+        self.event_id = event_id
+        super().__init__(message)
+
+
+class EventDecodeError(EventLogError, ValueError):
+    """A stored event could not be read back into its class."""
+
+
+class StorageError(EventLogError, OSError):
+    """The database file could not be opened or written (missing directory,
+    read-only file, full disk, corrupt file). Nothing was written."""

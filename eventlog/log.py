@@ -1,0 +1,365 @@
+"""The append-only event log: one SQLite table, a hash chain, optimistic
+concurrency per stream, and idempotent appends.
+
+Every public write opens its own `BEGIN IMMEDIATE` transaction, or joins the
+one the caller opened with `EventLog.transaction()`, so that a projection can
+update its tables in the same commit as the events it reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from . import schema
+from .codec import (
+    GENESIS_HASH,
+    SCHEMA_VERSION,
+    chain_hash,
+    decode_event,
+    dumps,
+    encode_event,
+    format_sortable,
+)
+from .errors import ConcurrencyError, DuplicateEventError, EventLogError, StorageError
+from .events import Event
+
+SYNCHRONOUS = ("normal", "full")
+
+_COLUMNS = (
+    "position, event_id, stream_id, version, type, data, metadata, recorded_at, hash, schema_version"
+)
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SELECT = f"SELECT {_COLUMNS} FROM events"
+
+
+@attrs.frozen
+class RecordedEvent:
+    """An event as stored: its place in the log and the chain, and its data.
+
+    `data` and `metadata` are the decoded JSON of their columns; `event` gives
+    the event object (older schema versions upcast).
+    """
+
+    position: int
+    event_id: uuid.UUID
+    stream_id: str
+    version: int
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+    hash: str
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def event(self) -> Event:
+        """The event object this row records."""
+        return decode_event(self.type, self.data, self.schema_version)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> RecordedEvent:
+        """Build from a row of the `events` table, in `_COLUMNS` order."""
+        pos, eid, stream, ver, typ, data, meta, at, h, sv = row
+        return cls(
+            pos, uuid.UUID(eid), stream, ver, typ, json.loads(data), json.loads(meta),
+            datetime.fromisoformat(at), h, sv,
+        )
+
+
+def translate(e: sqlite3.Error, path: str) -> EventLogError:
+    """Turn a sqlite3 error into one clear `EventLogError` (the one place this
+    is done)."""
+    text = str(e)
+    low = text.lower()
+    if "full" in low:
+        return StorageError(f"{path}: disk or database is full; nothing was written")
+    if "readonly" in low or "read-only" in low:
+        return StorageError(f"{path}: database is read-only; nothing was written")
+    if "unable to open" in low:
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            return StorageError(f"{path}: directory {parent} does not exist")
+        return StorageError(f"{path}: cannot open database file")
+    if "not a database" in low or "malformed" in low:
+        return StorageError(f"{path}: not a sessionlog database or the file is corrupt")
+    if "locked" in low or "busy" in low:
+        return StorageError(f"{path}: database stayed locked by another writer; try again")
+    return StorageError(f"{path}: {text}")
+
+
+def connect(path: str, synchronous: str = "normal", timeout: float = 30.0) -> sqlite3.Connection:
+    """Open a connection in autocommit mode (we issue BEGIN ourselves), WAL,
+    with a busy timeout."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
+    try:
+        conn = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False,
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if path != ":memory:" and not path.startswith("file::memory:"):
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                _retry(lambda: conn.execute("PRAGMA journal_mode = WAL"), timeout)
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    except sqlite3.Error as e:
+        raise translate(e, path) from e
+    return conn
+
+
+def _retry(fn, timeout: float, attempts: int = 5):
+    """Run `fn`, retrying a bounded number of times while the database is busy
+    (on top of SQLite's own busy timeout)."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(min(0.05 * 2**attempt, timeout))
+    raise AssertionError("unreachable")
+
+
+class EventLog:
+    """An append-only log of session events in one SQLite file.
+
+    Thread-safe: one connection, serialised by a lock. Several processes may
+    open the same file: WAL, a busy timeout and `BEGIN IMMEDIATE` for every
+    write, with bounded retries.
+
+    Args:
+        path: the SQLite file (created if missing) or ":memory:".
+        synchronous: "normal" (a returned write survives a process crash) or
+            "full" (it also survives a power cut).
+        timeout: seconds to wait for another writer's lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *,
+                 synchronous: str = "normal", timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        self.timeout = timeout
+        self._conn = connect(self.path, synchronous, timeout)
+        self._lock = threading.RLock()
+        self._depth = 0
+        with self.transaction() as conn:
+            schema.migrate(conn)
+
+    # -- transactions -------------------------------------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection, for tables that live beside the log.
+        Hold `transaction()` (writes) or `snapshot()` (reads) while using it."""
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE`), committed on success and
+        rolled back on any exception. Nested calls join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                _retry(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.timeout)
+            except sqlite3.Error as e:
+                raise translate(e, self.path) from e
+            self._depth = 1
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                    raise translate(exc, self.path) from exc
+                raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same state."""
+        with self._lock:
+            if self._depth:
+                yield self._conn
+                return
+            self._conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield self._conn
+            except sqlite3.Error as e:
+                raise translate(e, self.path) from e
+            finally:
+                self._depth = 0
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    # -- writes -------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: str,
+        events: Iterable[Event],
+        expected_version: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        event_ids: Sequence[uuid.UUID | str] | None = None,
+    ) -> list[RecordedEvent]:
+        """Append events to a stream, atomically, at the end of the log.
+
+        Args:
+            stream_id: the stream (for a session, `str(session_id)`).
+            events: session events, in order.
+            expected_version: the stream's current version, or 0 for "must not
+                exist yet"; None skips the check.
+            metadata: JSON-able dict stored with every event; `source`
+                defaults to "api".
+            event_ids: one UUID per event, to make a retried append
+                idempotent: if every id is already in the log, the events
+                recorded then are returned and nothing is written.
+
+        Returns:
+            The recorded events, with positions, versions and hashes.
+
+        Raises:
+            ConcurrencyError: the stream is not at `expected_version`.
+            DuplicateEventError: only some of `event_ids` are recorded, or under
+                another stream.
+            ValueError: bad arguments or text that cannot be stored.
+            StorageError: the file could not be written.
+        """
+        with self.transaction() as conn:
+            return self._append(conn, stream_id, events, expected_version, metadata, event_ids)
+
+    def _append(self, conn, stream_id, events, expected_version, metadata, event_ids):
+        """Append inside the caller's open transaction; writes nothing on error."""
+        if not isinstance(stream_id, str) or not stream_id:
+            raise ValueError("stream_id must be a non-empty string")
+        encoded = [encode_event(e) for e in events]
+        if not encoded:
+            return []
+        if event_ids is None:
+            ids = [str(uuid.uuid4()) for _ in encoded]
+        else:
+            ids = [str(e if isinstance(e, uuid.UUID) else uuid.UUID(str(e))) for e in event_ids]
+            if len(ids) != len(encoded) or len(set(ids)) != len(ids):
+                raise ValueError("event_ids must be distinct, one per event")
+            already = self._recorded_ids(conn, ids)
+            if already:
+                if len(already) == len(ids) and all(r.stream_id == stream_id for r in already):
+                    return already
+                raise DuplicateEventError(
+                    str(already[0].event_id),
+                    f"event {already[0].event_id} is already recorded (stream "
+                    f"{already[0].stream_id}), but not the whole append",
+                )
+        meta = {"source": "api", **(metadata or {})}
+        meta_text = dumps(meta)
+        current = conn.execute(
+            "SELECT max(version) FROM events WHERE stream_id = ?", (stream_id,)
+        ).fetchone()[0] or 0
+        if expected_version is not None and expected_version != current:
+            raise ConcurrencyError(stream_id, expected_version, current)
+        tail = conn.execute(
+            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        prev_pos, prev_hash, prev_at = tail or (0, GENESIS_HASH, "")
+        now = max(format_sortable(datetime.now(UTC)), prev_at)
+        rows, recorded = [], []
+        for i, ((type_name, data), eid) in enumerate(zip(encoded, ids)):
+            pos, ver = prev_pos + 1 + i, current + 1 + i
+            data_text = dumps(data)
+            prev_hash = chain_hash(
+                prev_hash, pos, eid, stream_id, ver, type_name, SCHEMA_VERSION, data_text,
+                meta_text, now,
+            )
+            rows.append((pos, eid, stream_id, ver, type_name, data_text, meta_text, now,
+                         prev_hash, SCHEMA_VERSION))
+        at = datetime.fromisoformat(now)
+        for (pos, eid, _, ver, type_name, _, _, _, h, _), (_, data) in zip(rows, encoded):
+            recorded.append(RecordedEvent(pos, uuid.UUID(eid), stream_id, ver, type_name,
+                                          data, dict(meta), at, h))
+        if len(rows) == 1:
+            conn.execute(_INSERT, rows[0])
+        else:
+            conn.executemany(_INSERT, rows)
+        return recorded
+
+    def _recorded_ids(self, conn, ids: list[str]) -> list[RecordedEvent]:
+        found = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"{_SELECT} WHERE event_id IN ({marks})", chunk):
+                found[row[1]] = RecordedEvent.from_row(row)
+        return [found[i] for i in ids if i in found]
+
+    # -- reads --------------------------------------------------------------
+
+    def read_stream(self, stream_id: str) -> list[RecordedEvent]:
+        """Every event of one stream, by version ([] for an unknown stream)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"{_SELECT} WHERE stream_id = ? ORDER BY version", (stream_id,)
+            ).fetchall()
+        return [RecordedEvent.from_row(r) for r in rows]
+
+    def read_all(self, from_position: int = 0, *, batch_size: int = 1000) -> Iterator[RecordedEvent]:
+        """Every event with `position >= from_position`, in position order.
+
+        Streams in batches of `batch_size`: memory does not grow with the log,
+        and no lock is held between batches.
+        """
+        for batch in self.read_batches(from_position, batch_size=batch_size):
+            yield from batch
+
+    def read_batches(self, from_position: int = 0, *, batch_size: int = 1000,
+                     to_position: int | None = None) -> Iterator[list[RecordedEvent]]:
+        """Like `read_all`, a list of up to `batch_size` events at a time,
+        optionally stopping after `to_position`."""
+        last = max(from_position, 1) - 1
+        end = to_position if to_position is not None else -1
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"{_SELECT} WHERE position > ? AND (? < 0 OR position <= ?) "
+                    "ORDER BY position LIMIT ?",
+                    (last, end, end, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            yield [RecordedEvent.from_row(r) for r in rows]
+            last = rows[-1][0]
+
+    def last_position(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        with self._lock:
+            row = self._conn.execute("SELECT max(position) FROM events").fetchone()
+        return row[0] or 0
+
+    def close(self) -> None:
+        """Close the connection. Further calls fail."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,58 @@
+"""The events table: its DDL, the append-only triggers, and migrations.
+
+The schema version of the file is kept in `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+#: The file layout this release writes.
+DB_VERSION = 1
+
+EVENTS_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    schema_version INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (stream_id, version)
+)
+"""
+
+TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed'); END;
+"""
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the events table. Call inside a write transaction."""
+    db = sqlite_utils.Database(conn)
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > DB_VERSION:
+        raise RuntimeError(
+            f"database layout {current} is newer than this release reads ({DB_VERSION})"
+        )
+    if "events" not in db.table_names():
+        conn.execute(EVENTS_DDL)
+    elif "schema_version" not in db["events"].columns_dict:
+        # Layout 0 (pre-release) had no per-event schema version: its events
+        # are version 0 and are upcast when read.
+        db["events"].add_column("schema_version", int, not_null_default=0)
+    # One statement at a time: executescript() would commit the open transaction.
+    for statement in TRIGGERS.strip().split("END;"):
+        if statement.strip():
+            conn.execute(statement + "END;")
+    if current != DB_VERSION:
+        conn.execute(f"PRAGMA user_version = {DB_VERSION}")
