@@ -99,6 +99,9 @@ def _strict_str(value: Any, _: type) -> str:
 def make_converter() -> cattrs.Converter:
     """The converter for events and sessions: cattrs' JSON converter, strict.
 
+    Datetimes are written fixed-width (`format_sortable`), so stored text
+    sorts as time does; session JSON overrides that with chrono's format.
+
     Strings are not coerced from numbers, UUIDs and timestamps must be strings,
     and roles must be one of `SessionRole`.
     """
@@ -107,7 +110,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(uuid.UUID, lambda v, _: to_uuid(v))
     conv.register_unstructure_hook(uuid.UUID, str)
     conv.register_structure_hook(datetime, lambda v, _: parse_timestamp(v))
-    conv.register_unstructure_hook(datetime, format_timestamp)
+    conv.register_unstructure_hook(datetime, format_sortable)
     conv.register_structure_hook(SessionRole, lambda v, _: to_role(v))
     conv.register_unstructure_hook(SessionRole, lambda r: r.value)
     return conv

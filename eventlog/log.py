@@ -251,6 +251,13 @@ class EventLog:
         """Append inside the caller's open transaction; writes nothing on error."""
         if not isinstance(stream_id, str) or not stream_id:
             raise ValueError("stream_id must be a non-empty string")
+        events = list(events)
+        for e in events:
+            if str(getattr(e, "session_id", "")) != stream_id:
+                raise ValueError(
+                    f"a session's events belong to stream str(session_id): "
+                    f"{getattr(e, 'session_id', e)!r} is not {stream_id!r}"
+                )
         encoded = [encode_event(e) for e in events]
         if not encoded:
             return []

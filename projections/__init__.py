@@ -1,0 +1,32 @@
+"""Session views folded from the event log, behind the SessionStore contract."""
+
+from .errors import ProjectionError, SessionNotFoundError
+from .eventsourced import EventSourcedSessionStore
+from .fold import fold, fold_all
+from .models import Session, SessionMessage, SessionRole, format_session_context
+from .runner import Projection, ProjectionRunner
+from .serde import session_from_dict, session_from_json, session_to_dict, session_to_json
+from .store import InMemorySessionStore, SessionStore
+from .views import SessionsProjection, TenantIndexProjection
+
+__all__ = [
+    "EventSourcedSessionStore",
+    "InMemorySessionStore",
+    "Projection",
+    "ProjectionError",
+    "ProjectionRunner",
+    "Session",
+    "SessionMessage",
+    "SessionNotFoundError",
+    "SessionRole",
+    "SessionStore",
+    "SessionsProjection",
+    "TenantIndexProjection",
+    "fold",
+    "fold_all",
+    "format_session_context",
+    "session_from_dict",
+    "session_from_json",
+    "session_to_dict",
+    "session_to_json",
+]

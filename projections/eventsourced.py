@@ -1,0 +1,269 @@
+"""The event-sourced SessionStore: every write appends one event to the log
+and updates the inline projections in the same SQLite transaction; reads
+come from the projection tables, replay from the log."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from eventlog import EventLog, MessageAdded, RecordedEvent, SessionCreated, SessionDeleted
+from eventlog.checks import aware, to_uuid
+
+from .errors import SessionNotFoundError
+from .fold import fold_all
+from .models import Session, SessionMessage, SessionRole
+from .runner import Projection, ProjectionRunner
+from .store import SessionId, check_message, check_owner
+from .views import SessionsProjection, TenantIndexProjection
+
+_SESSION_COLS = "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id"
+_ROLES = {r.value: r for r in SessionRole}
+_new, _set = object.__new__, object.__setattr__
+
+
+def _message(role: str, content: str, timestamp: str) -> SessionMessage:
+    # Rows come from our own projection, already validated on the way in:
+    # build without re-running the converters (get/list are hot paths).
+    m = _new(SessionMessage)
+    _set(m, "role", _ROLES[role])
+    _set(m, "content", content)
+    _set(m, "timestamp", datetime.fromisoformat(timestamp))
+    return m
+
+
+def _session(row: Sequence, messages: builtins.list[SessionMessage]) -> Session:
+    s = _new(Session)
+    for name, value in (("id", uuid.UUID(row[1])), ("title", row[2]),
+                        ("created_at", datetime.fromisoformat(row[3])), ("messages", messages),
+                        ("user_id", row[4]), ("tenant_id", row[5])):
+        _set(s, name, value)
+    return s
+
+
+class EventSourcedSessionStore:
+    """A SessionStore whose truth is an append-only event log in SQLite.
+
+    Each successful create, create_with_user, add_message and delete appends
+    exactly one event and updates the inline projections in the same
+    transaction: a read right after a write sees it, and a crash never leaves
+    views and log disagreeing. A delete is a tombstone: the session leaves
+    the views, its events stay in the log.
+
+    Args:
+        path: the SQLite file (created if missing) or ":memory:".
+        synchronous: "normal" (default; a returned write survives a process
+            crash) or "full" (it also survives a power cut).
+        timeout: seconds to wait for another writer.
+        projections: extra projections to keep beside the built-in ones.
+        source: the `source` recorded in each write's metadata.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, synchronous: str = "normal",
+                 timeout: float = 30.0, projections: Iterable[Projection] = (),
+                 source: str = "api") -> None:
+        self.log = EventLog(path, synchronous=synchronous, timeout=timeout)
+        self.source = source
+        try:
+            self.runner = ProjectionRunner(
+                self.log, [SessionsProjection(), TenantIndexProjection(), *projections]
+            )
+            self.runner.setup()
+            self.runner.catch_up()
+        except BaseException:
+            self.log.close()
+            raise
+
+    # -- writes -------------------------------------------------------------
+
+    def _meta(self, user_id: str | None, tenant_id: str | None) -> dict[str, str]:
+        meta = {"source": self.source}
+        if user_id is not None:
+            meta["user_id"] = user_id
+        if tenant_id is not None:
+            meta["tenant_id"] = tenant_id
+        return meta
+
+    def _commit(self, conn, stream_id: str, events: list, meta: dict,
+                expected_version: int | None = None) -> list[RecordedEvent]:
+        recorded = self.log.append(stream_id, events, expected_version, meta)
+        self.runner.apply_inline(conn, recorded)
+        return recorded
+
+    def create(self, title: str | None = None) -> Session:
+        """Create an empty session; appends one `SessionCreated`."""
+        return self._create(title, None, None)
+
+    def create_with_user(self, title: str | None, user_id: str, tenant_id: str) -> Session:
+        """Create an empty session owned by `user_id` of `tenant_id`; appends
+        one `SessionCreated`."""
+        check_owner(user_id, tenant_id)
+        return self._create(title, user_id, tenant_id)
+
+    def _create(self, title, user_id, tenant_id) -> Session:
+        event = SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
+        with self.log.transaction() as conn:
+            self.runner.sync_inline(conn)
+            self._commit(conn, str(event.session_id), [event], self._meta(user_id, tenant_id), 0)
+        return Session(event.session_id, title, event.created_at, [], user_id, tenant_id)
+
+    def add_message(self, id: SessionId, message: SessionMessage) -> None:
+        """Append a message; appends one `MessageAdded`.
+
+        Raises:
+            SessionNotFoundError: no live session has this id; nothing appended.
+        """
+        self.add_messages(id, [message])
+
+    def add_messages(self, id: SessionId, messages: Iterable[SessionMessage]) -> None:
+        """Append several messages in one transaction, one `MessageAdded`
+        each: all are recorded or none.
+
+        Raises:
+            SessionNotFoundError: no live session has this id; nothing appended.
+        """
+        sid = to_uuid(id)
+        events = [MessageAdded(sid, m.role, m.content, m.timestamp)
+                  for m in map(check_message, messages)]
+        if not events:
+            return
+        with self.log.transaction() as conn:
+            self.runner.sync_inline(conn)
+            row = conn.execute(
+                "SELECT user_id, tenant_id FROM sessions WHERE id = ?", (str(sid),)
+            ).fetchone()
+            if row is None:
+                raise SessionNotFoundError(sid)
+            self._commit(conn, str(sid), events, self._meta(*row))
+
+    def delete(self, id: SessionId) -> bool:
+        """Delete a live session (one `SessionDeleted`); False, and nothing
+        appended, if there is none."""
+        sid = to_uuid(id)
+        with self.log.transaction() as conn:
+            self.runner.sync_inline(conn)
+            row = conn.execute(
+                "SELECT user_id, tenant_id FROM sessions WHERE id = ?", (str(sid),)
+            ).fetchone()
+            if row is None:
+                return False
+            self._commit(conn, str(sid), [SessionDeleted(sid, datetime.now(UTC))],
+                         self._meta(*row))
+        return True
+
+    # -- reads --------------------------------------------------------------
+
+    def get(self, id: SessionId, last_n: int | None = None) -> Session | None:
+        """The live session, or None; with `last_n`, only its last n messages."""
+        sid = str(to_uuid(id))
+        if last_n is not None and (not isinstance(last_n, int) or last_n < 0):
+            raise ValueError(f"last_n must be a non-negative integer, not {last_n!r}")
+        with self.log.snapshot() as conn:
+            row = conn.execute(
+                f"SELECT {_SESSION_COLS} FROM sessions s WHERE s.id = ?", (sid,)
+            ).fetchone()
+            if row is None:
+                return None
+            if last_n is None:
+                rows = conn.execute(
+                    "SELECT role, content, timestamp FROM messages WHERE session = ? "
+                    "ORDER BY position", (row[0],)
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT role, content, timestamp FROM messages WHERE session = ? "
+                    "ORDER BY position DESC LIMIT ?", (row[0], last_n)
+                ).fetchall()
+                rows.reverse()
+        return _session(row, [_message(*m) for m in rows])
+
+    def list(self, limit: int | None = None, before: SessionId | None = None) -> builtins.list[Session]:
+        """Live sessions, newest first (ties: later-created first).
+
+        Args:
+            limit: at most this many (default: all).
+            before: only those listed after this session (keyset pagination:
+                pass the id of the last session of the previous page).
+
+        Raises:
+            SessionNotFoundError: `before` names no live session.
+        """
+        return self._list(None, limit, before)
+
+    def list_for_tenant(self, tenant_id: str, limit: int | None = None,
+                        before: SessionId | None = None) -> builtins.list[Session]:
+        """The tenant's live sessions, ordered and paged as `list`."""
+        if not isinstance(tenant_id, str):
+            raise ValueError(f"tenant_id: expected a string, got {tenant_id!r}")
+        return self._list(tenant_id, limit, before)
+
+    def _list(self, tenant_id, limit, before) -> builtins.list[Session]:
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+        if tenant_id is None:
+            source, key, where, params = "sessions s", "s", [], []
+        else:
+            source = "tenant_sessions t JOIN sessions s ON s.position = t.session"
+            key, where, params = "s", ["t.tenant_id = ?"], [tenant_id]
+        with self.log.snapshot() as conn:
+            if before is not None:
+                anchor = conn.execute(
+                    "SELECT created_at, position FROM sessions WHERE id = ?",
+                    (str(to_uuid(before)),),
+                ).fetchone()
+                if anchor is None:
+                    raise SessionNotFoundError(before)
+                where.append(f"({key}.created_at, {key}.position) < (?, ?)")
+                params.extend(anchor)
+            cond = f"WHERE {' AND '.join(where)}" if where else ""
+            rows = conn.execute(
+                f"SELECT {_SESSION_COLS} FROM {source} {cond} "
+                f"ORDER BY {key}.created_at DESC, {key}.position DESC LIMIT ?",
+                (*params, -1 if limit is None else limit),
+            ).fetchall()
+            if not rows:
+                return []
+            by_session: dict[int, builtins.list[SessionMessage]] = {r[0]: [] for r in rows}
+            for pos, role, content, ts in conn.execute(
+                "SELECT session, role, content, timestamp FROM messages "
+                "WHERE session IN (SELECT value FROM json_each(?)) ORDER BY session, position",
+                (json.dumps(builtins.list(by_session)),),
+            ):
+                by_session[pos].append(_message(role, content, ts))
+        return [_session(r, by_session[r[0]]) for r in rows]
+
+    # -- the log ------------------------------------------------------------
+
+    def history(self, id: SessionId) -> builtins.list[RecordedEvent]:
+        """The session's whole stream, deleted sessions included; [] if unknown."""
+        return self.log.read_stream(str(to_uuid(id)))
+
+    def replay(self, id: SessionId, as_of: int | datetime | None = None) -> Session | None:
+        """The session as it stood at a global position (events with
+        `position <= as_of`) or a moment (`recorded_at <= as_of`), folded from
+        the log alone; None before its creation and from its deletion on."""
+        events = self.history(id)
+        if as_of is None:
+            pass
+        elif isinstance(as_of, bool) or not isinstance(as_of, int | datetime):
+            raise ValueError(f"as_of must be a position (int) or an aware datetime, not {as_of!r}")
+        elif isinstance(as_of, int):
+            events = [e for e in events if e.position <= as_of]
+        else:
+            moment = aware(as_of)
+            events = [e for e in events if e.recorded_at <= moment]
+        return fold_all(events)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.log.close()
+
+    def __enter__(self) -> EventSourcedSessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
