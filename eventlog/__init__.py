@@ -12,7 +12,6 @@ from .events import MessageAdded, SessionCreated, SessionDeleted, SessionRole
 from .log import EventLog, RecordedEvent
 
 __all__ = [
-    "SCHEMA_VERSION",
     "ConcurrencyError",
     "DuplicateEventError",
     "EventDecodeError",
@@ -20,6 +19,7 @@ __all__ = [
     "EventLogError",
     "MessageAdded",
     "RecordedEvent",
+    "SCHEMA_VERSION",
     "SessionCreated",
     "SessionDeleted",
     "SessionRole",

@@ -1,0 +1,173 @@
+"""The append-only log: versions, concurrency, idempotency, hash chain,
+streaming reads and the triggers that keep it append-only."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from eventlog import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventLog,
+    MessageAdded,
+    SessionCreated,
+    SessionDeleted,
+    SessionRole,
+)
+from eventlog.codec import GENESIS_HASH
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def created(sid):
+    return SessionCreated(sid, "t", NOW)
+
+
+def message(sid, text="hi"):
+    return MessageAdded(sid, SessionRole.USER, text, NOW)
+
+
+@pytest.fixture
+def log(tmp_path):
+    with EventLog(tmp_path / "log.db") as log:
+        yield log
+
+
+def test_positions_and_versions_are_one_based_and_contiguous(log):
+    a, b = uuid.uuid4(), uuid.uuid4()
+    log.append(str(a), [created(a), message(a)])
+    log.append(str(b), [created(b)])
+    log.append(str(a), [message(a, "again")])
+    events = list(log.read_all())
+    assert [e.position for e in events] == [1, 2, 3, 4]
+    assert [e.version for e in log.read_stream(str(a))] == [1, 2, 3]
+    assert [e.version for e in log.read_stream(str(b))] == [1]
+
+
+def test_expected_version_zero_means_the_stream_must_not_exist(log):
+    sid = uuid.uuid4()
+    log.append(str(sid), [created(sid)], expected_version=0)
+    with pytest.raises(ConcurrencyError) as info:
+        log.append(str(sid), [created(sid)], expected_version=0)
+    assert (info.value.expected_version, info.value.actual_version) == (0, 1)
+    assert log.last_position() == 1
+
+
+def test_expected_version_mismatch_writes_nothing(log):
+    sid = uuid.uuid4()
+    log.append(str(sid), [created(sid)])
+    with pytest.raises(ConcurrencyError):
+        log.append(str(sid), [message(sid)], expected_version=5)
+    log.append(str(sid), [message(sid)], expected_version=1)
+    assert [e.version for e in log.read_stream(str(sid))] == [1, 2]
+
+
+def test_retried_append_with_same_event_ids_is_recorded_once(log):
+    sid = uuid.uuid4()
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    first = log.append(str(sid), [created(sid), message(sid)], event_ids=ids)
+    again = log.append(str(sid), [created(sid), message(sid)], event_ids=ids, expected_version=0)
+    assert again == first
+    assert log.last_position() == 2
+
+
+def test_partly_recorded_event_ids_are_refused(log):
+    sid = uuid.uuid4()
+    eid = uuid.uuid4()
+    log.append(str(sid), [created(sid)], event_ids=[eid])
+    with pytest.raises(DuplicateEventError):
+        log.append(str(sid), [message(sid), message(sid)], event_ids=[eid, uuid.uuid4()])
+    assert log.last_position() == 1
+
+
+def test_stream_must_be_the_session_id(log):
+    with pytest.raises(ValueError, match="stream"):
+        log.append("other", [created(uuid.uuid4())])
+    assert log.last_position() == 0
+
+
+def test_hash_chain_links_every_event(log):
+    sid = uuid.uuid4()
+    log.append(str(sid), [created(sid), message(sid), SessionDeleted(sid, NOW)])
+    prev = GENESIS_HASH
+    for row in log.connection.execute(
+        "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
+        "recorded_at, hash FROM events ORDER BY position"
+    ):
+        payload = json.dumps(list(row[:-1]), ensure_ascii=False, separators=(",", ":"))
+        assert row[-1] == hashlib.sha256(prev.encode() + payload.encode()).hexdigest()
+        prev = row[-1]
+
+
+def test_recorded_at_never_decreases(log):
+    sid = uuid.uuid4()
+    log.append(str(sid), [created(sid)])
+    for i in range(50):
+        log.append(str(sid), [message(sid, str(i))])
+    stamps = [e.recorded_at for e in log.read_all()]
+    assert stamps == sorted(stamps)
+    assert all(s.tzinfo is not None for s in stamps)
+
+
+def test_recorded_at_is_clamped_to_the_previous_event(log):
+    sid = uuid.uuid4()
+    # A previous writer with a clock far ahead: later events may not go back.
+    future = "2999-01-01T00:00:00.000000Z"
+    log.connection.execute("DROP TRIGGER events_no_update")
+    log.append(str(sid), [created(sid)])
+    log.connection.execute("UPDATE events SET recorded_at = ?", (future,))
+    log.append(str(sid), [message(sid)])
+    assert log.read_stream(str(sid))[1].recorded_at.year == 2999
+
+
+@pytest.mark.parametrize("statement", ["UPDATE events SET type = 'x'", "DELETE FROM events"])
+def test_triggers_keep_the_log_append_only(log, statement):
+    sid = uuid.uuid4()
+    log.append(str(sid), [created(sid)])
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        log.connection.execute(statement)
+    assert log.read_stream(str(sid))[0].type == "SessionCreated"
+
+
+def test_read_all_from_position_is_inclusive_and_streams_in_batches(log):
+    sid = uuid.uuid4()
+    log.append(str(sid), [created(sid)] + [message(sid, str(i)) for i in range(24)])
+    assert [e.position for e in log.read_all(20)] == list(range(20, 26))
+    batches = list(log.read_batches(1, batch_size=10))
+    assert [len(b) for b in batches] == [10, 10, 5]
+    assert len(list(log.read_all(batch_size=7))) == 25
+
+
+def test_metadata_says_where_the_write_came_from(log):
+    sid = uuid.uuid4()
+    (default,) = log.append(str(sid), [created(sid)])
+    (tagged,) = log.append(str(sid), [message(sid)], metadata={"source": "import", "file": "x"})
+    assert default.metadata == {"source": "api"}
+    assert tagged.metadata == {"source": "import", "file": "x"}
+    assert log.read_stream(str(sid))[1].metadata == tagged.metadata
+
+
+def test_lone_surrogates_are_refused_and_nothing_is_written(log):
+    sid = uuid.uuid4()
+    with pytest.raises(ValueError, match="surrogate"):
+        log.append(str(sid), [created(sid), message(sid, "bad \ud800")])
+    assert log.last_position() == 0
+
+
+def test_log_reopens_with_everything(tmp_path):
+    sid = uuid.uuid4()
+    with EventLog(tmp_path / "x.db") as log:
+        written = log.append(str(sid), [created(sid), message(sid)])
+    with EventLog(tmp_path / "x.db") as log:
+        assert log.read_stream(str(sid)) == written
+
+
+def test_bad_synchronous_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="synchronous"):
+        EventLog(tmp_path / "x.db", synchronous="sometimes")
