@@ -1,0 +1,1 @@
+"""The sessionlog command line."""

@@ -1,0 +1,275 @@
+"""`sessionlog`: the command line, a thin shell over the library.
+
+Each command calls the library, turns its errors into one clear line on
+stderr with a non-zero exit, and prints a table (or JSON with --json).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import click
+
+from eventlog import EventLogError, parse_timestamp
+from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+
+from . import render
+
+USER_ERRORS = (EventLogError, ValueError, LookupError, TypeError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="SESSIONLOG_DB", default="sessions.db", show_default=True,
+              metavar="PATH", help="The SQLite file (or set SESSIONLOG_DB).")
+@click.version_option(package_name="sessionlog")
+@click.pass_context
+def main(ctx: click.Context, db: str) -> None:
+    """An event-sourced, tamper-evident log of AI-agent conversations.
+
+    Every create, message and delete is an event in an append-only SQLite
+    log; sessions are views folded from it.
+
+    Example:
+
+    \b
+      sessionlog demo
+      sessionlog list
+      sessionlog --db chats.db create --title "Support chat"
+    """
+    ctx.obj = db
+
+
+@contextmanager
+def open_store(ctx: click.Context, *, create: bool = False,
+               source: str = "cli") -> Iterator[EventSourcedSessionStore]:
+    """The store of --db, with library errors turned into one clear line.
+    Commands that only read refuse a missing file instead of creating it."""
+    db = ctx.obj
+    if not create and db != ":memory:" and not os.path.exists(db):
+        raise click.ClickException(
+            f"no database at {db} (create one with `sessionlog create` or `sessionlog demo`, "
+            "or pass --db)"
+        )
+    try:
+        store = EventSourcedSessionStore(db, source=source)
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        yield store
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(f)
+
+
+def parse_as_of(text: str | None) -> int | datetime | None:
+    """A position (digits) or a moment (RFC 3339; without an offset, UTC)."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a position nor a time like 2026-11-25T16:55:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@main.command()
+@click.option("--title", help="The session's title.")
+@click.option("--user", help="Owner user id (needs --tenant).")
+@click.option("--tenant", help="Owner tenant id (needs --user).")
+@json_option
+@click.pass_context
+def create(ctx, title, user, tenant, as_json):
+    """Create a session and print its id.
+
+    Example:
+
+    \b
+      sessionlog create --title "Refund request" --user alice --tenant acme
+    """
+    if (user is None) != (tenant is None):
+        raise click.UsageError("--user and --tenant go together")
+    with open_store(ctx, create=True) as store:
+        session = store.create(title) if user is None else store.create_with_user(title, user, tenant)
+    click.echo(render.to_json(session) if as_json else str(session.id))
+
+
+@main.command()
+@click.argument("session_id", metavar="ID")
+@click.option("--role", type=click.Choice([r.value for r in SessionRole]), required=True,
+              help="Who speaks.")
+@click.argument("text")
+@click.pass_context
+def add(ctx, session_id, role, text):
+    """Add a message to a session. TEXT '-' reads it from stdin.
+
+    Example:
+
+    \b
+      sessionlog add 5b0c...e1 --role user "Where is my parcel?"
+      echo "It ships today." | sessionlog add 5b0c...e1 --role assistant -
+    """
+    if text == "-":
+        text = sys.stdin.read()
+    with open_store(ctx, create=True) as store:
+        store.add_message(session_id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
+    click.echo(f"added {role} message to {session_id}")
+
+
+@main.command()
+@click.argument("session_id", metavar="ID")
+@click.option("--as-of", "as_of", metavar="POSITION|TIME",
+              help="Show the session as it stood at a log position or a moment (UTC if no offset).")
+@json_option
+@click.pass_context
+def show(ctx, session_id, as_of, as_json):
+    """Show a session and its messages, now or as it stood in the past.
+
+    Example:
+
+    \b
+      sessionlog show 5b0c...e1
+      sessionlog show 5b0c...e1 --as-of 12
+      sessionlog show 5b0c...e1 --as-of 2026-11-25T16:55:00Z
+    """
+    moment = parse_as_of(as_of)
+    with open_store(ctx) as store:
+        session = store.get(session_id) if moment is None else store.replay(session_id, moment)
+        if session is None:
+            history = store.history(session_id)
+            if not history:
+                raise click.ClickException(f"session {session_id} not found")
+            if moment is None:
+                raise click.ClickException(
+                    f"session {session_id} was deleted (position {history[-1].position}); "
+                    f"see `sessionlog history {session_id}`"
+                )
+            raise click.ClickException(f"session {session_id} did not exist at {as_of}")
+    click.echo(render.to_json(session) if as_json else render.session_text(session))
+
+
+@main.command(name="list")
+@click.option("--tenant", help="Only this tenant's sessions.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most this many.")
+@json_option
+@click.pass_context
+def list_(ctx, tenant, limit, as_json):
+    """List live sessions, newest first.
+
+    Example:
+
+    \b
+      sessionlog list --tenant acme --limit 20
+    """
+    with open_store(ctx) as store:
+        sessions = store.list(limit) if tenant is None else store.list_for_tenant(tenant, limit)
+    if as_json:
+        click.echo(render.to_json(sessions))
+    elif sessions:
+        click.echo(render.sessions_table(sessions))
+    else:
+        click.echo("no sessions")
+
+
+@main.command()
+@click.argument("session_id", metavar="ID")
+@click.pass_context
+def delete(ctx, session_id):
+    """Delete a session. Its events stay in the log (see `history`).
+
+    Example:
+
+    \b
+      sessionlog delete 5b0c...e1
+    """
+    with open_store(ctx) as store:
+        if not store.delete(session_id):
+            raise click.ClickException(f"session {session_id} not found")
+    click.echo(f"deleted {session_id}")
+
+
+@main.command()
+@click.argument("session_id", metavar="ID")
+@json_option
+@click.pass_context
+def history(ctx, session_id, as_json):
+    """Print a session's audit trail: every event, deleted sessions included.
+
+    Example:
+
+    \b
+      sessionlog history 5b0c...e1 --json
+    """
+    with open_store(ctx) as store:
+        events = store.history(session_id)
+    if not events:
+        raise click.ClickException(f"session {session_id} not found")
+    click.echo(render.to_json(events) if as_json else render.history_table(events))
+
+
+DEMO = [
+    ("Refund for order 1142", "alice", "acme", [
+        ("user", "My order 1142 arrived broken. Can I get a refund?"),
+        ("assistant", "Sorry about that. I have opened refund R-88 for order 1142."),
+        ("user", "Thanks! How long will it take?"),
+        ("assistant", "Refunds reach your card within 5 business days."),
+    ]),
+    ("Trip to Lisbon", "bob", "globex", [
+        ("user", "Plan three days in Lisbon for me."),
+        ("assistant", "Day 1: Alfama and the castle. Day 2: Belém. Day 3: Sintra."),
+    ]),
+    ("Scratch notes", None, None, [
+        ("user", "Remember that the staging password rotates on Fridays."),
+        ("assistant", "Noted."),
+    ]),
+]
+
+
+@main.command()
+@click.pass_context
+def demo(ctx):
+    """Record a few conversations, delete one, and print what the log holds.
+
+    Writes to --db (default ./sessions.db), creating it if needed.
+
+    Example:
+
+    \b
+      sessionlog demo
+      sessionlog --db /tmp/demo.db demo
+    """
+    with open_store(ctx, create=True, source="demo") as store:
+        made = []
+        for title, user, tenant, turns in DEMO:
+            s = store.create(title) if user is None else store.create_with_user(title, user, tenant)
+            for role, text in turns:
+                store.add_message(s.id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
+            made.append(s.id)
+        store.delete(made[-1])
+        sessions = store.list()
+        trail = store.history(made[-1])
+        first = store.history(made[0])
+    click.echo(f"Recorded {len(DEMO)} conversations in {ctx.obj} and deleted one.\n")
+    click.echo("Live sessions, newest first:")
+    click.echo(render.sessions_table(sessions))
+    click.echo(f"\nAudit trail of the deleted session {made[-1]}:")
+    click.echo(render.history_table(trail))
+    click.echo(f"\nAudit trail of {made[0]}:")
+    click.echo(render.history_table(first))
+    click.echo(f"\nNext: sessionlog show {made[0]} --as-of {first[1].position}")

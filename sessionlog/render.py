@@ -1,0 +1,89 @@
+"""Plain-text tables and JSON for the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from eventlog import RecordedEvent, format_timestamp
+from projections import Session, session_to_dict
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
+    """Left-aligned columns, cells cut to `max_width` with an ellipsis."""
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("\n", " ")
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    body = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
+    return "\n".join(lines)
+
+
+def when(moment: datetime) -> str:
+    """A moment for people: UTC, to the second."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def sessions_table(sessions: Sequence[Session]) -> str:
+    return table(
+        ["ID", "TITLE", "USER", "TENANT", "MESSAGES", "CREATED (UTC)"],
+        [(s.id, s.title, s.user_id, s.tenant_id, len(s.messages), when(s.created_at))
+         for s in sessions],
+        max_width=40,
+    )
+
+
+def session_text(session: Session) -> str:
+    owner = ""
+    if session.user_id is not None or session.tenant_id is not None:
+        owner = f" (user {session.user_id}, tenant {session.tenant_id})"
+    head = f"Session {session.id}{owner}\nTitle:   {session.title or '(none)'}\n" \
+           f"Created: {when(session.created_at)} UTC, {len(session.messages)} message(s)"
+    lines = [head, ""] if session.messages else [head]
+    for m in session.messages:
+        lines.append(f"[{when(m.timestamp)}] {m.role.value}: {m.content}")
+    return "\n".join(lines)
+
+
+def describe(event: RecordedEvent) -> str:
+    """What an event did, in a few words."""
+    d = event.data
+    if event.type == "SessionCreated":
+        owner = f", user {d.get('user_id')}, tenant {d.get('tenant_id')}" if d.get("tenant_id") else ""
+        return f"title {d.get('title')!r}{owner}"
+    if event.type == "MessageAdded":
+        return f"{d.get('role', '?')}: {d.get('content', d.get('text', ''))}"
+    return ""
+
+
+def history_table(events: Sequence[RecordedEvent]) -> str:
+    return table(
+        ["POS", "VER", "TYPE", "RECORDED AT (UTC)", "SOURCE", "WHAT"],
+        [(e.position, e.version, e.type, when(e.recorded_at), e.metadata.get("source"),
+          describe(e)) for e in events],
+    )
+
+
+def event_dict(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "position": event.position, "event_id": str(event.event_id),
+        "stream_id": event.stream_id, "version": event.version, "type": event.type,
+        "data": event.data, "metadata": event.metadata,
+        "recorded_at": format_timestamp(event.recorded_at), "hash": event.hash,
+    }
+
+
+def to_json(value: Any) -> str:
+    if isinstance(value, Session):
+        value = session_to_dict(value)
+    elif isinstance(value, list) and value and isinstance(value[0], Session):
+        value = [session_to_dict(s) for s in value]
+    elif isinstance(value, list) and value and isinstance(value[0], RecordedEvent):
+        value = [event_dict(e) for e in value]
+    return json.dumps(value, ensure_ascii=False, indent=2)

@@ -1,0 +1,114 @@
+"""The CLI, in-process with CliRunner and end to end through a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from sessionlog.cli import main
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "cli.db")
+
+
+def run(db, *args, input=None):
+    return CliRunner().invoke(main, ["--db", db, *args], input=input)
+
+
+def ok(db, *args, input=None) -> str:
+    result = run(db, *args, input=input)
+    assert result.exit_code == 0, result.output + result.stderr
+    return result.stdout
+
+
+def test_create_add_show_list_delete_history(db):
+    sid = ok(db, "create", "--title", "Support", "--user", "alice", "--tenant", "acme").strip()
+    uuid.UUID(sid)
+    ok(db, "add", sid, "--role", "user", "Where is my parcel?")
+    ok(db, "add", sid, "--role", "assistant", "-", input="It ships today.\n")
+    shown = ok(db, "show", sid)
+    assert "user: Where is my parcel?" in shown and "assistant: It ships today." in shown
+    listed = json.loads(ok(db, "list", "--tenant", "acme", "--json"))
+    assert [s["id"] for s in listed] == [sid]
+    assert listed[0]["messages"][1]["content"] == "It ships today.\n"
+    assert json.loads(ok(db, "list", "--tenant", "globex", "--json")) == []
+    assert "deleted" in ok(db, "delete", sid)
+    trail = json.loads(ok(db, "history", sid, "--json"))
+    assert [e["type"] for e in trail] == ["SessionCreated", "MessageAdded", "MessageAdded",
+                                         "SessionDeleted"]
+    assert trail[0]["metadata"] == {"source": "cli", "user_id": "alice", "tenant_id": "acme"}
+    assert ok(db, "list") == "no sessions\n"
+
+
+def test_show_as_of_a_position_and_a_time(db):
+    sid = ok(db, "create", "--title", "t").strip()
+    ok(db, "add", sid, "--role", "user", "one")
+    ok(db, "add", sid, "--role", "user", "two")
+    trail = json.loads(ok(db, "history", sid, "--json"))
+    at_two = json.loads(ok(db, "show", sid, "--as-of", "2", "--json"))
+    assert [m["content"] for m in at_two["messages"]] == ["one"]
+    at_time = json.loads(ok(db, "show", sid, "--as-of", trail[0]["recorded_at"], "--json"))
+    assert at_time["messages"] == [] or at_time["messages"][0]["content"] == "one"
+    result = run(db, "show", sid, "--as-of", "soon")
+    assert result.exit_code != 0 and "neither a position nor a time" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["show", "not-an-id"], "not a session id"),
+    (["show", str(uuid.UUID(int=1))], f"session {uuid.UUID(int=1)} not found"),
+    (["delete", str(uuid.UUID(int=1))], "not found"),
+    (["add", str(uuid.UUID(int=1)), "--role", "user", "hi"], "not found"),
+    (["add", str(uuid.UUID(int=1)), "--role", "robot", "hi"], "'robot' is not one of"),
+    (["create", "--user", "alice"], "--user and --tenant go together"),
+])
+def test_user_errors_are_one_clear_line(db, args, message):
+    ok(db, "create")  # the file exists
+    result = run(db, *args)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_read_commands_refuse_a_missing_file(tmp_path):
+    missing = str(tmp_path / "missing.db")
+    for args in (["list"], ["show", str(uuid.uuid4())], ["history", str(uuid.uuid4())]):
+        result = run(missing, *args)
+        assert result.exit_code == 1
+        assert "no database at" in result.stderr
+    assert not os.path.exists(missing)
+
+
+def test_show_of_a_deleted_session_points_to_its_history(db):
+    sid = ok(db, "create").strip()
+    ok(db, "delete", sid)
+    result = run(db, "show", sid)
+    assert result.exit_code == 1 and "was deleted" in result.stderr
+
+
+def test_every_command_has_help_with_an_example():
+    for name, command in main.commands.items():
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.stdout and "sessionlog" in result.stdout, name
+
+
+def test_demo_through_a_real_subprocess(tmp_path):
+    env = {**os.environ, "SESSIONLOG_DB": str(tmp_path / "demo.db")}
+    cmd = [sys.executable, "-c", "from sessionlog.cli import main; main()"]
+    demo = subprocess.run([*cmd, "demo"], env=env, capture_output=True, text=True, timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    assert "Recorded 3 conversations" in demo.stdout and "SessionDeleted" in demo.stdout
+    listed = subprocess.run([*cmd, "list", "--json"], env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert {s["title"] for s in json.loads(listed.stdout)} == {"Refund for order 1142",
+                                                              "Trip to Lisbon"}
+    bad = subprocess.run([*cmd, "show", "zzz"], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: ") and "Traceback" not in bad.stderr
