@@ -87,7 +87,9 @@ def format_timestamp(dt: datetime) -> str:
 def format_sortable(dt: datetime) -> str:
     """Fixed-width UTC form (6 fractional digits) whose text order is time
     order: used in SQL columns that are compared or sorted."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    return f"{dt.isoformat(timespec='microseconds')[:26]}Z"
 
 
 def _strict_str(value: Any, _: type) -> str:
@@ -141,9 +143,13 @@ def describe_error(exc: BaseException) -> str:
     return str(exc)
 
 
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(obj: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical.encode(obj)
 
 
 def encode_event(event: Event) -> tuple[str, dict[str, Any]]:
@@ -228,7 +234,7 @@ def chain_hash(
     """
     row = [position, event_id, stream_id, version, type_name, schema_version, data, metadata, recorded_at]
     try:
-        payload = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = _compact.encode(row).encode("utf-8")
     except UnicodeEncodeError as e:
         raise ValueError(
             f"event text is not valid Unicode ({e.reason} at index {e.start}); "

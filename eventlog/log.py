@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -41,6 +42,25 @@ _COLUMNS = (
 )
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {_COLUMNS} FROM events"
+# The stream's version and the log's tail (for the hash chain), in one read.
+_TAIL = (
+    "SELECT (SELECT max(version) FROM events WHERE stream_id = ?), position, hash, recorded_at "
+    "FROM events ORDER BY position DESC LIMIT 1"
+)
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7), as text: new event ids land
+    at the end of the `event_id` index instead of on a random page."""
+    h = f"{time.time_ns() // 1_000_000:012x}{_random.getrandbits(80) & _UUID7_MASK | _UUID7_BITS:020x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# Version 7 in bits 79-76 and the RFC variant in bits 63-62 of the random tail.
+_UUID7_MASK = ~(0xF << 76 | 0x3 << 62) & (1 << 80) - 1
+_UUID7_BITS = 0x7 << 76 | 0x2 << 62
+_random = random.Random()  # seeded from os.urandom; reseeded in forked children
+os.register_at_fork(after_in_child=_random.seed)
 
 
 @attrs.frozen
@@ -153,6 +173,7 @@ class EventLog:
         self._conn = connect(self.path, synchronous, timeout)
         self._lock = threading.RLock()
         self._depth = 0
+        self._meta_cache: dict[tuple, str] = {}
         with self.transaction() as conn:
             schema.migrate(conn)
 
@@ -262,7 +283,7 @@ class EventLog:
         if not encoded:
             return []
         if event_ids is None:
-            ids = [str(uuid.uuid4()) for _ in encoded]
+            ids = [uuid7() for _ in encoded]
         else:
             ids = [str(e if isinstance(e, uuid.UUID) else uuid.UUID(str(e))) for e in event_ids]
             if len(ids) != len(encoded) or len(set(ids)) != len(ids):
@@ -277,17 +298,16 @@ class EventLog:
                     f"{already[0].stream_id}), but not the whole append",
                 )
         meta = {"source": "api", **(metadata or {})}
-        meta_text = dumps(meta)
-        current = conn.execute(
-            "SELECT max(version) FROM events WHERE stream_id = ?", (stream_id,)
-        ).fetchone()[0] or 0
+        meta_text = self._meta_text(meta)
+        row = conn.execute(_TAIL, (stream_id,)).fetchone()
+        current, prev_pos, prev_hash, prev_at = row if row else (None, 0, GENESIS_HASH, "")
+        current = current or 0
         if expected_version is not None and expected_version != current:
             raise ConcurrencyError(stream_id, expected_version, current)
-        tail = conn.execute(
-            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        prev_pos, prev_hash, prev_at = tail or (0, GENESIS_HASH, "")
-        now = max(format_sortable(datetime.now(UTC)), prev_at)
+        moment = datetime.now(UTC)
+        now = format_sortable(moment)
+        if now < prev_at:  # another writer's clock ran ahead: never go back
+            now, moment = prev_at, datetime.fromisoformat(prev_at)
         rows, recorded = [], []
         for i, ((type_name, data), eid) in enumerate(zip(encoded, ids)):
             pos, ver = prev_pos + 1 + i, current + 1 + i
@@ -298,15 +318,28 @@ class EventLog:
             )
             rows.append((pos, eid, stream_id, ver, type_name, data_text, meta_text, now,
                          prev_hash, SCHEMA_VERSION))
-        at = datetime.fromisoformat(now)
         for (pos, eid, _, ver, type_name, _, _, _, h, _), (_, data) in zip(rows, encoded):
             recorded.append(RecordedEvent(pos, uuid.UUID(eid), stream_id, ver, type_name,
-                                          data, dict(meta), at, h))
+                                          data, dict(meta), moment, h))
         if len(rows) == 1:
             conn.execute(_INSERT, rows[0])
         else:
             conn.executemany(_INSERT, rows)
         return recorded
+
+    def _meta_text(self, meta: dict[str, Any]) -> str:
+        # Writers repeat the same few metadata dicts: encode each once.
+        try:
+            key = tuple(meta.items())
+            text = self._meta_cache.get(key)
+        except TypeError:  # unhashable values
+            return dumps(meta)
+        if text is None:
+            text = dumps(meta)
+            if len(self._meta_cache) > 256:
+                self._meta_cache.clear()
+            self._meta_cache[key] = text
+        return text
 
     def _recorded_ids(self, conn, ids: list[str]) -> list[RecordedEvent]:
         found = {}

@@ -27,7 +27,9 @@ class SessionsProjection:
     """Live sessions (`sessions`) and their messages (`messages`).
 
     A session's row is keyed by the position of its `SessionCreated` event;
-    a message's by the position of its `MessageAdded`. A deletion removes the
+    a message's by its session's key and the position of its `MessageAdded`
+    (one b-tree, clustered by session: one page written per message, and a
+    session's messages read from adjacent pages). A deletion removes the
     session and its messages from the view; its events stay in the log.
     """
 
@@ -44,8 +46,9 @@ class SessionsProjection:
         )
         conn.execute(
             f"CREATE TABLE [{names['messages']}] ("
-            "position INTEGER PRIMARY KEY, session INTEGER NOT NULL, role TEXT NOT NULL, "
-            "content TEXT NOT NULL, timestamp TEXT NOT NULL, UNIQUE (session, position))"
+            "session INTEGER NOT NULL, position INTEGER NOT NULL, role TEXT NOT NULL, "
+            "content TEXT NOT NULL, timestamp TEXT NOT NULL, PRIMARY KEY (session, position)) "
+            "WITHOUT ROWID"
         )
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
