@@ -5,6 +5,8 @@ from .eventsourced import EventSourcedSessionStore
 from .fold import fold, fold_all
 from .models import Session, SessionMessage, SessionRole, format_session_context
 from .runner import Projection, ProjectionRunner
+from .search import SearchHit, SearchProjection
+from .verify import Problem, VerifyReport, verify
 from .serde import session_from_dict, session_from_json, session_to_dict, session_to_json
 from .store import InMemorySessionStore, SessionStore
 from .views import SessionsProjection, TenantIndexProjection
@@ -12,9 +14,12 @@ from .views import SessionsProjection, TenantIndexProjection
 __all__ = [
     "EventSourcedSessionStore",
     "InMemorySessionStore",
+    "Problem",
     "Projection",
     "ProjectionError",
     "ProjectionRunner",
+    "SearchHit",
+    "SearchProjection",
     "Session",
     "SessionMessage",
     "SessionNotFoundError",
@@ -22,6 +27,7 @@ __all__ = [
     "SessionStore",
     "SessionsProjection",
     "TenantIndexProjection",
+    "VerifyReport",
     "fold",
     "fold_all",
     "format_session_context",
@@ -29,4 +35,5 @@ __all__ = [
     "session_from_json",
     "session_to_dict",
     "session_to_json",
+    "verify",
 ]

@@ -17,7 +17,11 @@ from eventlog.checks import aware, to_uuid
 from .errors import SessionNotFoundError
 from .fold import fold_all
 from .models import Session, SessionMessage, SessionRole
-from .runner import Projection, ProjectionRunner
+from .runner import Progress, Projection, ProjectionRunner
+from .search import SearchHit, SearchProjection
+from .search import search as _search
+from .verify import VerifyReport
+from .verify import verify as _verify
 from .store import SessionId, check_message, check_owner
 from .views import SessionsProjection, TenantIndexProjection
 
@@ -70,7 +74,8 @@ class EventSourcedSessionStore:
         self.source = source
         try:
             self.runner = ProjectionRunner(
-                self.log, [SessionsProjection(), TenantIndexProjection(), *projections]
+                self.log,
+                [SessionsProjection(), TenantIndexProjection(), SearchProjection(), *projections],
             )
             self.runner.setup()
             self.runner.catch_up()
@@ -257,6 +262,59 @@ class EventSourcedSessionStore:
             moment = aware(as_of)
             events = [e for e in events if e.recorded_at <= moment]
         return fold_all(events)
+
+    def search(self, query: str, tenant_id: str | None = None, limit: int = 20) -> builtins.list[SearchHit]:
+        """Messages of live sessions matching an FTS5 query (words, "a phrase",
+        prefix*, AND/OR/NOT), best first. The search projection is lazy: it is
+        caught up here, so it sees every write, and writes never pay for it.
+
+        Raises:
+            ValueError: an empty or malformed query.
+        """
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, not {limit!r}")
+        self.runner.catch_up(["search"])
+        with self.log.snapshot() as conn:
+            return _search(conn, query, tenant_id, limit)
+
+    def catch_up(self, names: Iterable[str] | None = None,
+                 progress: Progress | None = None) -> dict[str, int]:
+        """Apply the events after each projection's checkpoint (all
+        projections, or the named ones); returns how many each applied."""
+        return self.runner.catch_up(names, progress=progress)
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None,
+                batch_size: int = 5000) -> int:
+        """Refold the named projections (default: all) from position 0 into
+        fresh tables and swap them in atomically; returns the events folded."""
+        return self.runner.rebuild(names, progress=progress, batch_size=batch_size)
+
+    def verify(self, progress: Progress | None = None) -> VerifyReport:
+        """Recompute the hash chain, check positions and versions, and check
+        each projection equals a fresh fold. See `VerifyReport.summary()`."""
+        return _verify(self, progress)
+
+    def stats(self) -> dict:
+        """Counts, file size and checkpoints, for people and monitoring."""
+        with self.log.snapshot() as conn:
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM events), "
+                "(SELECT count(DISTINCT stream_id) FROM events), "
+                "(SELECT count(*) FROM sessions), (SELECT count(*) FROM messages), "
+                "(SELECT count(*) FROM events WHERE type = 'SessionDeleted')"
+            ).fetchone()
+        last = self.log.last_position()
+        size = 0
+        if self.log.path != ":memory:":
+            size = sum(os.path.getsize(self.log.path + ext)
+                       for ext in ("", "-wal") if os.path.exists(self.log.path + ext))
+        return {
+            "path": self.log.path, "events": counts[0], "streams": counts[1],
+            "sessions": counts[2], "messages": counts[3], "deleted_sessions": counts[4],
+            "last_position": last, "file_bytes": size,
+            "checkpoints": {name: {"position": pos, "behind": last - pos}
+                            for name, pos in self.runner.checkpoints().items()},
+        }
 
     def close(self) -> None:
         """Close the database."""

@@ -123,7 +123,7 @@ class ProjectionRunner:
         behind = conn.execute(self._sync_sql, self._inline_names[:1]).fetchone()
         if behind is None or behind[0]:
             for p in self._inline:
-                self._advance(conn, p, self._names[p.name], None)
+                self.advance(conn, p)
 
     def apply_inline(self, conn: sqlite3.Connection, recorded: Sequence[RecordedEvent]) -> None:
         """Inside the write transaction that appended `recorded`: apply them to
@@ -134,8 +134,10 @@ class ProjectionRunner:
 
     # -- catch-up and rebuild -----------------------------------------------
 
-    def _advance(self, conn, p: Projection, names, limit: int | None) -> int:
-        """Apply up to `limit` events after p's checkpoint; return how many."""
+    def advance(self, conn: sqlite3.Connection, p: Projection, limit: int | None = None) -> int:
+        """Inside a write transaction: apply up to `limit` (default: all)
+        events after p's checkpoint to its tables; return how many."""
+        names = self._names[p.name]
         (checkpoint,) = conn.execute(
             f"SELECT position FROM {CHECKPOINTS} WHERE name = ?", (p.name,)
         ).fetchone()
@@ -154,11 +156,16 @@ class ProjectionRunner:
         """Apply the events after each projection's checkpoint, a batch per
         transaction. Returns the number of events applied per projection."""
         applied = {}
-        for p in self.select(names):
+        chosen = self.select(names)
+        last = self.log.last_position()
+        marks = self.checkpoints()
+        for p in chosen:
             applied[p.name] = 0
+            if marks.get(p.name, -1) >= last:
+                continue  # up to date: no write transaction at all
             while True:
                 with self.log.transaction() as conn:
-                    done = self._advance(conn, p, self._names[p.name], batch_size)
+                    done = self.advance(conn, p, batch_size)
                 if not done:
                     break
                 applied[p.name] += done
@@ -174,6 +181,26 @@ class ProjectionRunner:
         that landed meanwhile are applied in the swap transaction, so readers
         never see a half-built view and nothing is missed. Returns the number
         of events folded.
+        """
+        def swap(conn, chosen, fresh, last):
+            for p in chosen:
+                for t in p.tables:
+                    conn.execute(f"DROP TABLE IF EXISTS [{t}]")
+                    conn.execute(f"ALTER TABLE [{fresh[p.name][t]}] RENAME TO [{t}]")
+                conn.execute(
+                    f"INSERT OR REPLACE INTO {CHECKPOINTS} (name, position) VALUES (?, ?)",
+                    (p.name, last),
+                )
+
+        return self.build_fresh(names, swap, batch_size=batch_size, progress=progress)[0]
+
+    def build_fresh(self, names: Iterable[str] | None, finish: Callable, *,
+                    batch_size: int = 5000, progress: Progress | None = None) -> tuple[int, object]:
+        """Fold the whole log into fresh copies of the named projections'
+        tables, then call `finish(conn, projections, fresh_names, last_position)`
+        inside the final write transaction, once every event up to
+        `last_position` is in them. Fresh tables that `finish` leaves are
+        dropped. Returns (events folded, what `finish` returned).
         """
         chosen = self.select(names)
         token = secrets.token_hex(4)
@@ -199,19 +226,13 @@ class ProjectionRunner:
                         p.apply(conn, batch, fresh[p.name])
                     last = batch[-1].position
                     done += len(batch)
-                for p in chosen:
-                    for t in p.tables:
-                        conn.execute(f"DROP TABLE IF EXISTS [{t}]")
-                        conn.execute(f"ALTER TABLE [{fresh[p.name][t]}] RENAME TO [{t}]")
-                    conn.execute(
-                        f"INSERT OR REPLACE INTO {CHECKPOINTS} (name, position) VALUES (?, ?)",
-                        (p.name, last),
-                    )
+                result = finish(conn, chosen, fresh, last)
+                self._drop_leftovers(conn)
         except BaseException:
             with self.log.transaction() as conn:
                 self._drop_leftovers(conn)
             raise
-        return done
+        return done, result
 
     def _drop_leftovers(self, conn: sqlite3.Connection) -> None:
         """Drop the half-built tables of an interrupted rebuild."""
