@@ -32,7 +32,13 @@ from .codec import (
     encode_event,
     format_sortable,
 )
-from .errors import ConcurrencyError, DuplicateEventError, EventLogError, StorageError
+from .errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventDecodeError,
+    EventLogError,
+    StorageError,
+)
 from .events import Event
 
 SYNCHRONOUS = ("normal", "full")
@@ -91,10 +97,15 @@ class RecordedEvent:
     def from_row(cls, row: Sequence[Any]) -> RecordedEvent:
         """Build from a row of the `events` table, in `_COLUMNS` order."""
         pos, eid, stream, ver, typ, data, meta, at, h, sv = row
-        return cls(
-            pos, uuid.UUID(eid), stream, ver, typ, json.loads(data), json.loads(meta),
-            datetime.fromisoformat(at), h, sv,
-        )
+        try:
+            return cls(
+                pos, uuid.UUID(eid), stream, ver, typ, json.loads(data), json.loads(meta),
+                datetime.fromisoformat(at), h, sv,
+            )
+        except (ValueError, TypeError) as e:
+            raise EventDecodeError(
+                f"event at position {pos} is unreadable ({e}); run `sessionlog verify`"
+            ) from None
 
 
 def translate(e: sqlite3.Error, path: str) -> EventLogError:

@@ -50,9 +50,11 @@ def migrate(conn: sqlite3.Connection) -> None:
         # Layout 0 (pre-release) had no per-event schema version: its events
         # are version 0 and are upcast when read.
         db["events"].add_column("schema_version", int, not_null_default=0)
-    # One statement at a time: executescript() would commit the open transaction.
-    for statement in TRIGGERS.strip().split("END;"):
-        if statement.strip():
-            conn.execute(statement + "END;")
     if current != DB_VERSION:
+        # Only when the file is new or upgraded: a file whose triggers were
+        # dropped by hand keeps that evidence for `verify` to report.
+        # One statement at a time: executescript() would commit the transaction.
+        for statement in TRIGGERS.strip().split("END;"):
+            if statement.strip():
+                conn.execute(statement + "END;")
         conn.execute(f"PRAGMA user_version = {DB_VERSION}")

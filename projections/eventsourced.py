@@ -65,11 +65,13 @@ class EventSourcedSessionStore:
         timeout: seconds to wait for another writer.
         projections: extra projections to keep beside the built-in ones.
         source: the `source` recorded in each write's metadata.
+        catch_up: bring every projection up to the log on opening (default);
+            `verify` of a damaged file opens without it.
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, synchronous: str = "normal",
                  timeout: float = 30.0, projections: Iterable[Projection] = (),
-                 source: str = "api") -> None:
+                 source: str = "api", catch_up: bool = True) -> None:
         self.log = EventLog(path, synchronous=synchronous, timeout=timeout)
         self.source = source
         try:
@@ -78,7 +80,8 @@ class EventSourcedSessionStore:
                 [SessionsProjection(), TenantIndexProjection(), SearchProjection(), *projections],
             )
             self.runner.setup()
-            self.runner.catch_up()
+            if catch_up:
+                self.runner.catch_up()
         except BaseException:
             self.log.close()
             raise

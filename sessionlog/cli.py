@@ -44,8 +44,8 @@ def main(ctx: click.Context, db: str) -> None:
 
 
 @contextmanager
-def open_store(ctx: click.Context, *, create: bool = False,
-               source: str = "cli") -> Iterator[EventSourcedSessionStore]:
+def open_store(ctx: click.Context, *, create: bool = False, source: str = "cli",
+               catch_up: bool = True) -> Iterator[EventSourcedSessionStore]:
     """The store of --db, with library errors turned into one clear line.
     Commands that only read refuse a missing file instead of creating it."""
     db = ctx.obj
@@ -55,7 +55,7 @@ def open_store(ctx: click.Context, *, create: bool = False,
             "or pass --db)"
         )
     try:
-        store = EventSourcedSessionStore(db, source=source)
+        store = EventSourcedSessionStore(db, source=source, catch_up=catch_up)
     except USER_ERRORS as e:
         raise click.ClickException(str(e)) from None
     try:
@@ -273,3 +273,150 @@ def demo(ctx):
     click.echo(f"\nAudit trail of {made[0]}:")
     click.echo(render.history_table(first))
     click.echo(f"\nNext: sessionlog show {made[0]} --as-of {first[1].position}")
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator:
+    """click's progress bar on a terminal (stderr); silent otherwise.
+    Yields a callback taking the number of events just done."""
+    if not sys.stderr.isatty() or total == 0:
+        yield lambda n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr,
+                           show_pos=True, show_eta=True) as bar:
+        yield bar.update
+
+
+@main.command()
+@click.argument("query")
+@click.option("--tenant", help="Only this tenant's sessions.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@json_option
+@click.pass_context
+def search(ctx, query, tenant, limit, as_json):
+    """Full-text search over message content (SQLite FTS5 syntax).
+
+    QUERY takes words, "a phrase", prefix*, AND, OR, NOT. Matches are shown
+    in [brackets].
+
+    Example:
+
+    \b
+      sessionlog search refund --tenant acme
+      sessionlog search '"order 1142" OR parcel*' --json
+    """
+    with open_store(ctx) as store:
+        hits = store.search(query, tenant, limit)
+    if as_json:
+        click.echo(render.to_json([
+            {"session_id": h.session_id, "position": h.position, "role": h.role,
+             "snippet": h.snippet} for h in hits]))
+    elif hits:
+        click.echo(render.table(["SESSION", "POS", "ROLE", "SNIPPET"],
+                                [(h.session_id, h.position, h.role, h.snippet) for h in hits],
+                                max_width=80))
+    else:
+        click.echo("no matches")
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.pass_context
+def rebuild(ctx, names):
+    """Rebuild projections (all, or the NAMEs) from the log.
+
+    Folds every event from position 0 into fresh tables, in batches, then
+    swaps them in in one transaction: readers never see a half-built view,
+    and writes made meanwhile are not lost. Names: sessions, tenants, search.
+
+    Example:
+
+    \b
+      sessionlog rebuild
+      sessionlog rebuild search
+    """
+    with open_store(ctx) as store:
+        chosen = store.runner.select(names)
+        total = store.log.last_position() or 0
+        with progress_bar("rebuilding", total) as step:
+            folded = store.rebuild(names, progress=step)
+        click.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {folded} events")
+
+
+@main.command(name="catch-up")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.pass_context
+def catch_up(ctx, names):
+    """Apply events newer than each projection's checkpoint.
+
+    Needed only after events were appended without the store (by
+    EventLog.append, an older release, or an interrupted rebuild); opening a
+    store does it too.
+
+    Example:
+
+    \b
+      sessionlog catch-up
+    """
+    with open_store(ctx) as store:
+        store.runner.select(names)
+        behind = sum(c["behind"] for c in store.stats()["checkpoints"].values())
+        with progress_bar("catching up", behind) as step:
+            applied = store.catch_up(names, progress=step)
+    click.echo(", ".join(f"{name}: {n} event(s) applied" for name, n in applied.items()))
+
+
+@main.command()
+@json_option
+@click.pass_context
+def verify(ctx, as_json):
+    """Check the log was not tampered with and the views are right.
+
+    Recomputes the hash chain, checks positions are gapless and versions
+    contiguous, and that each projection equals a fresh fold. Exit 0 when
+    clean, 1 with the first bad position when not.
+
+    Example:
+
+    \b
+      sessionlog verify && echo "log intact"
+    """
+    with open_store(ctx, catch_up=False) as store:
+        with progress_bar("verifying", 2 * store.log.last_position()) as step:
+            report = store.verify(progress=step)
+    if as_json:
+        click.echo(render.to_json({
+            "ok": report.ok, "events": report.events, "streams": report.streams,
+            "sessions": report.sessions, "projections": list(report.projections),
+            "problems": [{"position": p.position, "what": p.what} for p in report.problems],
+        }))
+    else:
+        click.echo(report.summary())
+    ctx.exit(0 if report.ok else 1)
+
+
+@main.command()
+@json_option
+@click.pass_context
+def stats(ctx, as_json):
+    """Events, sessions, messages, file size and projection checkpoints.
+
+    Example:
+
+    \b
+      sessionlog stats --json
+    """
+    with open_store(ctx) as store:
+        info = store.stats()
+    if as_json:
+        click.echo(render.to_json(info))
+        return
+    click.echo(render.table(["WHAT", "VALUE"], [
+        ("database", info["path"]), ("events", info["events"]), ("streams", info["streams"]),
+        ("live sessions", info["sessions"]), ("live messages", info["messages"]),
+        ("deleted sessions", info["deleted_sessions"]),
+        ("file size", f"{info['file_bytes'] / 1e6:.2f} MB"),
+    ]))
+    click.echo()
+    click.echo(render.table(["PROJECTION", "CHECKPOINT", "BEHIND"], [
+        (name, c["position"], c["behind"]) for name, c in info["checkpoints"].items()]))

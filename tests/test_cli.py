@@ -112,3 +112,49 @@ def test_demo_through_a_real_subprocess(tmp_path):
                                                               "Trip to Lisbon"}
     bad = subprocess.run([*cmd, "show", "zzz"], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and bad.stderr.startswith("Error: ") and "Traceback" not in bad.stderr
+
+
+def test_search_rebuild_catch_up_stats(db):
+    sid = ok(db, "create", "--user", "alice", "--tenant", "acme").strip()
+    ok(db, "add", sid, "--role", "user", "My parcel never arrived")
+    other = ok(db, "create").strip()
+    ok(db, "add", other, "--role", "user", "parcel tracking please")
+    hits = json.loads(ok(db, "search", "parcel", "--json"))
+    assert {h["session_id"] for h in hits} == {sid, other}
+    hits = json.loads(ok(db, "search", "parcel", "--tenant", "acme", "--json"))
+    assert [(h["session_id"], h["role"]) for h in hits] == [(sid, "user")]
+    assert "[parcel]" in hits[0]["snippet"]
+    assert ok(db, "search", "nothinglikethis") == "no matches\n"
+    bad = run(db, "search", '"open')
+    assert bad.exit_code == 1 and "bad search query" in bad.stderr
+    assert ok(db, "rebuild") == "rebuilt sessions, tenants, search from 4 events\n"
+    assert ok(db, "rebuild", "search").startswith("rebuilt search from 4 events")
+    assert "unknown projection 'nope'" in run(db, "rebuild", "nope").stderr
+    assert "sessions: 0 event(s) applied" in ok(db, "catch-up")
+    info = json.loads(ok(db, "stats", "--json"))
+    assert (info["events"], info["sessions"], info["messages"]) == (4, 2, 2)
+    assert info["checkpoints"]["search"] == {"position": 4, "behind": 0}
+    assert "live sessions     2" in ok(db, "stats")
+
+
+def test_audit_end_to_end_through_subprocesses(tmp_path):
+    db = str(tmp_path / "audit.db")
+
+    def cli(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "sessionlog", "--db", db, *args],
+                              capture_output=True, text=True, timeout=60, input=input)
+
+    sid = cli("create", "--title", "audit").stdout.strip()
+    assert cli("add", sid, "--role", "user", "-", input="first words").returncode == 0
+    assert cli("add", sid, "--role", "assistant", "reply").returncode == 0
+    assert cli("delete", sid).returncode == 0
+    trail = cli("history", sid)
+    assert trail.returncode == 0
+    assert [line.split()[2] for line in trail.stdout.splitlines()[1:]] == [
+        "SessionCreated", "MessageAdded", "MessageAdded", "SessionDeleted"]
+    then = json.loads(cli("show", sid, "--as-of", "2", "--json").stdout)
+    assert [m["content"] for m in then["messages"]] == ["first words"]
+    assert cli("verify").stdout.startswith("ok: 4 events")
+    assert cli("rebuild").returncode == 0
+    gone = cli("show", sid)
+    assert gone.returncode == 1 and "was deleted" in gone.stderr

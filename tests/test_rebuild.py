@@ -1,0 +1,167 @@
+"""Projections are disposable: rebuild and catch-up give back exactly the
+views the inline writes maintained."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
+from projections import EventSourcedSessionStore, ProjectionError, SessionMessage
+
+ROOT = Path(__file__).parent.parent
+
+
+def msg(text):
+    return SessionMessage(SessionRole.USER, text, datetime.now(UTC))
+
+
+def fill(store, sessions=6, messages=4):
+    ids = []
+    for i in range(sessions):
+        s = store.create_with_user(f"s{i}", f"u{i}", "acme" if i % 2 else "globex")
+        store.add_messages(s.id, [msg(f"hello {i} {j}") for j in range(messages)])
+        ids.append(s.id)
+    store.delete(ids[0])
+    return ids
+
+
+def dump(store):
+    """Every row of every projection table, in a fixed order."""
+    conn = store.log.connection
+    out = {}
+    for p in store.runner.projections.values():
+        for t in p.tables:
+            cols = "rowid, *" if t == "message_search" else "*"
+            out[t] = conn.execute(f"SELECT {cols} FROM [{t}] ORDER BY 1, 2").fetchall()
+    return out
+
+
+@pytest.fixture
+def store(tmp_path):
+    with EventSourcedSessionStore(tmp_path / "r.db") as s:
+        fill(s)
+        s.catch_up()
+        yield s
+
+
+def test_rebuild_after_wiping_every_derived_table_gives_the_same_views(store):
+    before = dump(store)
+    assert before["sessions"] and before["messages"] and before["message_search"]
+    for rows_table in before:
+        store.log.connection.execute(f"DELETE FROM [{rows_table}]")
+    assert store.list() == []
+    folded = store.rebuild(batch_size=7)
+    assert folded == store.log.last_position()
+    assert dump(store) == before
+    assert store.verify().ok
+
+
+def test_dropped_projection_tables_come_back_when_the_store_opens(store, tmp_path):
+    before, path = dump(store), store.log.path
+    for t in before:
+        store.log.connection.execute(f"DROP TABLE [{t}]")
+    store.log.connection.execute("DROP TABLE projection_checkpoints")
+    store.close()
+    with EventSourcedSessionStore(path) as again:
+        again.catch_up()
+        assert dump(again) == before
+
+
+def test_writes_during_a_rebuild_are_in_the_swapped_views(store):
+    session = store.create("busy")
+    written = []
+
+    def write_between_batches(n):
+        store.add_message(session.id, msg(f"during {len(written)}"))
+        written.append(n)
+
+    store.rebuild(batch_size=5, progress=write_between_batches)
+    assert len(written) > 2
+    assert [m.content for m in store.get(session.id).messages] == [
+        f"during {i}" for i in range(len(written))]
+    assert store.verify().ok
+
+
+def test_an_interrupted_rebuild_leaves_the_views_and_no_leftovers(store):
+    before = dump(store)
+
+    def crash(n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.rebuild(batch_size=3, progress=crash)
+    assert dump(store) == before
+    leftovers = store.log.connection.execute(
+        "SELECT name FROM sqlite_master WHERE name LIKE '%rebuild%'").fetchall()
+    assert leftovers == []
+
+
+def test_a_crashed_rebuilds_tables_are_dropped_by_the_next(store):
+    store.log.connection.execute("CREATE TABLE sessions__rebuild_dead (x)")
+    store.rebuild(["sessions"])
+    names = [r[0] for r in store.log.connection.execute("SELECT name FROM sqlite_master")]
+    assert "sessions__rebuild_dead" not in names
+
+
+def test_rebuild_of_an_unknown_projection_is_refused(store):
+    with pytest.raises(ProjectionError, match="unknown projection 'nope'"):
+        store.rebuild(["nope"])
+
+
+def test_catch_up_applies_events_appended_directly(tmp_path):
+    path = tmp_path / "c.db"
+    with EventSourcedSessionStore(path) as store:
+        store.create("via store")
+    sid = uuid.uuid4()
+    now = datetime.now(UTC)
+    with EventLog(path) as log:
+        log.append(str(sid), [SessionCreated(sid, "direct", now),
+                              MessageAdded(sid, SessionRole.USER, "needle in the log", now)])
+    with EventSourcedSessionStore(path) as store:
+        assert store.runner.checkpoints()["search"] == 3  # caught up on open
+        assert [h.session_id for h in store.search("needle")] == [str(sid)]
+        assert store.catch_up() == {"sessions": 0, "tenants": 0, "search": 0}
+
+
+class Counter:
+    name, tables, inline = "counter", ("event_counts",), False
+
+    def create(self, conn, names):
+        conn.execute(f"CREATE TABLE [{names['event_counts']}] (type TEXT PRIMARY KEY, n INTEGER)")
+
+    def apply(self, conn, events, names):
+        conn.executemany(
+            f"INSERT INTO [{names['event_counts']}] VALUES (?, 1) "
+            "ON CONFLICT (type) DO UPDATE SET n = n + 1", [(e.type,) for e in events])
+
+
+def test_a_users_projection_is_caught_up_rebuilt_and_verified(tmp_path):
+    path = tmp_path / "u.db"
+    with EventSourcedSessionStore(path) as store:
+        fill(store, sessions=3, messages=2)
+    with EventSourcedSessionStore(path, projections=[Counter()]) as store:
+        counts = dict(store.log.connection.execute("SELECT * FROM event_counts"))
+        assert counts == {"SessionCreated": 3, "MessageAdded": 6, "SessionDeleted": 1}
+        store.rebuild(["counter"])
+        assert dict(store.log.connection.execute("SELECT * FROM event_counts")) == counts
+        assert store.verify().ok
+        store.log.connection.execute("UPDATE event_counts SET n = 99")
+        report = store.verify()
+        assert not report.ok and "projection counter" in report.summary()
+
+
+def test_the_example_rebuild_script_runs(tmp_path):
+    path = tmp_path / "demo.db"
+    with EventSourcedSessionStore(path) as store:
+        fill(store, sessions=2, messages=3)
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "rebuild_projections.py"),
+                          str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert f"{day}  user       6" in out.stdout
