@@ -30,6 +30,11 @@ def when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def when_exactly(moment: datetime) -> str:
+    """A moment for an audit: UTC, to the millisecond."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
 def sessions_table(sessions: Sequence[Session]) -> str:
     return table(
         ["ID", "TITLE", "USER", "TENANT", "MESSAGES", "CREATED (UTC)"],
@@ -65,7 +70,7 @@ def describe(event: RecordedEvent) -> str:
 def history_table(events: Sequence[RecordedEvent]) -> str:
     return table(
         ["POS", "VER", "TYPE", "RECORDED AT (UTC)", "SOURCE", "WHAT"],
-        [(e.position, e.version, e.type, when(e.recorded_at), e.metadata.get("source"),
+        [(e.position, e.version, e.type, when_exactly(e.recorded_at), e.metadata.get("source"),
           describe(e)) for e in events],
     )
 
