@@ -163,6 +163,21 @@ def _retry(fn, timeout: float, attempts: int = 5):
     raise AssertionError("unreachable")
 
 
+def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str, Any]]]:
+    """Validate that the events belong to the stream and encode them."""
+    if not isinstance(stream_id, str) or not stream_id:
+        raise ValueError("stream_id must be a non-empty string")
+    encoded = []
+    for e in events:
+        if str(getattr(e, "session_id", "")) != stream_id:
+            raise ValueError(
+                f"a session's events belong to stream str(session_id): "
+                f"{getattr(e, 'session_id', e)!r} is not {stream_id!r}"
+            )
+        encoded.append(encode_event(e))
+    return encoded
+
+
 class EventLog:
     """An append-only log of session events in one SQLite file.
 
@@ -279,59 +294,88 @@ class EventLog:
         with self.transaction() as conn:
             return self._append(conn, stream_id, events, expected_version, metadata, event_ids)
 
+    def append_many(
+        self,
+        batch: Iterable[tuple[str, Iterable[Event], int | None]],
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[RecordedEvent]:
+        """Append to several streams at once, atomically: the bulk path.
+
+        Args:
+            batch: (stream_id, events, expected_version) triples, applied in
+                order; expected_version as for `append`.
+            metadata: stored with every event.
+
+        Raises:
+            ConcurrencyError, ValueError, StorageError: as `append`; nothing
+                of the batch is written.
+        """
+        with self.transaction() as conn:
+            return self._append_many(conn, batch, metadata)
+
+    def _append_many(self, conn, batch, metadata) -> list[RecordedEvent]:
+        """`append_many` inside the caller's open transaction."""
+        plan = [(stream_id, _encode(stream_id, events), expected)
+                for stream_id, events, expected in batch]
+        return self._write(conn, plan, metadata, None)
+
     def _append(self, conn, stream_id, events, expected_version, metadata, event_ids):
         """Append inside the caller's open transaction; writes nothing on error."""
-        if not isinstance(stream_id, str) or not stream_id:
-            raise ValueError("stream_id must be a non-empty string")
-        events = list(events)
-        for e in events:
-            if str(getattr(e, "session_id", "")) != stream_id:
-                raise ValueError(
-                    f"a session's events belong to stream str(session_id): "
-                    f"{getattr(e, 'session_id', e)!r} is not {stream_id!r}"
-                )
-        encoded = [encode_event(e) for e in events]
-        if not encoded:
+        encoded = _encode(stream_id, events)
+        if not encoded or event_ids is None:
+            return self._write(conn, [(stream_id, encoded, expected_version)], metadata, None)
+        ids = [str(e if isinstance(e, uuid.UUID) else uuid.UUID(str(e))) for e in event_ids]
+        if len(ids) != len(encoded) or len(set(ids)) != len(ids):
+            raise ValueError("event_ids must be distinct, one per event")
+        already = self._recorded_ids(conn, ids)
+        if already:
+            if len(already) == len(ids) and all(r.stream_id == stream_id for r in already):
+                return already
+            raise DuplicateEventError(
+                str(already[0].event_id),
+                f"event {already[0].event_id} is already recorded (stream "
+                f"{already[0].stream_id}), but not the whole append",
+            )
+        return self._write(conn, [(stream_id, encoded, expected_version)], metadata, ids)
+
+    def _write(self, conn, plan, metadata, ids) -> list[RecordedEvent]:
+        """Chain and insert planned (stream_id, encoded events, expected_version)
+        items at the end of the log. Checks every version before writing."""
+        plan = [item for item in plan if item[1]]
+        if not plan:
             return []
-        if event_ids is None:
-            ids = [uuid7() for _ in encoded]
-        else:
-            ids = [str(e if isinstance(e, uuid.UUID) else uuid.UUID(str(e))) for e in event_ids]
-            if len(ids) != len(encoded) or len(set(ids)) != len(ids):
-                raise ValueError("event_ids must be distinct, one per event")
-            already = self._recorded_ids(conn, ids)
-            if already:
-                if len(already) == len(ids) and all(r.stream_id == stream_id for r in already):
-                    return already
-                raise DuplicateEventError(
-                    str(already[0].event_id),
-                    f"event {already[0].event_id} is already recorded (stream "
-                    f"{already[0].stream_id}), but not the whole append",
-                )
         meta = {"source": "api", **(metadata or {})}
         meta_text = self._meta_text(meta)
-        row = conn.execute(_TAIL, (stream_id,)).fetchone()
-        current, prev_pos, prev_hash, prev_at = row if row else (None, 0, GENESIS_HASH, "")
-        current = current or 0
-        if expected_version is not None and expected_version != current:
-            raise ConcurrencyError(stream_id, expected_version, current)
+        row = conn.execute(_TAIL, (plan[0][0],)).fetchone()
+        first_version, prev_pos, prev_hash, prev_at = row if row else (None, 0, GENESIS_HASH, "")
+        versions = {plan[0][0]: first_version or 0}
+        others = list({stream for stream, _, _ in plan[1:]} - versions.keys())
+        if others:
+            versions.update(dict.fromkeys(others, 0))
+            versions.update(conn.execute(
+                "SELECT stream_id, max(version) FROM events WHERE stream_id IN "
+                "(SELECT value FROM json_each(?)) GROUP BY stream_id", (json.dumps(others),)))
         moment = datetime.now(UTC)
         now = format_sortable(moment)
         if now < prev_at:  # another writer's clock ran ahead: never go back
             now, moment = prev_at, datetime.fromisoformat(prev_at)
-        rows, recorded = [], []
-        for i, ((type_name, data), eid) in enumerate(zip(encoded, ids)):
-            pos, ver = prev_pos + 1 + i, current + 1 + i
-            data_text = dumps(data)
-            prev_hash = chain_hash(
-                prev_hash, pos, eid, stream_id, ver, type_name, SCHEMA_VERSION, data_text,
-                meta_text, now,
-            )
-            rows.append((pos, eid, stream_id, ver, type_name, data_text, meta_text, now,
-                         prev_hash, SCHEMA_VERSION))
-        for (pos, eid, _, ver, type_name, _, _, _, h, _), (_, data) in zip(rows, encoded):
-            recorded.append(RecordedEvent(pos, uuid.UUID(eid), stream_id, ver, type_name,
-                                          data, dict(meta), moment, h))
+        rows, recorded, pos = [], [], prev_pos
+        for stream_id, encoded, expected in plan:
+            current = versions[stream_id]
+            if expected is not None and expected != current:
+                raise ConcurrencyError(stream_id, expected, current)
+            for type_name, data in encoded:
+                pos += 1
+                current += 1
+                eid = ids[pos - prev_pos - 1] if ids else uuid7()
+                data_text = dumps(data)
+                prev_hash = chain_hash(prev_hash, pos, eid, stream_id, current, type_name,
+                                       SCHEMA_VERSION, data_text, meta_text, now)
+                rows.append((pos, eid, stream_id, current, type_name, data_text, meta_text, now,
+                             prev_hash, SCHEMA_VERSION))
+                recorded.append(RecordedEvent(pos, uuid.UUID(eid), stream_id, current,
+                                              type_name, data, meta, moment, prev_hash))
+            versions[stream_id] = current
         if len(rows) == 1:
             conn.execute(_INSERT, rows[0])
         else:
