@@ -9,6 +9,7 @@ from .search import SearchHit, SearchProjection
 from .verify import Problem, VerifyReport, verify
 from .serde import session_from_dict, session_from_json, session_to_dict, session_to_json
 from .store import InMemorySessionStore, SessionStore
+from .tenancy import TenantSessionStore
 from .views import SessionsProjection, TenantIndexProjection
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "SessionStore",
     "SessionsProjection",
     "TenantIndexProjection",
+    "TenantSessionStore",
     "VerifyReport",
     "fold",
     "fold_all",

@@ -22,7 +22,8 @@ from .search import SearchHit, SearchProjection
 from .search import search as _search
 from .verify import VerifyReport
 from .verify import verify as _verify
-from .store import SessionId, check_message, check_owner
+from .store import _NO_SESSION, SessionId, check_message, check_owner
+from .tenancy import TenantSessionStore
 from .views import SessionsProjection, TenantIndexProjection
 
 _SESSION_COLS = "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id"
@@ -104,15 +105,24 @@ class EventSourcedSessionStore:
 
     def create(self, title: str | None = None) -> Session:
         """Create an empty session; appends one `SessionCreated`."""
-        return self._create(title, None, None)
+        return self._new_session(title, None, None)
 
     def create_with_user(self, title: str | None, user_id: str, tenant_id: str) -> Session:
         """Create an empty session owned by `user_id` of `tenant_id`; appends
         one `SessionCreated`."""
         check_owner(user_id, tenant_id)
-        return self._create(title, user_id, tenant_id)
+        return self._new_session(title, user_id, tenant_id)
 
-    def _create(self, title, user_id, tenant_id) -> Session:
+    def for_tenant(self, tenant_id: str) -> TenantSessionStore:
+        """A SessionStore confined to `tenant_id` (see `TenantSessionStore`)."""
+        return TenantSessionStore(self, tenant_id)
+
+    def _tenant_of(self, sid: uuid.UUID) -> object:
+        with self.log.snapshot() as conn:
+            row = conn.execute("SELECT tenant_id FROM sessions WHERE id = ?", (str(sid),)).fetchone()
+        return _NO_SESSION if row is None else row[0]
+
+    def _new_session(self, title, user_id, tenant_id) -> Session:
         event = SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
         with self.log.transaction() as conn:
             self.runner.sync_inline(conn)

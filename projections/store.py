@@ -18,8 +18,10 @@ from eventlog.events import Event
 from .errors import SessionNotFoundError
 from .fold import fold
 from .models import Session, SessionMessage
+from .tenancy import TenantSessionStore
 
 SessionId = uuid.UUID | str
+_NO_SESSION = object()  # what _tenant_of returns for a missing session
 
 
 @runtime_checkable
@@ -104,18 +106,25 @@ class InMemorySessionStore:
                 self._sessions[sid] = state
 
     def create(self, title: str | None = None) -> Session:
-        return self._create(SessionCreated(uuid.uuid4(), title, datetime.now(UTC)))
+        return self._new_session(title, None, None)
 
     def create_with_user(self, title: str | None, user_id: str, tenant_id: str) -> Session:
         check_owner(user_id, tenant_id)
-        return self._create(
-            SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
-        )
+        return self._new_session(title, user_id, tenant_id)
 
-    def _create(self, event: SessionCreated) -> Session:
+    def _new_session(self, title, user_id, tenant_id) -> Session:
+        event = SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
         with self._lock:
             self.apply(event)
             return _copy(self._sessions[event.session_id])
+
+    def _tenant_of(self, sid: uuid.UUID) -> object:
+        session = self._sessions.get(sid)
+        return _NO_SESSION if session is None else session.tenant_id
+
+    def for_tenant(self, tenant_id: str) -> TenantSessionStore:
+        """A SessionStore confined to `tenant_id` (see `TenantSessionStore`)."""
+        return TenantSessionStore(self, tenant_id)
 
     def get(self, id: SessionId) -> Session | None:
         with self._lock:

@@ -90,10 +90,19 @@ def parse_as_of(text: str | None) -> int | datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def tenant_option(f):
+    return click.option("--tenant", help="Confine the command to this tenant's sessions.")(f)
+
+
+def scoped(store: EventSourcedSessionStore, tenant: str | None):
+    """The store, or its view confined to one tenant (`for_tenant`)."""
+    return store if tenant is None else store.for_tenant(tenant)
+
+
 @main.command()
 @click.option("--title", help="The session's title.")
 @click.option("--user", help="Owner user id (needs --tenant).")
-@click.option("--tenant", help="Owner tenant id (needs --user).")
+@click.option("--tenant", help="Owner tenant id.")
 @json_option
 @click.pass_context
 def create(ctx, title, user, tenant, as_json):
@@ -104,10 +113,11 @@ def create(ctx, title, user, tenant, as_json):
     \b
       sessionlog create --title "Refund request" --user alice --tenant acme
     """
-    if (user is None) != (tenant is None):
-        raise click.UsageError("--user and --tenant go together")
+    if user is not None and tenant is None:
+        raise click.UsageError("--user needs --tenant")
     with open_store(ctx, create=True) as store:
-        session = store.create(title) if user is None else store.create_with_user(title, user, tenant)
+        target = scoped(store, tenant)
+        session = target.create(title) if user is None else target.create_with_user(title, user, tenant)
     click.echo(render.to_json(session) if as_json else str(session.id))
 
 
@@ -116,8 +126,9 @@ def create(ctx, title, user, tenant, as_json):
 @click.option("--role", type=click.Choice([r.value for r in SessionRole]), required=True,
               help="Who speaks.")
 @click.argument("text")
+@tenant_option
 @click.pass_context
-def add(ctx, session_id, role, text):
+def add(ctx, session_id, role, text, tenant):
     """Add a message to a session. TEXT '-' reads it from stdin.
 
     Example:
@@ -129,7 +140,8 @@ def add(ctx, session_id, role, text):
     if text == "-":
         text = sys.stdin.read()
     with open_store(ctx, create=True) as store:
-        store.add_message(session_id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
+        scoped(store, tenant).add_message(
+            session_id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
     click.echo(f"added {role} message to {session_id}")
 
 
@@ -137,9 +149,10 @@ def add(ctx, session_id, role, text):
 @click.argument("session_id", metavar="ID")
 @click.option("--as-of", "as_of", metavar="POSITION|TIME",
               help="Show the session as it stood at a log position or a moment (UTC if no offset).")
+@tenant_option
 @json_option
 @click.pass_context
-def show(ctx, session_id, as_of, as_json):
+def show(ctx, session_id, as_of, tenant, as_json):
     """Show a session and its messages, now or as it stood in the past.
 
     Example:
@@ -152,8 +165,12 @@ def show(ctx, session_id, as_of, as_json):
     moment = parse_as_of(as_of)
     with open_store(ctx) as store:
         session = store.get(session_id) if moment is None else store.replay(session_id, moment)
+        if session is not None and tenant is not None and session.tenant_id != tenant:
+            raise click.ClickException(f"session {session_id} not found")
         if session is None:
             history = store.history(session_id)
+            if tenant is not None and history and history[0].data.get("tenant_id") != tenant:
+                history = []  # another tenant's session behaves as missing
             if not history:
                 raise click.ClickException(f"session {session_id} not found")
             if moment is None:
@@ -179,7 +196,7 @@ def list_(ctx, tenant, limit, as_json):
       sessionlog list --tenant acme --limit 20
     """
     with open_store(ctx) as store:
-        sessions = store.list(limit) if tenant is None else store.list_for_tenant(tenant, limit)
+        sessions = scoped(store, tenant).list(limit)
     if as_json:
         click.echo(render.to_json(sessions))
     elif sessions:
@@ -190,8 +207,9 @@ def list_(ctx, tenant, limit, as_json):
 
 @main.command()
 @click.argument("session_id", metavar="ID")
+@tenant_option
 @click.pass_context
-def delete(ctx, session_id):
+def delete(ctx, session_id, tenant):
     """Delete a session. Its events stay in the log (see `history`).
 
     Example:
@@ -200,7 +218,7 @@ def delete(ctx, session_id):
       sessionlog delete 5b0c...e1
     """
     with open_store(ctx) as store:
-        if not store.delete(session_id):
+        if not scoped(store, tenant).delete(session_id):
             raise click.ClickException(f"session {session_id} not found")
     click.echo(f"deleted {session_id}")
 

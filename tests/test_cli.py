@@ -67,7 +67,7 @@ def test_show_as_of_a_position_and_a_time(db):
     (["delete", str(uuid.UUID(int=1))], "not found"),
     (["add", str(uuid.UUID(int=1)), "--role", "user", "hi"], "not found"),
     (["add", str(uuid.UUID(int=1)), "--role", "robot", "hi"], "'robot' is not one of"),
-    (["create", "--user", "alice"], "--user and --tenant go together"),
+    (["create", "--user", "alice"], "--user needs --tenant"),
 ])
 def test_user_errors_are_one_clear_line(db, args, message):
     ok(db, "create")  # the file exists
@@ -158,3 +158,17 @@ def test_audit_end_to_end_through_subprocesses(tmp_path):
     assert cli("rebuild").returncode == 0
     gone = cli("show", sid)
     assert gone.returncode == 1 and "was deleted" in gone.stderr
+
+
+def test_tenant_option_confines_commands(db):
+    theirs = ok(db, "create", "--user", "bob", "--tenant", "globex").strip()
+    mine = ok(db, "create", "--tenant", "acme").strip()
+    assert json.loads(ok(db, "show", mine, "--tenant", "acme", "--json"))["tenant_id"] == "acme"
+    for args in (["show", theirs], ["add", theirs, "--role", "user", "x"], ["delete", theirs]):
+        result = run(db, *args, "--tenant", "acme")
+        assert result.exit_code == 1 and f"session {theirs} not found" in result.stderr
+    ok(db, "delete", theirs, "--tenant", "globex")
+    hidden = run(db, "show", theirs, "--tenant", "acme")
+    assert "not found" in hidden.stderr and "deleted" not in hidden.stderr
+    assert [s["id"] for s in json.loads(ok(db, "list", "--tenant", "acme", "--json"))] == [mine]
+    assert "--user needs --tenant" in run(db, "create", "--user", "x").stderr

@@ -282,3 +282,43 @@ def test_session_serde_with_tenant():
     assert '"tenant_id":"acme"' in text
     back = session_from_json(text)
     assert (back.user_id, back.tenant_id) == ("alice", "acme")
+
+
+# --- Tenant isolation: for_tenant ---
+
+def test_for_tenant_is_a_session_store_that_stamps_its_tenant(store):
+    acme = store.for_tenant("acme")
+    assert isinstance(acme, SessionStore)
+    plain = acme.create("t")
+    owned = acme.create_with_user("u", "alice", "acme")
+    assert (plain.tenant_id, plain.user_id) == ("acme", None)
+    assert (owned.tenant_id, owned.user_id) == ("acme", "alice")
+    assert [s.id for s in acme.list()] == [owned.id, plain.id]
+    assert [s.id for s in store.list_for_tenant("acme")] == [owned.id, plain.id]
+
+
+def test_another_tenants_session_behaves_as_missing(store):
+    acme, globex = store.for_tenant("acme"), store.for_tenant("globex")
+    theirs = globex.create_with_user("secret", "bob", "globex")
+    legacy = store.create("no tenant")
+    for foreign in (theirs, legacy):
+        assert acme.get(foreign.id) is None
+        assert acme.delete(foreign.id) is False
+        with pytest.raises(SessionNotFoundError, match=f"session {foreign.id} not found"):
+            acme.add_message(foreign.id, make_message(SessionRole.USER, "sneaky"))
+    assert acme.list() == [] and acme.list_for_tenant("globex") == []
+    with pytest.raises(ValueError, match="confined to tenant 'acme'"):
+        acme.create_with_user("x", "mallory", "globex")
+    with pytest.raises(ValueError):
+        acme.for_tenant("globex")
+    assert store.get(theirs.id).messages == []
+    assert globex.delete(theirs.id) is True
+
+
+def test_tenant_store_reads_and_writes_its_own(store):
+    acme = store.for_tenant("acme")
+    s = acme.create("mine")
+    acme.add_message(s.id, make_message(SessionRole.USER, "hello"))
+    assert acme.get(str(s.id)).messages[0].content == "hello"
+    assert acme.delete(s.id) is True
+    assert acme.get(s.id) is None
