@@ -6,6 +6,7 @@ from .errors import (
     DuplicateEventError,
     EventDecodeError,
     EventLogError,
+    ReadOnlyError,
     StorageError,
 )
 from .events import MessageAdded, SessionCreated, SessionDeleted, SessionRole
@@ -18,6 +19,7 @@ __all__ = [
     "EventLog",
     "EventLogError",
     "MessageAdded",
+    "ReadOnlyError",
     "RecordedEvent",
     "SCHEMA_VERSION",
     "SessionCreated",

@@ -227,12 +227,16 @@ def chain_hash(
 
     The canonical bytes are the UTF-8 JSON array of the row's columns in a
     fixed order, with `data` and `metadata` as the exact stored text, so
-    changing any column of any row breaks every later hash.
+    changing any column of any row breaks every later hash. Rows of schema
+    version 0 (written before the column existed) leave it out.
 
     Raises:
         ValueError: a text column is not valid Unicode (a lone surrogate).
     """
-    row = [position, event_id, stream_id, version, type_name, schema_version, data, metadata, recorded_at]
+    row = [position, event_id, stream_id, version, type_name, schema_version, data, metadata,
+           recorded_at]
+    if schema_version == 0:
+        del row[5]
     try:
         payload = _compact.encode(row).encode("utf-8")
     except UnicodeEncodeError as e:

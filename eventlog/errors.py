@@ -41,3 +41,8 @@ class EventDecodeError(EventLogError, ValueError):
 class StorageError(EventLogError, OSError):
     """The database file could not be opened or written (missing directory,
     read-only file, full disk, corrupt file). Nothing was written."""
+
+
+class ReadOnlyError(StorageError):
+    """The database file cannot be written (read-only file, directory or
+    mount). Reads still work; nothing was written."""

@@ -37,6 +37,7 @@ from .errors import (
     DuplicateEventError,
     EventDecodeError,
     EventLogError,
+    ReadOnlyError,
     StorageError,
 )
 from .events import Event
@@ -116,7 +117,7 @@ def translate(e: sqlite3.Error, path: str) -> EventLogError:
     if "full" in low:
         return StorageError(f"{path}: disk or database is full; nothing was written")
     if "readonly" in low or "read-only" in low:
-        return StorageError(f"{path}: database is read-only; nothing was written")
+        return ReadOnlyError(f"{path}: database is read-only; nothing was written")
     if "unable to open" in low:
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
@@ -200,8 +201,18 @@ class EventLog:
         self._lock = threading.RLock()
         self._depth = 0
         self._meta_cache: dict[tuple, str] = {}
-        with self.transaction() as conn:
-            schema.migrate(conn)
+        try:
+            current = schema.is_current(self._conn)
+        except sqlite3.Error as e:
+            self._conn.close()
+            raise translate(e, self.path) from e
+        if not current:
+            try:
+                with self.transaction() as conn:
+                    schema.migrate(conn)
+            except BaseException:
+                self._conn.close()
+                raise
 
     # -- transactions -------------------------------------------------------
 

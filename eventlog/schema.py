@@ -36,6 +36,12 @@ BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed'); END;
 """
 
 
+def is_current(conn: sqlite3.Connection) -> bool:
+    """True when the file needs no migration (so opening writes nothing,
+    and a read-only file can still be read)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0] == DB_VERSION
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Create or upgrade the events table. Call inside a write transaction."""
     db = sqlite_utils.Database(conn)

@@ -11,7 +11,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from eventlog import EventLog, MessageAdded, RecordedEvent, SessionCreated, SessionDeleted
+from eventlog import (
+    EventLog,
+    MessageAdded,
+    ReadOnlyError,
+    RecordedEvent,
+    SessionCreated,
+    SessionDeleted,
+)
 from eventlog.checks import aware, to_uuid
 
 from .errors import SessionNotFoundError
@@ -82,7 +89,11 @@ class EventSourcedSessionStore:
             )
             self.runner.setup()
             if catch_up:
-                self.runner.catch_up()
+                try:
+                    self.runner.catch_up()
+                except ReadOnlyError:
+                    pass  # a read-only file: inline views are current; writes will say why
+
         except BaseException:
             self.log.close()
             raise

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import seed
+from helpers import seed
 from projections import (
     Session,
     SessionMessage,

@@ -1,0 +1,28 @@
+"""Helpers shared by the test files."""
+
+from __future__ import annotations
+
+from eventlog import SessionCreated
+from projections import EventSourcedSessionStore, InMemorySessionStore, Session
+
+STORES = ["memory", "sqlite-memory", "sqlite-file"]
+
+
+def make_store(kind: str, tmp_path):
+    if kind == "memory":
+        return InMemorySessionStore()
+    if kind == "sqlite-memory":
+        return EventSourcedSessionStore(":memory:")
+    return EventSourcedSessionStore(tmp_path / "sessions.db")
+
+
+def seed(store, session: Session) -> None:
+    """Put an empty session with a chosen `created_at` into any store, the way
+    its own writes would (one SessionCreated event)."""
+    event = SessionCreated(session.id, session.title, session.created_at,
+                           session.user_id, session.tenant_id)
+    if isinstance(store, InMemorySessionStore):
+        store.apply(event)
+    else:
+        store.log.append(str(session.id), [event], expected_version=0)
+        store.runner.catch_up()
