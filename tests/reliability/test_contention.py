@@ -1,0 +1,96 @@
+"""Contention: 4 processes x 2 threads writing to the same sessions lose
+nothing, double nothing, and keep each writer's order; busy retries are
+bounded."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eventlog import StorageError
+from eventlog.log import _retry
+from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+
+WRITER = str(Path(__file__).with_name("writer.py"))
+
+
+def contend(db: str, per_thread: int) -> None:
+    with EventSourcedSessionStore(db) as store:
+        ids = [str(store.create(f"shared {i}").id) for i in range(3)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, WRITER, "contend", db, f"p{p}", str(per_thread),
+                               ",".join(ids)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for p in range(4)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out + err
+        assert "errors: []" in out
+    with EventSourcedSessionStore(db) as store:
+        report = store.verify()
+        assert report.ok, report.summary()  # positions gapless, versions contiguous
+        seen = []
+        for sid in ids:
+            contents = [m.content for m in store.get(sid).messages]
+            seen += contents
+            for writer in {c.rsplit("-", 1)[0] for c in contents}:
+                mine = [int(c.rsplit("-", 1)[1]) for c in contents if c.startswith(writer + "-")]
+                assert mine == sorted(mine), f"{writer} out of order in {sid}"
+        expected = {f"p{p}-t{t}-{k}" for p in range(4) for t in range(2) for k in range(per_thread)}
+        assert len(seen) == len(expected) and set(seen) == expected  # none lost, none doubled
+
+
+def test_four_processes_two_threads_each(tmp_path):
+    contend(str(tmp_path / "busy.db"), per_thread=40)
+
+
+@pytest.mark.slow
+def test_four_processes_two_threads_each_long(tmp_path):
+    contend(str(tmp_path / "busy.db"), per_thread=300)
+
+
+def test_busy_retries_are_bounded():
+    calls = []
+
+    def flaky(fail_times):
+        def run():
+            calls.append(1)
+            if len(calls) <= fail_times:
+                raise sqlite3.OperationalError("database is locked")
+            return "done"
+        return run
+
+    assert _retry(flaky(3), timeout=0.001, attempts=5) == "done" and len(calls) == 4
+    calls.clear()
+    with pytest.raises(sqlite3.OperationalError):
+        _retry(flaky(10), timeout=0.001, attempts=5)
+    assert len(calls) == 5
+    calls.clear()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        _retry(lambda: calls.append(1) or (_ for _ in ()).throw(
+            sqlite3.OperationalError("no such table: x")), timeout=0.001)
+    assert len(calls) == 1  # other errors are not retried
+
+
+def test_a_writer_that_stays_locked_out_gets_a_clear_error(tmp_path):
+    path = str(tmp_path / "locked.db")
+    with EventSourcedSessionStore(path) as store:
+        session = store.create("x")
+        store.catch_up()  # so that opening below has nothing to write
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with EventSourcedSessionStore(path, timeout=0.05) as store:
+            with pytest.raises(StorageError, match="stayed locked"):
+                store.add_message(session.id, SessionMessage(SessionRole.USER, "x", datetime.now(UTC)))
+            assert store.get(session.id).title == "x"  # reads go on meanwhile
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with EventSourcedSessionStore(path) as store:
+        assert store.get(session.id).messages == []
