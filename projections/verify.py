@@ -44,6 +44,9 @@ class VerifyReport:
     projections: tuple[str, ...]
     problems: tuple[Problem, ...]
     note: str | None = None
+    #: The hash of the last event: keep it elsewhere to detect a rewrite of
+    #: the whole chain after it.
+    last_hash: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,6 +75,10 @@ def check_chain(conn, progress: Callable[[int], None] | None = None,
                 batch_size: int = 5000) -> tuple[int, int, list[Problem]]:
     """Walk the log in position order. Returns (events, streams, problems);
     stops at the first broken link, since nothing after it can be trusted."""
+    return _walk(conn, progress, batch_size)[:3]
+
+
+def _walk(conn, progress, batch_size):
     expected, prev_hash, prev_at = 1, GENESIS_HASH, ""
     versions: dict[str, int] = {}
     count = 0
@@ -83,25 +90,25 @@ def check_chain(conn, progress: Callable[[int], None] | None = None,
             if pos != expected:
                 what = (f"position gap: expected {expected}, found {pos} "
                         f"({pos - expected} event(s) deleted)")
-                return count, len(versions), [Problem(expected, what)]
+                return count, len(versions), [Problem(expected, what)], None
             try:
                 computed = chain_hash(prev_hash, pos, eid, stream, ver, typ, sv, data, meta, at)
             except (ValueError, TypeError) as e:
-                return count, len(versions), [Problem(pos, f"unreadable row: {e}")]
+                return count, len(versions), [Problem(pos, f"unreadable row: {e}")], None
             if computed != stored:
                 return count, len(versions), [Problem(
                     pos, "hash mismatch: this row was altered, or rows before it were "
-                         "removed or reordered")]
+                         "removed or reordered")], None
             want = versions.get(stream, 0) + 1
             if ver != want:
                 return count, len(versions), [Problem(
-                    pos, f"stream {stream} jumps from version {want - 1} to {ver}")]
+                    pos, f"stream {stream} jumps from version {want - 1} to {ver}")], None
             if at < prev_at:
-                return count, len(versions), [Problem(pos, "recorded_at goes back in time")]
+                return count, len(versions), [Problem(pos, "recorded_at goes back in time")], None
             try:
                 decode_event(typ, json.loads(data), sv)
             except (EventDecodeError, ValueError) as e:
-                return count, len(versions), [Problem(pos, f"undecodable event: {e}")]
+                return count, len(versions), [Problem(pos, f"undecodable event: {e}")], None
             versions[stream], prev_hash, prev_at = ver, stored, at
             expected += 1
             count += 1
@@ -116,7 +123,7 @@ def check_chain(conn, progress: Callable[[int], None] | None = None,
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")}
     if not {"events_no_update", "events_no_delete"} <= triggers:
         problems.append(Problem(None, "the append-only triggers on events are missing"))
-    return count, len(versions), problems
+    return count, len(versions), problems, (prev_hash if count else None)
 
 
 def check_sessions(store: EventSourcedSessionStore) -> tuple[int, list[Problem]]:
@@ -178,7 +185,7 @@ def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | No
     folds for comparison are dropped before it returns."""
     names = tuple(store.runner.projections)
     with store.log.snapshot() as conn:
-        events, streams, problems = check_chain(conn, progress)
+        events, streams, problems, last_hash = _walk(conn, progress, 5000)
     if problems:
         return VerifyReport(events, streams, 0, names, tuple(problems))
     sessions, problems = check_sessions(store)
@@ -192,4 +199,4 @@ def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | No
             )
         except ReadOnlyError:
             note = "read-only file: no fresh fold of every projection was built"
-    return VerifyReport(events, streams, sessions, names, tuple(problems), note)
+    return VerifyReport(events, streams, sessions, names, tuple(problems), note, last_hash)

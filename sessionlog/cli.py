@@ -407,6 +407,7 @@ def verify(ctx, as_json):
         click.echo(render.to_json({
             "ok": report.ok, "events": report.events, "streams": report.streams,
             "sessions": report.sessions, "projections": list(report.projections),
+            "last_hash": report.last_hash, "note": report.note,
             "problems": [{"position": p.position, "what": p.what} for p in report.problems],
         }))
     else:

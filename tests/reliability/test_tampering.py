@@ -100,3 +100,11 @@ def test_cli_verify_reports_a_forged_row_that_cannot_even_be_read(path):
     assert bad.exit_code == 1 and bad.stdout.startswith("FAILED: position 13:")
     other = CliRunner().invoke(main, ["--db", path, "list"])
     assert other.exit_code == 1 and "position 13 is unreadable" in other.stderr
+
+
+def test_verify_reports_the_head_of_the_chain(path):
+    with EventSourcedSessionStore(path) as store:
+        last = list(store.log.read_all())[-1]
+        assert store.verify().last_hash == last.hash
+    out = CliRunner().invoke(main, ["--db", path, "verify", "--json"])
+    assert __import__("json").loads(out.stdout)["last_hash"] == last.hash
