@@ -418,12 +418,22 @@ class EventLog:
 
     # -- reads --------------------------------------------------------------
 
-    def read_stream(self, stream_id: str) -> list[RecordedEvent]:
-        """Every event of one stream, by version ([] for an unknown stream)."""
+    def read_stream(self, stream_id: str, until: int | datetime | None = None) -> list[RecordedEvent]:
+        """Every event of one stream, by version ([] for an unknown stream).
+
+        Args:
+            until: only events up to this global position (int), or recorded
+                at or before this moment (aware datetime).
+        """
+        sql, params = f"{_SELECT} WHERE stream_id = ?", [stream_id]
+        if isinstance(until, datetime):
+            sql += " AND recorded_at <= ?"
+            params.append(format_sortable(until))
+        elif until is not None:
+            sql += " AND position <= ?"
+            params.append(until)
         with self._lock:
-            rows = self._conn.execute(
-                f"{_SELECT} WHERE stream_id = ? ORDER BY version", (stream_id,)
-            ).fetchall()
+            rows = self._conn.execute(sql + " ORDER BY version", params).fetchall()
         return [RecordedEvent.from_row(r) for r in rows]
 
     def read_all(self, from_position: int = 0, *, batch_size: int = 1000) -> Iterator[RecordedEvent]:

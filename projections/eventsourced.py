@@ -275,17 +275,11 @@ class EventSourcedSessionStore:
         """The session as it stood at a global position (events with
         `position <= as_of`) or a moment (`recorded_at <= as_of`), folded from
         the log alone; None before its creation and from its deletion on."""
-        events = self.history(id)
-        if as_of is None:
-            pass
-        elif isinstance(as_of, bool) or not isinstance(as_of, int | datetime):
+        if isinstance(as_of, bool) or not isinstance(as_of, int | datetime | None):
             raise ValueError(f"as_of must be a position (int) or an aware datetime, not {as_of!r}")
-        elif isinstance(as_of, int):
-            events = [e for e in events if e.position <= as_of]
-        else:
-            moment = aware(as_of)
-            events = [e for e in events if e.recorded_at <= moment]
-        return fold_all(events)
+        if isinstance(as_of, datetime):
+            as_of = aware(as_of)
+        return fold_all(self.log.read_stream(str(to_uuid(id)), until=as_of))
 
     def search(self, query: str, tenant_id: str | None = None, limit: int = 20) -> builtins.list[SearchHit]:
         """Messages of live sessions matching an FTS5 query (words, "a phrase",

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import attrs
-
 from eventlog import MessageAdded, RecordedEvent, SessionCreated, SessionDeleted
 from eventlog.events import Event
 
-from .models import Session, SessionMessage
+from .models import Session, SessionMessage, with_messages
 
 
 def fold(state: Session | None, event: Event | RecordedEvent) -> Session | None:
@@ -35,7 +33,7 @@ def fold(state: Session | None, event: Event | RecordedEvent) -> Session | None:
             if state is None:
                 return None
             message = SessionMessage(event.role, event.content, event.timestamp)
-            return attrs.evolve(state, messages=[*state.messages, message])
+            return with_messages(state, [*state.messages, message])
         case SessionDeleted():
             return None
     raise TypeError(f"not a session event: {event!r}")

@@ -43,6 +43,20 @@ class Session:
     tenant_id: str | None = attrs.field(default=None, validator=text_or_none)
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def with_messages(session: Session, messages: list[SessionMessage]) -> Session:
+    """A copy of `session` with another message list, without re-validating
+    what a valid session already holds (the fold's step: O(1) checks, not
+    O(messages))."""
+    copy = _new(Session)
+    for name in ("id", "title", "created_at", "user_id", "tenant_id"):
+        _set(copy, name, getattr(session, name))
+    _set(copy, "messages", messages)
+    return copy
+
+
 _ROLE_LABELS = {SessionRole.USER: "User", SessionRole.ASSISTANT: "Assistant"}
 
 

@@ -90,6 +90,11 @@ def read_records(stream: IO[str], name: str) -> Iterator[tuple[Location, Any]]:
         ImportFileError: broken JSON, with the line or record where it is.
     """
     head = stream.read(_CHUNK)
+    while "\n" not in head:  # the whole first line, to tell JSON Lines from one object
+        more = stream.read(_CHUNK)
+        if not more:
+            break
+        head += more
     stripped = head.lstrip()
     if not stripped:
         return

@@ -23,6 +23,14 @@ def current_data(event: RecordedEvent) -> dict:
     return upcast(event.type, event.data, event.schema_version)
 
 
+def run_sql(conn: sqlite3.Connection, sql: str, rows: list) -> None:
+    """executemany, or execute for the common single row (inline writes)."""
+    if len(rows) == 1:
+        conn.execute(sql, rows[0])
+    elif rows:
+        conn.executemany(sql, rows)
+
+
 class SessionsProjection:
     """Live sessions (`sessions`) and their messages (`messages`).
 
@@ -56,7 +64,7 @@ class SessionsProjection:
         s, m = names["sessions"], names["messages"]
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
-                conn.executemany(
+                run_sql(conn, 
                     f"INSERT OR IGNORE INTO [{s}] "
                     "(position, id, title, created_at, user_id, tenant_id) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -65,7 +73,7 @@ class SessionsProjection:
                      for e in run for d in (current_data(e),)],
                 )
             elif type_name == "MessageAdded":
-                conn.executemany(
+                run_sql(conn, 
                     f"INSERT INTO [{m}] (position, session, role, content, timestamp) "
                     f"SELECT ?, position, ?, ?, ? FROM [{s}] WHERE id = ?",
                     [(e.position, d["role"], d["content"], d["timestamp"], d["session_id"])
@@ -73,11 +81,11 @@ class SessionsProjection:
                 )
             elif type_name == "SessionDeleted":
                 ids = [(current_data(e)["session_id"],) for e in run]
-                conn.executemany(
+                run_sql(conn, 
                     f"DELETE FROM [{m}] WHERE session = (SELECT position FROM [{s}] WHERE id = ?)",
                     ids,
                 )
-                conn.executemany(f"DELETE FROM [{s}] WHERE id = ?", ids)
+                run_sql(conn, f"DELETE FROM [{s}] WHERE id = ?", ids)
 
 
 class TenantIndexProjection:
@@ -102,13 +110,13 @@ class TenantIndexProjection:
             if type_name == "SessionCreated":
                 rows = [(e.position, d["session_id"], d["tenant_id"], d["created_at"])
                         for e in run for d in (current_data(e),) if d.get("tenant_id") is not None]
-                conn.executemany(
+                run_sql(conn, 
                     f"INSERT OR IGNORE INTO [{t}] (session, session_id, tenant_id, created_at) "
                     "VALUES (?, ?, ?, ?)",
                     rows,
                 )
             elif type_name == "SessionDeleted":
-                conn.executemany(
+                run_sql(conn, 
                     f"DELETE FROM [{t}] WHERE session_id = ?",
                     [(current_data(e)["session_id"],) for e in run],
                 )
