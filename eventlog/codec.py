@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import re
 import uuid
 from collections.abc import Callable
@@ -144,12 +145,25 @@ def describe_error(exc: BaseException) -> str:
 
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (C)
+
+
+def _no_default(obj: Any) -> Any:
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+# json.dumps builds a new C encoder on every call; the hot path keeps one.
+_c_canonical = (
+    json.encoder.c_make_encoder(None, _no_default, _string, None, ":", ",", True, False, False)
+    if json.encoder.c_make_encoder is not None else None
+)
 
 
 def dumps(obj: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, UTF-8 kept as is."""
-    return _canonical.encode(obj)
+    if _c_canonical is None:
+        return _canonical.encode(obj)
+    return "".join(_c_canonical(obj, 0))
 
 
 def encode_event(event: Event) -> tuple[str, dict[str, Any]]:
@@ -233,12 +247,15 @@ def chain_hash(
     Raises:
         ValueError: a text column is not valid Unicode (a lone surrogate).
     """
-    row = [position, event_id, stream_id, version, type_name, schema_version, data, metadata,
-           recorded_at]
-    if schema_version == 0:
-        del row[5]
+    sv = "" if schema_version == 0 else f"{schema_version},"
     try:
-        payload = _compact.encode(row).encode("utf-8")
+        # The compact JSON array of the columns, written out (as json.dumps
+        # would, non-ASCII kept) without building an encoder per row.
+        payload = (
+            f"[{position},{_string(event_id)},{_string(stream_id)},{version},"
+            f"{_string(type_name)},{sv}{_string(data)},{_string(metadata)},"
+            f"{_string(recorded_at)}]"
+        ).encode("utf-8")
     except UnicodeEncodeError as e:
         raise ValueError(
             f"event text is not valid Unicode ({e.reason} at index {e.start}); "

@@ -56,11 +56,14 @@ _TAIL = (
 )
 
 
-def uuid7() -> str:
-    """A time-ordered UUID (RFC 9562 version 7), as text: new event ids land
-    at the end of the `event_id` index instead of on a random page."""
-    h = f"{time.time_ns() // 1_000_000:012x}{_random.getrandbits(80) & _UUID7_MASK | _UUID7_BITS:020x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): new event ids land at the
+    end of the `event_id` index instead of on a random page."""
+    value = (time.time_ns() // 1_000_000) << 80 | _random.getrandbits(80) & _UUID7_MASK | _UUID7_BITS
+    u = object.__new__(uuid.UUID)  # what UUID(int=value) does, without re-checking the range
+    object.__setattr__(u, "int", value)
+    object.__setattr__(u, "is_safe", uuid.SafeUUID.unknown)
+    return u
 
 
 # Version 7 in bits 79-76 and the RFC variant in bits 63-62 of the random tail.
@@ -168,9 +171,15 @@ def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str
     """Validate that the events belong to the stream and encode them."""
     if not isinstance(stream_id, str) or not stream_id:
         raise ValueError("stream_id must be a non-empty string")
+    try:
+        owner = uuid.UUID(stream_id)
+    except ValueError:
+        owner = None
+    if owner is not None and str(owner) != stream_id:
+        owner = None  # only the canonical text form names a session's stream
     encoded = []
     for e in events:
-        if str(getattr(e, "session_id", "")) != stream_id:
+        if owner is None or getattr(e, "session_id", None) != owner:
             raise ValueError(
                 f"a session's events belong to stream str(session_id): "
                 f"{getattr(e, 'session_id', e)!r} is not {stream_id!r}"
@@ -378,13 +387,18 @@ class EventLog:
             for type_name, data in encoded:
                 pos += 1
                 current += 1
-                eid = ids[pos - prev_pos - 1] if ids else uuid7()
+                if ids:
+                    eid = ids[pos - prev_pos - 1]
+                    event_id = uuid.UUID(eid)
+                else:
+                    event_id = uuid7()
+                    eid = str(event_id)
                 data_text = dumps(data)
                 prev_hash = chain_hash(prev_hash, pos, eid, stream_id, current, type_name,
                                        SCHEMA_VERSION, data_text, meta_text, now)
                 rows.append((pos, eid, stream_id, current, type_name, data_text, meta_text, now,
                              prev_hash, SCHEMA_VERSION))
-                recorded.append(RecordedEvent(pos, uuid.UUID(eid), stream_id, current,
+                recorded.append(RecordedEvent(pos, event_id, stream_id, current,
                                               type_name, data, meta, moment, prev_hash))
             versions[stream_id] = current
         if len(rows) == 1:

@@ -261,8 +261,7 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
         seen[sid] = session
         events = [SessionCreated(session.id, session.title, session.created_at,
                                  session.user_id, session.tenant_id)]
-        events += [MessageAdded(session.id, m.role, m.content, m.timestamp)
-                   for m in session.messages]
+        events += [_message_added(session.id, m) for m in session.messages]
         plan.append((getattr(location, "file", None), (sid, events, 0)))
         messages += len(session.messages)
     for file, run in groupby(plan, key=itemgetter(0)):  # metadata names each record's file
@@ -279,6 +278,16 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
         if recorded:
             store.runner.apply_inline(conn, recorded)
     return len(plan), messages, skipped, conflicts
+
+
+def _message_added(session_id, message) -> MessageAdded:
+    # The fields come from a validated Session: skip re-running the converters
+    # (the bulk path builds one of these per imported message).
+    event = object.__new__(MessageAdded)
+    for name, value in (("session_id", session_id), ("role", message.role),
+                        ("content", message.content), ("timestamp", message.timestamp)):
+        object.__setattr__(event, name, value)
+    return event
 
 
 def export_sessions(store: EventSourcedSessionStore, tenant_id: str | None = None,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from eventlog import EventDecodeError, decode_event, encode_event, format_timestamp, parse_timestamp
 from eventlog.codec import dumps
@@ -84,3 +85,17 @@ def test_naive_datetimes_are_refused_at_construction():
 def test_encoding_is_canonical(event):
     _, data = encode_event(event)
     assert dumps(data) == dumps(dict(reversed(list(data.items()))))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(json_values)
+def test_fast_dumps_is_byte_identical_to_json_dumps(value):
+    import json
+    assert dumps(value) == json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                      ensure_ascii=False)
