@@ -65,11 +65,12 @@ def _uuid_from_int(value: int) -> uuid.UUID:
 
 
 def _uuid_from_text(text: str) -> uuid.UUID:
-    """uuid.UUID(text) for the canonical form, several times faster (reads
-    parse one per event); anything else goes through uuid.UUID."""
-    if _CANONICAL_UUID.fullmatch(text):
-        return _uuid_from_int(int(text.replace("-", ""), 16))
-    return uuid.UUID(text)
+    """uuid.UUID(text), several times faster (reads parse one per event), and
+    strict: the log only holds the canonical lowercase form, so anything
+    else is damage."""
+    if not _CANONICAL_UUID.fullmatch(text):
+        raise ValueError(f"not a canonical UUID: {text!r}")
+    return _uuid_from_int(int(text.replace("-", ""), 16))
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
