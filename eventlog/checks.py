@@ -3,6 +3,7 @@ construction with a `ValueError` that names what is wrong."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -39,3 +40,23 @@ def text_or_none(_: Any, attribute: Any, value: Any) -> None:
     """attrs validator: a str or None."""
     if value is not None and not isinstance(value, str):
         raise ValueError(f"{attribute.name}: expected a string or None, got {type(value).__name__}")
+
+
+def uuid_from_int(value: int) -> uuid.UUID:
+    """uuid.UUID(int=value) for a value known to fit in 128 bits."""
+    u = object.__new__(uuid.UUID)  # what UUID(int=value) does, minus the range check
+    object.__setattr__(u, "int", value)
+    object.__setattr__(u, "is_safe", uuid.SafeUUID.unknown)
+    return u
+
+
+def uuid_from_text(text: str) -> uuid.UUID:
+    """uuid.UUID(text), several times faster (reads parse one per event), and
+    strict: the log only holds the canonical lowercase form, so anything
+    else is damage."""
+    if not _CANONICAL_UUID.fullmatch(text):
+        raise ValueError(f"not a canonical UUID: {text!r}")
+    return uuid_from_int(int(text.replace("-", ""), 16))
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

