@@ -16,7 +16,13 @@ import click
 
 from eventlog import EventLogError, parse_timestamp
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
-from projections.transfer import CONFLICT_POLICIES, export_sessions, import_sessions, read_sessions
+from projections.transfer import (
+    CONFLICT_POLICIES,
+    ImportFileError,
+    export_sessions,
+    import_sessions,
+    read_sessions,
+)
 
 from . import render
 
@@ -479,7 +485,10 @@ def import_(ctx, files, on_conflict):
     def records(step):
         for f in files:
             name = "<stdin>" if f.name in ("-", "<stdin>") else f.name
-            yield from read_sessions(_CountingReader(f, step), name)
+            try:
+                yield from read_sessions(_CountingReader(f, step), name)
+            except UnicodeDecodeError as e:
+                raise ImportFileError(name, f"not UTF-8 text (byte {e.start} of a read)") from None
 
     with open_store(ctx, create=True, source="import") as store:
         with progress_bar("importing", sum(sizes)) as step:
@@ -504,10 +513,12 @@ def export(ctx, output, tenant):
     with open_store(ctx) as store:
         lines = export_sessions(store, tenant)
         if output is None:
-            count = 0
-            for line in lines:
-                click.echo(line)
-                count += 1
+            try:
+                for line in lines:
+                    click.echo(line)
+            except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                ctx.exit(1)
             return
         tmp = f"{output}.partial"
         try:

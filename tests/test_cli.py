@@ -172,3 +172,21 @@ def test_tenant_option_confines_commands(db):
     assert "not found" in hidden.stderr and "deleted" not in hidden.stderr
     assert [s["id"] for s in json.loads(ok(db, "list", "--tenant", "acme", "--json"))] == [mine]
     assert "--user needs --tenant" in run(db, "create", "--user", "x").stderr
+
+
+def test_import_of_a_file_that_is_not_utf8_names_it(db, tmp_path):
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes('{"title": "café"}'.encode("latin-1"))
+    result = run(db, "import", str(bad))
+    assert result.exit_code == 1 and f"{bad}: not UTF-8 text" in result.stderr
+
+
+def test_export_into_a_closed_pipe_is_quiet(tmp_path):
+    db = str(tmp_path / "pipe.db")
+    env = {**os.environ, "SESSIONLOG_DB": db}
+    cmd = [sys.executable, "-m", "sessionlog"]
+    subprocess.run([*cmd, "demo"], env=env, capture_output=True, timeout=60, check=True)
+    shell = f"{' '.join(cmd)} export | head -c 10 > /dev/null"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", shell], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
