@@ -42,11 +42,14 @@ def text_or_none(_: Any, attribute: Any, value: Any) -> None:
         raise ValueError(f"{attribute.name}: expected a string or None, got {type(value).__name__}")
 
 
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown  # an Enum lookup per call is measurable
+
+
 def uuid_from_int(value: int) -> uuid.UUID:
     """uuid.UUID(int=value) for a value known to fit in 128 bits."""
     u = object.__new__(uuid.UUID)  # what UUID(int=value) does, minus the range check
     object.__setattr__(u, "int", value)
-    object.__setattr__(u, "is_safe", uuid.SafeUUID.unknown)
+    object.__setattr__(u, "is_safe", _UNKNOWN_SAFETY)
     return u
 
 
