@@ -1,6 +1,12 @@
 """An append-only, hash-chained SQLite log of conversation-session events."""
 
-from .codec import SCHEMA_VERSION, decode_event, encode_event, format_timestamp, parse_timestamp
+from .codec import (
+    SCHEMA_VERSION,
+    decode_event,
+    encode_event,
+    format_timestamp,
+    parse_timestamp,
+)
 from .errors import (
     ConcurrencyError,
     DuplicateEventError,
@@ -10,7 +16,8 @@ from .errors import (
     StorageError,
 )
 from .events import MessageAdded, SessionCreated, SessionDeleted, SessionRole
-from .log import EventLog, RecordedEvent
+from .log import EventLog
+from .recorded import RecordedEvent
 
 __all__ = [
     "ConcurrencyError",

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import cattrs
-from cattrs.v import format_exception
 from cattrs.preconf.json import make_converter as _json_converter
+from cattrs.v import format_exception
 
-from .errors import EventDecodeError
 from .checks import to_uuid
+from .errors import EventDecodeError
 from .events import EVENT_TYPES, Event, SessionRole, to_role
 
 #: The schema version new events are written with.

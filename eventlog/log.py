@@ -20,58 +20,28 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
-
 from . import schema
-from .checks import uuid_from_int, uuid_from_text
+from .checks import uuid_from_int
 from .codec import (
     GENESIS_HASH,
     SCHEMA_VERSION,
     chain_hash,
-    decode_event,
     dumps,
     encode_event,
     format_sortable,
 )
-from .errors import (
-    ConcurrencyError,
-    DuplicateEventError,
-    EventDecodeError,
-    EventLogError,
-    ReadOnlyError,
-    StorageError,
-)
+from .connection import _retry, connect, translate
+from .errors import ConcurrencyError, DuplicateEventError
 from .events import Event
+from .recorded import COLUMNS, RecordedEvent
 
-SYNCHRONOUS = ("normal", "full")
-
-_COLUMNS = (
-    "position, event_id, stream_id, version, type, data, metadata, recorded_at, hash, schema_version"
-)
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_SELECT = f"SELECT {_COLUMNS} FROM events"
+_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SELECT = f"SELECT {COLUMNS} FROM events"
 # The stream's version and the log's tail (for the hash chain), in one read.
 _TAIL = (
     "SELECT (SELECT max(version) FROM events WHERE stream_id = ?), position, hash, recorded_at "
     "FROM events ORDER BY position DESC LIMIT 1"
 )
-
-
-_META_CACHE: dict[str, dict] = {}
-
-
-def _metadata(text: str) -> dict[str, Any]:
-    """json.loads of a metadata column; the few distinct texts are parsed
-    once and copied (a copy per event, so callers may change theirs)."""
-    cached = _META_CACHE.get(text)
-    if cached is None:
-        cached = json.loads(text)
-        if not isinstance(cached, dict):
-            raise ValueError("metadata is not a JSON object")
-        if len(_META_CACHE) > 1024:
-            _META_CACHE.clear()
-        _META_CACHE[text] = cached
-    return dict(cached)
 
 
 def uuid7() -> uuid.UUID:
@@ -86,100 +56,6 @@ _UUID7_MASK = ~(0xF << 76 | 0x3 << 62) & (1 << 80) - 1
 _UUID7_BITS = 0x7 << 76 | 0x2 << 62
 _random = random.Random()  # seeded from os.urandom; reseeded in forked children
 os.register_at_fork(after_in_child=_random.seed)
-
-
-@attrs.frozen
-class RecordedEvent:
-    """An event as stored: its place in the log and the chain, and its data.
-
-    `data` and `metadata` are the decoded JSON of their columns; `event` gives
-    the event object (older schema versions upcast).
-    """
-
-    position: int
-    event_id: uuid.UUID
-    stream_id: str
-    version: int
-    type: str
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
-    hash: str
-    schema_version: int = SCHEMA_VERSION
-
-    @property
-    def event(self) -> Event:
-        """The event object this row records."""
-        return decode_event(self.type, self.data, self.schema_version)
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> RecordedEvent:
-        """Build from a row of the `events` table, in `_COLUMNS` order."""
-        pos, eid, stream, ver, typ, data, meta, at, h, sv = row
-        try:
-            return cls(
-                pos, uuid_from_text(eid), stream, ver, typ, json.loads(data), _metadata(meta),
-                datetime.fromisoformat(at), h, sv,
-            )
-        except (ValueError, TypeError) as e:
-            raise EventDecodeError(
-                f"event at position {pos} is unreadable ({e}); run `sessionlog verify`"
-            ) from None
-
-
-def translate(e: sqlite3.Error, path: str) -> EventLogError:
-    """Turn a sqlite3 error into one clear `EventLogError` (the one place this
-    is done)."""
-    text = str(e)
-    low = text.lower()
-    if "full" in low:
-        return StorageError(f"{path}: disk or database is full; nothing was written")
-    if "readonly" in low or "read-only" in low:
-        return ReadOnlyError(f"{path}: database is read-only; nothing was written")
-    if "unable to open" in low:
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            return StorageError(f"{path}: directory {parent} does not exist")
-        return StorageError(f"{path}: cannot open database file")
-    if "not a database" in low or "malformed" in low:
-        return StorageError(f"{path}: not a sessionlog database or the file is corrupt")
-    if "locked" in low or "busy" in low:
-        return StorageError(f"{path}: database stayed locked by another writer; try again")
-    return StorageError(f"{path}: {text}")
-
-
-def connect(path: str, synchronous: str = "normal", timeout: float = 30.0) -> sqlite3.Connection:
-    """Open a connection in autocommit mode (we issue BEGIN ourselves), WAL,
-    with a busy timeout."""
-    if synchronous not in SYNCHRONOUS:
-        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, not {synchronous!r}")
-    try:
-        conn = sqlite3.connect(
-            path, timeout=timeout, isolation_level=None, check_same_thread=False,
-            cached_statements=256,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if path != ":memory:" and not path.startswith("file::memory:"):
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                _retry(lambda: conn.execute("PRAGMA journal_mode = WAL"), timeout)
-        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-    except sqlite3.Error as e:
-        raise translate(e, path) from e
-    return conn
-
-
-def _retry(fn, timeout: float, attempts: int = 5):
-    """Run `fn`, retrying a bounded number of times while the database is busy
-    (on top of SQLite's own busy timeout)."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e) or attempt == attempts - 1:
-                raise
-            time.sleep(min(0.05 * 2**attempt, timeout))
-    raise AssertionError("unreachable")
 
 
 def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str, Any]]]:

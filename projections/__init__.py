@@ -6,10 +6,15 @@ from .fold import fold, fold_all
 from .models import Session, SessionMessage, SessionRole, format_session_context
 from .runner import Projection, ProjectionRunner
 from .search import SearchHit, SearchProjection
-from .verify import Problem, VerifyReport, verify
-from .serde import session_from_dict, session_from_json, session_to_dict, session_to_json
+from .serde import (
+    session_from_dict,
+    session_from_json,
+    session_to_dict,
+    session_to_json,
+)
 from .store import InMemorySessionStore, SessionStore
 from .tenancy import TenantSessionStore
+from .verify import Problem, VerifyReport, verify
 from .views import SessionsProjection, TenantIndexProjection
 
 __all__ = [

@@ -29,10 +29,10 @@ from .models import Session, SessionMessage, SessionRole
 from .runner import Progress, Projection, ProjectionRunner
 from .search import SearchHit, SearchProjection
 from .search import search as _search
-from .verify import VerifyReport
-from .verify import verify as _verify
 from .store import _NO_SESSION, SessionId, check_message, check_owner
 from .tenancy import TenantSessionStore
+from .verify import VerifyReport
+from .verify import verify as _verify
 from .views import SessionsProjection, TenantIndexProjection
 
 _SESSION_COLS = "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id"

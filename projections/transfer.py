@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any
-
 from itertools import groupby
 from operator import itemgetter
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 

@@ -34,13 +34,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eventlog.log import _INSERT, _TAIL  # noqa: E402  (the design floor runs our SQL)
 from projections import (  # noqa: E402
     EventSourcedSessionStore,
     InMemorySessionStore,
     SessionMessage,
     SessionRole,
 )
-from eventlog.log import _INSERT, _TAIL  # noqa: E402  (the design floor runs our SQL)
 from projections.transfer import import_sessions, read_sessions  # noqa: E402
 
 SIZES = {

@@ -7,9 +7,13 @@ import uuid
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from projections import EventSourcedSessionStore, InMemorySessionStore, SessionNotFoundError
 from strategies import messages, short_texts
+
+from projections import (
+    EventSourcedSessionStore,
+    InMemorySessionStore,
+    SessionNotFoundError,
+)
 
 ops = st.lists(st.one_of(
     st.tuples(st.just("create"), st.one_of(st.none(), short_texts)),

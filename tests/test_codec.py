@@ -7,10 +7,22 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import (
+    events,
+    message_added,
+    session_created,
+    session_deleted,
+    timestamps,
+)
 
-from eventlog import EventDecodeError, decode_event, encode_event, format_timestamp, parse_timestamp
+from eventlog import (
+    EventDecodeError,
+    decode_event,
+    encode_event,
+    format_timestamp,
+    parse_timestamp,
+)
 from eventlog.codec import dumps
-from strategies import events, message_added, session_created, session_deleted, timestamps
 
 
 @pytest.mark.parametrize("strategy", [session_created, message_added, session_deleted])
@@ -75,8 +87,9 @@ def test_version_zero_message_is_upcast():
 
 
 def test_naive_datetimes_are_refused_at_construction():
-    from eventlog import SessionCreated
     import uuid
+
+    from eventlog import SessionCreated
     with pytest.raises(ValueError, match="timezone-aware"):
         SessionCreated(uuid.uuid4(), None, datetime(2026, 1, 1))
 

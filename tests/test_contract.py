@@ -9,8 +9,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from helpers import seed
+
 from projections import (
     Session,
     SessionMessage,

@@ -8,10 +8,14 @@ import uuid
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from strategies import messages, short_texts
 
-from projections import EventSourcedSessionStore, InMemorySessionStore, SessionNotFoundError
-from strategies import messages, owners, short_texts
+from projections import (
+    EventSourcedSessionStore,
+    InMemorySessionStore,
+    SessionNotFoundError,
+)
 
 
 def shape(session):

@@ -13,8 +13,14 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import sessions
 
-from projections import EventSourcedSessionStore, session_from_json, session_to_dict, session_to_json
+from projections import (
+    EventSourcedSessionStore,
+    session_from_json,
+    session_to_dict,
+    session_to_json,
+)
 from projections.transfer import (
     ImportConflictError,
     ImportFileError,
@@ -23,7 +29,6 @@ from projections.transfer import (
     read_sessions,
 )
 from sessionlog.cli import main
-from strategies import sessions
 
 
 def session_dict(i=0, **changes):

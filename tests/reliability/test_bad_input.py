@@ -4,7 +4,6 @@ error; nothing partial is written, and no traceback reaches a CLI user."""
 from __future__ import annotations
 
 import io
-import json
 import uuid
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import sessions
 
 from eventlog import EventLogError
 from projections import (
@@ -23,7 +23,6 @@ from projections import (
 )
 from projections.transfer import import_sessions, read_sessions
 from sessionlog.cli import main
-from strategies import sessions
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
