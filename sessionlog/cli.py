@@ -6,8 +6,11 @@ stderr with a non-zero exit, and prints a table (or JSON with --json).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,11 +59,14 @@ def open_store(ctx: click.Context, *, create: bool = False, source: str = "cli",
     """The store of --db, with library errors turned into one clear line.
     Commands that only read refuse a missing file instead of creating it."""
     db = ctx.obj
-    if not create and db != ":memory:" and not os.path.exists(db):
-        raise click.ClickException(
-            f"no database at {db} (create one with `sessionlog create` or `sessionlog demo`, "
-            "or pass --db)"
-        )
+    if not create and db != ":memory:":
+        if not os.path.exists(db):
+            raise click.ClickException(
+                f"no database at {db} (create one with `sessionlog create` or `sessionlog demo`, "
+                "or pass --db)"
+            )
+        if os.path.isfile(db) and not _has_event_log(db):
+            raise click.ClickException(f"{db} is not a sessionlog database (it has no events table)")
     try:
         store = EventSourcedSessionStore(db, source=source, catch_up=catch_up)
     except USER_ERRORS as e:
@@ -71,6 +77,19 @@ def open_store(ctx: click.Context, *, create: bool = False, source: str = "cli",
         raise click.ClickException(str(e)) from None
     finally:
         store.close()
+
+
+def _has_event_log(path: str) -> bool:
+    """Whether an existing file holds an event log, read without changing it
+    (so a read command never turns another program's database into ours)."""
+    try:
+        uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            return conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+            ).fetchone() is not None
+    except sqlite3.Error:
+        return True  # not readable as SQLite: let the store say what is wrong
 
 
 def json_option(f):

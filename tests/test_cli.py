@@ -190,3 +190,15 @@ def test_export_into_a_closed_pipe_is_quiet(tmp_path):
     out = subprocess.run(["bash", "-o", "pipefail", "-c", shell], env=env, capture_output=True,
                          text=True, timeout=60)
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
+
+
+def test_read_commands_leave_another_programs_database_alone(tmp_path):
+    import sqlite3
+    other = tmp_path / "other app #1?.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (x)")
+    result = run(str(other), "list")
+    assert result.exit_code == 1 and "is not a sessionlog database" in result.stderr
+    with sqlite3.connect(other) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["notes"]
