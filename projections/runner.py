@@ -69,10 +69,11 @@ class ProjectionRunner:
         self._inline = [p for p in self.projections.values() if p.inline]
         marks = ",".join("?" * len(self._inline))
         self._inline_names = tuple(p.name for p in self._inline)
-        # Inline projections move together: checking the first one suffices.
+        # Is any inline projection behind the log? (A new one, or events
+        # appended without the store.)
         self._sync_sql = (
-            f"SELECT (SELECT max(position) FROM events) > position FROM {CHECKPOINTS} "
-            "WHERE name = ?"
+            f"SELECT (SELECT max(position) FROM events) > min(position) FROM {CHECKPOINTS} "
+            f"WHERE name IN ({marks})"
         )
         self._advance_sql = f"UPDATE {CHECKPOINTS} SET position = ? WHERE name IN ({marks})"
         self._names = {p.name: _identity(p) for p in self.projections.values()}
@@ -128,8 +129,8 @@ class ProjectionRunner:
         events they have not seen (appended behind the store's back)."""
         if not self._inline:
             return
-        behind = conn.execute(self._sync_sql, self._inline_names[:1]).fetchone()
-        if behind is None or behind[0]:
+        (behind,) = conn.execute(self._sync_sql, self._inline_names).fetchone()
+        if behind is None or behind:
             for p in self._inline:
                 self.advance(conn, p)
 

@@ -165,3 +165,24 @@ def test_the_example_rebuild_script_runs(tmp_path):
     assert out.returncode == 0, out.stderr
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     assert f"{day}  user       6" in out.stdout
+
+
+class InlineCounter(Counter):
+    name, tables, inline = "inline_counter", ("inline_counts",), True
+
+    def create(self, conn, names):
+        conn.execute(f"CREATE TABLE [{names['inline_counts']}] (type TEXT PRIMARY KEY, n INTEGER)")
+
+    def apply(self, conn, events, names):
+        super().apply(conn, events, {"event_counts": names["inline_counts"]})
+
+
+def test_a_new_inline_projection_is_filled_before_the_first_write_even_without_catch_up(tmp_path):
+    path = tmp_path / "n.db"
+    with EventSourcedSessionStore(path) as store:
+        s = store.create("before")
+    with EventSourcedSessionStore(path, projections=[InlineCounter()], catch_up=False) as store:
+        store.add_message(s.id, msg("after"))
+        counts = dict(store.log.connection.execute("SELECT * FROM inline_counts"))
+        assert counts == {"SessionCreated": 1, "MessageAdded": 1}
+        assert store.verify().ok
