@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from eventlog import (
     EventLog,
-    MessageAdded,
     ReadOnlyError,
     RecordedEvent,
     SessionCreated,
@@ -25,7 +24,7 @@ from eventlog.checks import aware, to_uuid, uuid_from_text
 
 from .errors import SessionNotFoundError
 from .fold import fold_all
-from .models import Session, SessionMessage, SessionRole
+from .models import Session, SessionMessage, SessionRole, message_event
 from .runner import Progress, Projection, ProjectionRunner
 from .search import SearchHit, SearchProjection
 from .search import search as _search
@@ -176,8 +175,7 @@ class EventSourcedSessionStore:
             SessionNotFoundError: no live session has this id; nothing appended.
         """
         sid = to_uuid(id)
-        events = [MessageAdded(sid, m.role, m.content, m.timestamp)
-                  for m in map(check_message, messages)]
+        events = [message_event(sid, m) for m in map(check_message, messages)]
         if not events:
             return
         with self.log.transaction() as conn:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import attrs
 
-from eventlog import SessionRole
+from eventlog import MessageAdded, SessionRole
 from eventlog.checks import aware, text, text_or_none, to_uuid
 from eventlog.events import to_role
 
@@ -55,6 +55,17 @@ def with_messages(session: Session, messages: list[SessionMessage]) -> Session:
         _set(copy, name, getattr(session, name))
     _set(copy, "messages", messages)
     return copy
+
+
+def message_event(session_id: uuid.UUID, message: SessionMessage) -> MessageAdded:
+    """The `MessageAdded` of a valid message of a session, built without
+    re-running the converters its fields already passed (write hot paths)."""
+    event = _new(MessageAdded)
+    _set(event, "session_id", session_id)
+    _set(event, "role", message.role)
+    _set(event, "content", message.content)
+    _set(event, "timestamp", message.timestamp)
+    return event
 
 
 _ROLE_LABELS = {SessionRole.USER: "User", SessionRole.ASSISTANT: "Assistant"}

@@ -15,10 +15,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from eventlog import EventLogError, MessageAdded, SessionCreated
+from eventlog import EventLogError, SessionCreated
 
 from .fold import fold_all
-from .models import Session
+from .models import Session, message_event
 from .serde import session_from_dict, session_to_json
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
         seen[sid] = session
         events = [SessionCreated(session.id, session.title, session.created_at,
                                  session.user_id, session.tenant_id)]
-        events += [_message_added(session.id, m) for m in session.messages]
+        events += [message_event(session.id, m) for m in session.messages]
         plan.append((getattr(location, "file", None), (sid, events, 0)))
         messages += len(session.messages)
     for file, run in groupby(plan, key=itemgetter(0)):  # metadata names each record's file
@@ -277,16 +277,6 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
         if recorded:
             store.runner.apply_inline(conn, recorded)
     return len(plan), messages, skipped, conflicts
-
-
-def _message_added(session_id, message) -> MessageAdded:
-    # The fields come from a validated Session: skip re-running the converters
-    # (the bulk path builds one of these per imported message).
-    event = object.__new__(MessageAdded)
-    for name, value in (("session_id", session_id), ("role", message.role),
-                        ("content", message.content), ("timestamp", message.timestamp)):
-        object.__setattr__(event, name, value)
-    return event
 
 
 def export_sessions(store: EventSourcedSessionStore, tenant_id: str | None = None,
