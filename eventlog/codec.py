@@ -63,15 +63,6 @@ def parse_timestamp(text: str) -> datetime:
         raise ValueError(f"invalid timestamp {text!r}: {e}") from None
 
 
-def require_utc(dt: datetime, field: str = "timestamp") -> datetime:
-    """Return `dt` in UTC; refuse a naive datetime, whose moment is unknown."""
-    if not isinstance(dt, datetime):
-        raise ValueError(f"{field}: expected a datetime, got {type(dt).__name__}")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"{field}: datetime must be timezone-aware")
-    return dt.astimezone(UTC)
-
-
 def format_timestamp(dt: datetime) -> str:
     """Format as chrono's serde does: UTC, `Z`, no fraction when zero, else 3
     or 6 digits."""

@@ -100,7 +100,7 @@ def read_records(stream: IO[str], name: str) -> Iterator[tuple[Location, Any]]:
     if stripped[0] == "[":
         yield from _array_records(stream, head, name)
         return
-    first_line, newline, _ = head.partition("\n")
+    first_line = head.partition("\n")[0]
     try:
         json.loads(first_line)
     except json.JSONDecodeError:

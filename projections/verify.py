@@ -71,14 +71,10 @@ class VerifyReport:
         return f"FAILED: {first}{more}"
 
 
-def check_chain(conn, progress: Callable[[int], None] | None = None,
-                batch_size: int = 5000) -> tuple[int, int, list[Problem]]:
-    """Walk the log in position order. Returns (events, streams, problems);
-    stops at the first broken link, since nothing after it can be trusted."""
-    return _walk(conn, progress, batch_size)[:3]
-
-
-def _walk(conn, progress, batch_size):
+def check_chain(conn, progress: Callable[[int], None] | None = None, batch_size: int = 5000):
+    """Walk the log in position order. Returns (events, streams, problems,
+    hash of the last event); stops at the first broken link, since nothing
+    after it can be trusted."""
     expected, prev_hash, prev_at = 1, GENESIS_HASH, ""
     versions: dict[str, int] = {}
     count = 0
@@ -185,7 +181,7 @@ def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | No
     folds for comparison are dropped before it returns."""
     names = tuple(store.runner.projections)
     with store.log.snapshot() as conn:
-        events, streams, problems, last_hash = _walk(conn, progress, 5000)
+        events, streams, problems, last_hash = check_chain(conn, progress)
     if problems:
         return VerifyReport(events, streams, 0, names, tuple(problems))
     sessions, problems = check_sessions(store)
