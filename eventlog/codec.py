@@ -135,26 +135,18 @@ def describe_error(exc: BaseException) -> str:
     return str(exc)
 
 
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (C)
-
-
-def _no_default(obj: Any) -> Any:
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
-
-
-# json.dumps builds a new C encoder on every call; the hot path keeps one.
-_c_canonical = (
-    json.encoder.c_make_encoder(None, _no_default, _string, None, ":", ",", True, False, False)
-    if json.encoder.c_make_encoder is not None else None
+# One encoder for the module: json.dumps would build a new one on every call.
+# Its encode() runs the C encoder; NaN and infinities are refused (not JSON).
+_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=False, check_circular=False,
 )
+_string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (C)
 
 
 def dumps(obj: Any) -> str:
     """Canonical JSON text: sorted keys, no spaces, UTF-8 kept as is."""
-    if _c_canonical is None:
-        return _canonical.encode(obj)
-    return "".join(_c_canonical(obj, 0))
+    return _canonical.encode(obj)
 
 
 def encode_event(event: Event) -> tuple[str, dict[str, Any]]:
@@ -246,7 +238,7 @@ def chain_hash(
             f"[{position},{_string(event_id)},{_string(stream_id)},{version},"
             f"{_string(type_name)},{sv}{_string(data)},{_string(metadata)},"
             f"{_string(recorded_at)}]"
-        ).encode("utf-8")
+        ).encode()
     except UnicodeEncodeError as e:
         raise ValueError(
             f"event text is not valid Unicode ({e.reason} at index {e.start}); "

@@ -61,7 +61,7 @@ def _retry(fn, timeout: float, attempts: int = 5):
         try:
             return fn()
         except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e) or attempt == attempts - 1:
+            if ("locked" not in str(e) and "busy" not in str(e)) or attempt == attempts - 1:
                 raise
             time.sleep(min(0.05 * 2**attempt, timeout))
     raise AssertionError("unreachable")

@@ -330,7 +330,8 @@ class EventLog:
             until: only events up to this global position (int), or recorded
                 at or before this moment (aware datetime).
         """
-        sql, params = f"{_SELECT} WHERE stream_id = ?", [stream_id]
+        sql = f"{_SELECT} WHERE stream_id = ?"
+        params: list[Any] = [stream_id]
         if isinstance(until, datetime):
             sql += " AND recorded_at <= ?"
             params.append(format_sortable(until))

@@ -55,7 +55,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     elif "schema_version" not in db["events"].columns_dict:
         # Layout 0 (pre-release) had no per-event schema version: its events
         # are version 0 and are upcast when read.
-        db["events"].add_column("schema_version", int, not_null_default=0)
+        db.table("events").add_column("schema_version", int, not_null_default=0)
     if current != DB_VERSION:
         # Only when the file is new or upgraded: a file whose triggers were
         # dropped by hand keeps that evidence for `verify` to report.

@@ -281,21 +281,22 @@ class EventSourcedSessionStore:
             if not rows:
                 return []
             by_session: dict[int, builtins.list[SessionMessage]] = {r[0]: [] for r in rows}
+            args: tuple[object, ...]
             if limit is None and before is None:
                 # Everything (of the tenant): one ordered scan, no id list.
                 if tenant_id is None:
-                    sql, params = ("SELECT session, role, content, timestamp FROM messages "
-                                   "ORDER BY session, position"), ()
+                    sql, args = ("SELECT session, role, content, timestamp FROM messages "
+                                 "ORDER BY session, position"), ()
                 else:
-                    sql, params = ("SELECT m.session, m.role, m.content, m.timestamp "
-                                   "FROM tenant_sessions t JOIN messages m ON m.session = t.session "
-                                   "WHERE t.tenant_id = ? ORDER BY m.session, m.position",
-                                   (tenant_id,))
+                    sql, args = ("SELECT m.session, m.role, m.content, m.timestamp "
+                                 "FROM tenant_sessions t JOIN messages m ON m.session = t.session "
+                                 "WHERE t.tenant_id = ? ORDER BY m.session, m.position",
+                                 (tenant_id,))
             else:
                 sql = ("SELECT session, role, content, timestamp FROM messages WHERE session IN "
                        "(SELECT value FROM json_each(?)) ORDER BY session, position")
-                params = (json.dumps(builtins.list(by_session)),)
-            for pos, role, content, ts in conn.execute(sql, params):
+                args = (json.dumps(builtins.list(by_session)),)
+            for pos, role, content, ts in conn.execute(sql, args):
                 bucket = by_session.get(pos)
                 if bucket is not None:  # a view edited by hand may hold orphans
                     bucket.append(_message(role, content, ts))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from eventlog import EventLog, RecordedEvent
 
@@ -33,7 +33,7 @@ class Projection(Protocol):
     """
 
     name: str
-    tables: tuple[str, ...]
+    tables: ClassVar[tuple[str, ...]]
     inline: bool
 
     def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
@@ -241,7 +241,7 @@ class ProjectionRunner:
             try:
                 with self.log.transaction() as conn:
                     self._drop_leftovers(conn)
-            except Exception:  # noqa: S110 - the next build drops them; keep the first error
+            except Exception:
                 pass
             raise
         return done, result

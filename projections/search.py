@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
+from typing import ClassVar
 
 import attrs
 
@@ -32,7 +33,7 @@ class SearchProjection:
     session's tenant) and `search_messages` (which rows a deletion removes)."""
 
     name = "search"
-    tables = ("message_search", "search_sessions", "search_messages")
+    tables: ClassVar[tuple[str, ...]] = ("message_search", "search_sessions", "search_messages")
     inline = False
 
     def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
@@ -54,7 +55,7 @@ class SearchProjection:
         fts, ses, msg = names["message_search"], names["search_sessions"], names["search_messages"]
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
-                run_sql(conn, 
+                run_sql(conn,
                     f"INSERT OR IGNORE INTO [{ses}] (session_id, tenant_id) VALUES (?, ?)",
                     [(d["session_id"], d.get("tenant_id")) for d in map(current_data, run)],
                 )
@@ -75,7 +76,7 @@ class SearchProjection:
                         [(sid, pos) for pos, sid, _, _ in rows])
             elif type_name == "SessionDeleted":
                 ids = [(current_data(e)["session_id"],) for e in run]
-                run_sql(conn, 
+                run_sql(conn,
                     f"DELETE FROM [{fts}] WHERE rowid IN "
                     f"(SELECT position FROM [{msg}] WHERE session_id = ?)", ids,
                 )

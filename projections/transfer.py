@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 
 from eventlog import EventLogError, SessionCreated
+from eventlog.events import Event
 
 from .fold import fold_all
 from .models import Session, message_event
@@ -229,7 +230,7 @@ def import_sessions(
                 batch, size = [], 0
         if batch:
             _add(totals, _import_batch(store, conn, batch, on_conflict), progress)
-    return ImportSummary(*totals, time.perf_counter() - started)
+    return ImportSummary(totals[0], totals[1], totals[2], totals[3], time.perf_counter() - started)
 
 
 def _add(totals: list[int], counts: tuple[int, ...], progress) -> None:
@@ -244,7 +245,9 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
     present = {r[0] for r in conn.execute(
         "SELECT DISTINCT stream_id FROM events WHERE stream_id IN (SELECT value FROM json_each(?))",
         (ids,))}
-    plan, seen, skipped, conflicts, messages = [], {}, 0, 0, 0
+    plan: list[tuple[str | None, tuple[str, list[Event], int]]] = []
+    seen: dict[str, Session] = {}
+    skipped, conflicts, messages = 0, 0, 0
     for location, session in batch:
         sid = str(session.id)
         if sid in present or sid in seen:
@@ -258,7 +261,7 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
             why = "was deleted" if existing is None else "is already in the log with other content"
             raise ImportConflictError(location, sid, why)
         seen[sid] = session
-        events = [SessionCreated(session.id, session.title, session.created_at,
+        events: list[Event] = [SessionCreated(session.id, session.title, session.created_at,
                                  session.user_id, session.tenant_id)]
         events += [message_event(session.id, m) for m in session.messages]
         plan.append((getattr(location, "file", None), (sid, events, 0)))

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
+from typing import ClassVar
 
 from eventlog import SCHEMA_VERSION, RecordedEvent
 from eventlog.codec import upcast
@@ -42,7 +43,7 @@ class SessionsProjection:
     """
 
     name = "sessions"
-    tables = ("sessions", "messages")
+    tables: ClassVar[tuple[str, ...]] = ("sessions", "messages")
     inline = True
 
     def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
@@ -64,7 +65,7 @@ class SessionsProjection:
         s, m = names["sessions"], names["messages"]
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
-                run_sql(conn, 
+                run_sql(conn,
                     f"INSERT OR IGNORE INTO [{s}] "
                     "(position, id, title, created_at, user_id, tenant_id) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
@@ -73,7 +74,7 @@ class SessionsProjection:
                      for e in run for d in (current_data(e),)],
                 )
             elif type_name == "MessageAdded":
-                run_sql(conn, 
+                run_sql(conn,
                     f"INSERT INTO [{m}] (position, session, role, content, timestamp) "
                     f"SELECT ?, position, ?, ?, ? FROM [{s}] WHERE id = ?",
                     [(e.position, d["role"], d["content"], d["timestamp"], d["session_id"])
@@ -81,7 +82,7 @@ class SessionsProjection:
                 )
             elif type_name == "SessionDeleted":
                 ids = [(current_data(e)["session_id"],) for e in run]
-                run_sql(conn, 
+                run_sql(conn,
                     f"DELETE FROM [{m}] WHERE session = (SELECT position FROM [{s}] WHERE id = ?)",
                     ids,
                 )
@@ -92,7 +93,7 @@ class TenantIndexProjection:
     """`tenant_sessions`: the live sessions of each tenant, newest first."""
 
     name = "tenants"
-    tables = ("tenant_sessions",)
+    tables: ClassVar[tuple[str, ...]] = ("tenant_sessions",)
     inline = True
 
     def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
@@ -110,13 +111,13 @@ class TenantIndexProjection:
             if type_name == "SessionCreated":
                 rows = [(e.position, d["session_id"], d["tenant_id"], d["created_at"])
                         for e in run for d in (current_data(e),) if d.get("tenant_id") is not None]
-                run_sql(conn, 
+                run_sql(conn,
                     f"INSERT OR IGNORE INTO [{t}] (session, session_id, tenant_id, created_at) "
                     "VALUES (?, ?, ?, ?)",
                     rows,
                 )
             elif type_name == "SessionDeleted":
-                run_sql(conn, 
+                run_sql(conn,
                     f"DELETE FROM [{t}] WHERE session_id = ?",
                     [(current_data(e)["session_id"],) for e in run],
                 )

@@ -13,6 +13,7 @@ Usage:
 from __future__ import annotations
 
 import sys
+from typing import ClassVar
 
 from projections import EventSourcedSessionStore
 
@@ -21,7 +22,7 @@ class MessagesPerDay:
     """How many messages each role sent, per UTC day."""
 
     name = "messages_per_day"
-    tables = ("messages_per_day",)
+    tables: ClassVar[tuple[str, ...]] = ("messages_per_day",)
     inline = False  # lazy: caught up when read, so writes do not pay for it
 
     def create(self, conn, names):

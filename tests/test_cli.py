@@ -94,7 +94,7 @@ def test_show_of_a_deleted_session_points_to_its_history(db):
 
 
 def test_every_command_has_help_with_an_example():
-    for name, command in main.commands.items():
+    for name in main.commands:
         result = CliRunner().invoke(main, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example:" in result.stdout and "sessionlog" in result.stdout, name
