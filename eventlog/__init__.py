@@ -12,6 +12,7 @@ from .errors import (
     DuplicateEventError,
     EventDecodeError,
     EventLogError,
+    LayoutError,
     ReadOnlyError,
     StorageError,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "EventDecodeError",
     "EventLog",
     "EventLogError",
+    "LayoutError",
     "MessageAdded",
     "ReadOnlyError",
     "RecordedEvent",

@@ -14,23 +14,34 @@ SYNCHRONOUS = ("normal", "full")
 
 def translate(e: sqlite3.Error, path: str) -> EventLogError:
     """Turn a sqlite3 error into one clear `EventLogError` (the one place this
-    is done)."""
-    text = str(e)
-    low = text.lower()
-    if "full" in low:
+    is done), by its SQLite result code, never by the words of its message."""
+    code = _primary(e)
+    if code == sqlite3.SQLITE_FULL:
         return StorageError(f"{path}: disk or database is full; nothing was written")
-    if "readonly" in low or "read-only" in low:
+    if code == sqlite3.SQLITE_READONLY:
         return ReadOnlyError(f"{path}: database is read-only; nothing was written")
-    if "unable to open" in low:
+    if code == sqlite3.SQLITE_CANTOPEN:
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
             return StorageError(f"{path}: directory {parent} does not exist")
         return StorageError(f"{path}: cannot open database file")
-    if "not a database" in low or "malformed" in low:
+    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
         return StorageError(f"{path}: not a sessionlog database or the file is corrupt")
-    if "locked" in low or "busy" in low:
+    if code in _BUSY:
         return StorageError(f"{path}: database stayed locked by another writer; try again")
-    return StorageError(f"{path}: {text}")
+    if code == sqlite3.SQLITE_IOERR:
+        return StorageError(f"{path}: disk I/O error ({e.sqlite_errorname}); nothing was written")
+    return StorageError(f"{path}: {e}")
+
+
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _primary(e: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of an error (extended codes keep it in
+    their low byte), or None when sqlite3 raised it without one."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
 
 
 def connect(path: str, synchronous: str = "normal", timeout: float = 30.0) -> sqlite3.Connection:
@@ -61,7 +72,7 @@ def _retry(fn, timeout: float, attempts: int = 5):
         try:
             return fn()
         except sqlite3.OperationalError as e:
-            if ("locked" not in str(e) and "busy" not in str(e)) or attempt == attempts - 1:
+            if _primary(e) not in _BUSY or attempt == attempts - 1:
                 raise
             time.sleep(min(0.05 * 2**attempt, timeout))
     raise AssertionError("unreachable")

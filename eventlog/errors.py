@@ -43,6 +43,24 @@ class StorageError(EventLogError, OSError):
     read-only file, full disk, corrupt file). Nothing was written."""
 
 
+class LayoutError(StorageError):
+    """The file was written by a newer release, in a layout this release
+    cannot read. Nothing was read or written.
+
+    Attributes:
+        path: the database file.
+        found: the file's layout version (`PRAGMA user_version`).
+        supported: the newest layout this release reads.
+    """
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        self.path, self.found, self.supported = path, found, supported
+        super().__init__(
+            f"{path}: written by a newer sessionlog (database layout {found}; this release "
+            f"reads up to {supported}); upgrade sessionlog to open it"
+        )
+
+
 class ReadOnlyError(StorageError):
     """The database file cannot be written (read-only file, directory or
     mount). Reads still work; nothing was written."""

@@ -106,6 +106,9 @@ class EventLog:
         except sqlite3.Error as e:
             self._conn.close()
             raise translate(e, self.path) from e
+        except BaseException:
+            self._conn.close()
+            raise
         if not current:
             try:
                 with self.transaction() as conn:

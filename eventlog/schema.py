@@ -9,6 +9,8 @@ import sqlite3
 
 import sqlite_utils
 
+from .errors import LayoutError
+
 #: The file layout this release writes.
 DB_VERSION = 1
 
@@ -38,18 +40,27 @@ BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed'); END;
 
 def is_current(conn: sqlite3.Connection) -> bool:
     """True when the file needs no migration (so opening writes nothing,
-    and a read-only file can still be read)."""
-    return conn.execute("PRAGMA user_version").fetchone()[0] == DB_VERSION
+    and a read-only file can still be read).
+
+    Raises:
+        LayoutError: the file is in a newer layout than this release reads.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    _refuse_newer(conn, current)
+    return current == DB_VERSION
+
+
+def _refuse_newer(conn: sqlite3.Connection, current: int) -> None:
+    if current > DB_VERSION:
+        path = conn.execute("PRAGMA database_list").fetchone()[2] or ":memory:"
+        raise LayoutError(path, current, DB_VERSION)
 
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Create or upgrade the events table. Call inside a write transaction."""
     db = sqlite_utils.Database(conn)
     current = conn.execute("PRAGMA user_version").fetchone()[0]
-    if current > DB_VERSION:
-        raise RuntimeError(
-            f"database layout {current} is newer than this release reads ({DB_VERSION})"
-        )
+    _refuse_newer(conn, current)
     if "events" not in db.table_names():
         conn.execute(EVENTS_DDL)
     elif "schema_version" not in db["events"].columns_dict:

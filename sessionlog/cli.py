@@ -29,7 +29,10 @@ from projections.transfer import (
 
 from . import render
 
-USER_ERRORS = (EventLogError, ValueError, LookupError, TypeError)
+# Our own errors, and ValueError, the library's documented error for bad input.
+# Anything else (KeyError, TypeError, a raw sqlite3 error) is a bug: it keeps
+# its traceback instead of posing as a user error.
+USER_ERRORS = (EventLogError, ValueError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,12 +10,30 @@ from typing import Any
 from eventlog import RecordedEvent, format_timestamp
 from projections import Session, session_to_dict
 
+# Characters that would drive the terminal instead of showing: C0 and C1
+# controls (ESC starts ANSI sequences; BEL, CR, NUL, ...), DEL, the line and
+# paragraph separators, and the bidi marks, embeddings, overrides and isolates
+# that reorder what follows them. Human output shows them escaped (\x1b,
+# \u202e); --json keeps the exact text.
+_UNSAFE = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029,
+           *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _UNSAFE}
+_ESCAPES.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
+_ESCAPES_KEEP_NEWLINE = {**_ESCAPES, ord("\n"): "\n"}
+
+
+def visible(text: str, *, newlines: bool = False) -> str:
+    """`text` with every control and bidi character escaped, so stored text
+    cannot move the cursor, recolour, hide or reorder what the terminal shows.
+    With `newlines`, line feeds are kept (the caller indents what follows)."""
+    return text.translate(_ESCAPES_KEEP_NEWLINE if newlines else _ESCAPES)
+
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
-    """Left-aligned columns, cells cut to `max_width` with an ellipsis."""
+    """Left-aligned columns, cells cut to `max_width` with an ellipsis;
+    control and bidi characters escaped (`visible`)."""
     def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
-        text = text.replace("\n", " ")
+        text = "" if value is None else visible(str(value))
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
     body = [[cell(v) for v in row] for row in rows]
@@ -48,11 +66,14 @@ def session_text(session: Session) -> str:
     owner = ""
     if session.user_id is not None or session.tenant_id is not None:
         owner = f" (user {session.user_id}, tenant {session.tenant_id})"
-    head = f"Session {session.id}{owner}\nTitle:   {session.title or '(none)'}\n" \
+    head = f"Session {session.id}{visible(owner)}\n" \
+           f"Title:   {visible(session.title or '(none)')}\n" \
            f"Created: {when(session.created_at)} UTC, {len(session.messages)} message(s)"
     lines = [head, ""] if session.messages else [head]
     for m in session.messages:
-        lines.append(f"[{when(m.timestamp)}] {m.role.value}: {m.content}")
+        # Continuation lines are indented: a message cannot pose as the next one.
+        content = visible(m.content, newlines=True).replace("\n", "\n    ")
+        lines.append(f"[{when(m.timestamp)}] {m.role.value}: {content}")
     return "\n".join(lines)
 
 

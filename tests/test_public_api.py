@@ -12,7 +12,7 @@ def test_eventlog_all():
     }
     assert eventlog.__all__ == [
         "ConcurrencyError", "DuplicateEventError", "EventDecodeError", "EventLog",
-        "EventLogError", "MessageAdded", "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "SessionCreated",
+        "EventLogError", "LayoutError", "MessageAdded", "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "SessionCreated",
         "SessionDeleted", "SessionRole", "StorageError", "decode_event", "encode_event",
         "format_timestamp", "parse_timestamp",
     ]

@@ -61,7 +61,9 @@ def test_busy_retries_are_bounded():
         def run():
             calls.append(1)
             if len(calls) <= fail_times:
-                raise sqlite3.OperationalError("database is locked")
+                busy = sqlite3.OperationalError("database is locked")
+                busy.sqlite_errorcode, busy.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
+                raise busy
             return "done"
         return run
 
