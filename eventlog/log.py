@@ -195,7 +195,7 @@ class EventLog:
                 if conn.in_transaction:
                     try:
                         conn.execute("ROLLBACK")
-                    except sqlite3.Error:  # noqa: S110 - keep the first error
+                    except sqlite3.Error:  # keep the first error
                         pass
                 if isinstance(exc, sqlite3.Error):
                     raise translate(exc, self.path) from exc
