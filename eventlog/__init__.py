@@ -8,6 +8,7 @@ from .codec import (
     parse_timestamp,
 )
 from .errors import (
+    ChainBrokenError,
     ConcurrencyError,
     DuplicateEventError,
     EventDecodeError,
@@ -21,6 +22,7 @@ from .log import EventLog
 from .recorded import RecordedEvent
 
 __all__ = [
+    "ChainBrokenError",
     "ConcurrencyError",
     "DuplicateEventError",
     "EventDecodeError",

@@ -64,3 +64,22 @@ class LayoutError(StorageError):
 class ReadOnlyError(StorageError):
     """The database file cannot be written (read-only file, directory or
     mount). Reads still work; nothing was written."""
+
+
+class ChainBrokenError(StorageError):
+    """The log's hash chain is broken (a row was edited, removed or forged
+    with another tool): writes and rebuilds refuse, so nothing is chained
+    onto or published from a tampered log. Nothing was written.
+
+    Attributes:
+        position: the first bad position.
+        reason: what is wrong there.
+    """
+
+    def __init__(self, position: int, reason: str) -> None:
+        self.position = position
+        self.reason = reason
+        super().__init__(
+            f"position {position}: {reason}; nothing was written (see `sessionlog verify` "
+            "and the README's \"After a failed verify\")"
+        )

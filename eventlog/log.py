@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from . import schema
+from . import chain, schema
+from .chain import ChainWalk
 from .checks import uuid_from_int
 from .codec import (
     GENESIS_HASH,
@@ -30,17 +31,32 @@ from .codec import (
     encode_event,
     format_sortable,
 )
-from .connection import _retry, connect, connect_reader, is_memory, translate
-from .errors import ConcurrencyError, DuplicateEventError, ReadOnlyError
+from .connection import _retry, connect, translate
+from .errors import (
+    ChainBrokenError,
+    ConcurrencyError,
+    DuplicateEventError,
+    EventDecodeError,
+    EventLogError,
+)
 from .events import Event
 from .recorded import COLUMNS, RecordedEvent
 
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {COLUMNS} FROM events"
-# The stream's version and the log's tail (for the hash chain), in one read.
+# The stream's version, the log's tail (for the hash chain) and whether a
+# break was recorded, in one read.
 _TAIL = (
-    "SELECT (SELECT max(version) FROM events WHERE stream_id = ?), position, hash, recorded_at "
+    "SELECT (SELECT max(version) FROM events WHERE stream_id = ?), position, hash, recorded_at, "
+    f"(SELECT CASE kind WHEN ? THEN position END FROM {chain.NOTES} WHERE kind IN (?, ?) "
+    "ORDER BY id DESC LIMIT 1) "
     "FROM events ORDER BY position DESC LIMIT 1"
+)
+_TAIL_ARGS = (chain.BROKEN, chain.BROKEN, chain.INTACT)
+# The tail row whole, and the hash before it, to check the tail's link.
+_TAIL_ROW = (
+    f"SELECT {COLUMNS}, (SELECT hash FROM events p WHERE p.position = e.position - 1) "
+    "FROM events e WHERE position = ?"
 )
 
 
@@ -54,7 +70,6 @@ def uuid7() -> uuid.UUID:
 # Version 7 in bits 79-76 and the RFC variant in bits 63-62 of the random tail.
 _UUID7_MASK = ~(0xF << 76 | 0x3 << 62) & (1 << 80) - 1
 _UUID7_BITS = 0x7 << 76 | 0x2 << 62
-_IDLE_READERS = 4  # read connections kept open for reuse
 _random = random.Random()  # seeded from os.urandom; reseeded in forked children
 os.register_at_fork(after_in_child=_random.seed)
 
@@ -98,18 +113,12 @@ class EventLog:
                  synchronous: str = "normal", timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
-        self._conn, self._read_only_uri = connect(self.path, synchronous, timeout)
-        #: True when the file could be opened for reading only (read-only
-        #: file, directory or mount): every write raises `ReadOnlyError`.
-        self.read_only = self._read_only_uri is not None
-        self._lock = threading.RLock()  # the write connection's
-        self._local = threading.local()  # per thread: the connection of its open transaction
-        # An in-memory database exists on one connection only: reads share it.
-        self._shared = is_memory(self.path)
-        self._idle: list[sqlite3.Connection] = []
-        self._pool_lock = threading.Lock()
-        self._closed = False
+        self._conn = connect(self.path, synchronous, timeout)
+        self._lock = threading.RLock()
+        self._depth = 0
         self._meta_cache: dict[tuple, str] = {}
+        self._notes_ready = False
+        self._good_tail: tuple[int, str] | None = None
         try:
             current = schema.is_current(self._conn)
         except sqlite3.Error as e:
@@ -126,112 +135,71 @@ class EventLog:
                 self._conn.close()
                 raise
 
+    @classmethod
+    def _over(cls, conn: sqlite3.Connection, path: str) -> EventLog:
+        """A log that reads through a connection the caller opened, owns, and
+        holds a transaction on (verify's isolated snapshot). Not for writes."""
+        log = cls.__new__(cls)
+        log.path, log.timeout, log._conn = path, 30.0, conn
+        log._lock, log._depth, log._meta_cache = threading.RLock(), 1, {}
+        log._notes_ready, log._good_tail = False, None
+        return log
+
     # -- transactions -------------------------------------------------------
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """The connection of this thread's open `transaction()` or
-        `snapshot()`, else the write connection, for tables that live beside
-        the log. Prefer the connection those context managers yield."""
-        return self._local.__dict__.get("conn") or self._conn
+        """The underlying connection, for tables that live beside the log.
+        Hold `transaction()` (writes) or `snapshot()` (reads) while using it."""
+        return self._conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (`BEGIN IMMEDIATE`) on the write connection,
-        committed on success and rolled back on any exception. Nested calls
-        join the outer one (and a write inside an in-memory snapshot joins it)."""
-        local = self._local.__dict__
-        if local.get("conn") is self._conn:
-            local["depth"] += 1
-            try:
-                yield self._conn
-            finally:
-                local["depth"] -= 1
-            return
-        if self.read_only:
-            raise ReadOnlyError(f"{self.path}: opened read-only (the file, its directory or "
-                                "its mount cannot be written); writes are impossible")
+        """A write transaction (`BEGIN IMMEDIATE`), committed on success and
+        rolled back on any exception. Nested calls join the outer one."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
             try:
                 _retry(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.timeout)
             except sqlite3.Error as e:
                 raise translate(e, self.path) from e
-            saved = local.get("conn"), local.get("depth", 0)
-            local["conn"], local["depth"] = self._conn, 1
+            self._depth = 1
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException as exc:
+                self._notes_ready = False  # a table it created is rolled back too
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
                     raise translate(exc, self.path) from exc
                 raise
             finally:
-                local["conn"], local["depth"] = saved
+                self._depth = 0
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees the same state.
-
-        It runs on a read connection of its own (file databases), so it never
-        waits for a writer and no writer waits for it; inside this thread's
-        open transaction or snapshot it joins that one."""
-        local = self._local.__dict__
-        if local.get("depth"):
-            local["depth"] += 1
-            try:
-                yield local["conn"]
-            finally:
-                local["depth"] -= 1
-            return
-        with self._reader() as conn:
-            conn.execute("BEGIN")
-            local["conn"], local["depth"] = conn, 1
-            try:
-                yield conn
-            except BaseException as exc:
-                local["conn"], local["depth"] = None, 0
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:  # keep the first error
-                        pass
-                if isinstance(exc, sqlite3.Error):
-                    raise translate(exc, self.path) from exc
-                raise
-            local["conn"], local["depth"] = None, 0
-            if conn.in_transaction:  # a write joined an in-memory snapshot
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as e:
-                    raise translate(e, self.path) from e
-
-    @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A connection to read on: this thread's open one, else a pooled read
-        connection (file databases) or the shared one, under the lock."""
-        conn = self._local.__dict__.get("conn")
-        if conn is not None:
-            yield conn
-            return
-        if self._shared:
-            with self._lock:
+        """A read transaction: every query inside sees the same state."""
+        with self._lock:
+            if self._depth:
                 yield self._conn
-            return
-        with self._pool_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = connect_reader(self._read_only_uri or self.path, self.timeout)
-        try:
-            yield conn
-        finally:
-            with self._pool_lock:
-                if not self._closed and len(self._idle) < _IDLE_READERS:
-                    self._idle.append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
+                return
+            self._conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield self._conn
+            except sqlite3.Error as e:
+                raise translate(e, self.path) from e
+            finally:
+                self._depth = 0
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
 
     # -- writes -------------------------------------------------------------
 
@@ -321,8 +289,15 @@ class EventLog:
             return []
         meta = {"source": "api", **(metadata or {})}
         meta_text = self._meta_text(meta)
-        row = conn.execute(_TAIL, (plan[0][0],)).fetchone()
-        first_version, prev_pos, prev_hash, prev_at = row if row else (None, 0, GENESIS_HASH, "")
+        if not self._notes_ready:
+            conn.execute(chain.NOTES_DDL)
+            self._notes_ready = True
+        row = conn.execute(_TAIL, (plan[0][0], *_TAIL_ARGS)).fetchone()
+        if row:
+            self._check_tail(conn, row)
+            first_version, prev_pos, prev_hash, prev_at = row[:4]
+        else:
+            first_version, prev_pos, prev_hash, prev_at = None, 0, GENESIS_HASH, ""
         versions = {plan[0][0]: first_version or 0}
         others = list({stream for stream, _, _ in plan[1:]} - versions.keys())
         if others:
@@ -360,7 +335,25 @@ class EventLog:
             conn.execute(_INSERT, rows[0])
         else:
             conn.executemany(_INSERT, rows)
+        self._good_tail = (pos, prev_hash)
         return recorded
+
+    def _check_tail(self, conn, row) -> None:
+        """Refuse to chain onto a log known to be broken: a break recorded
+        by `verify` or a rebuild, or a last row that does not link to the
+        one before it (a row added or edited with another tool). The tail
+        this object wrote or checked last is not hashed again (a write
+        costs one small extra read); `verify` checks every row."""
+        _, pos, stored, _, broken = row
+        if broken is not None:
+            raise ChainBrokenError(broken, "the hash chain is broken (found by verify or rebuild)")
+        if (pos, stored) == self._good_tail:
+            return
+        *tail, before = conn.execute(_TAIL_ROW, (pos,)).fetchone()
+        problem = chain.tail_problem(tail, before)
+        if problem is not None:
+            raise ChainBrokenError(pos, problem)
+        self._good_tail = (pos, stored)
 
     def _meta_text(self, meta: dict[str, Any]) -> str:
         # Writers repeat the same few metadata dicts: encode each once.
@@ -402,8 +395,8 @@ class EventLog:
         elif until is not None:
             sql += " AND position <= ?"
             params.append(until)
-        with self._reader() as conn:
-            rows = conn.execute(sql + " ORDER BY version", params).fetchall()
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY version", params).fetchall()
         return [RecordedEvent.from_row(r) for r in rows]
 
     def read_all(self, from_position: int = 0, *, batch_size: int = 1000) -> Iterator[RecordedEvent]:
@@ -416,37 +409,143 @@ class EventLog:
             yield from batch
 
     def read_batches(self, from_position: int = 0, *, batch_size: int = 1000,
-                     to_position: int | None = None) -> Iterator[list[RecordedEvent]]:
+                     to_position: int | None = None,
+                     chain: ChainWalk | None = None) -> Iterator[list[RecordedEvent]]:
         """Like `read_all`, a list of up to `batch_size` events at a time,
-        optionally stopping after `to_position`."""
+        optionally stopping after `to_position`.
+
+        Args:
+            chain: check each row's link on the way (see `walk_after`): a
+                strict walk raises `ChainBrokenError` at the first bad row; a
+                lenient one notes it in `chain.problems`, skips rows that
+                cannot be read, and goes on.
+        """
         last = max(from_position, 1) - 1
         end = to_position if to_position is not None else -1
         while True:
-            with self._reader() as conn:
-                rows = conn.execute(
+            with self._lock:
+                rows = self._conn.execute(
                     f"{_SELECT} WHERE position > ? AND (? < 0 OR position <= ?) "
                     "ORDER BY position LIMIT ?",
                     (last, end, end, batch_size),
                 ).fetchall()
             if not rows:
                 return
-            yield [RecordedEvent.from_row(r) for r in rows]
+            if chain is None:
+                yield [RecordedEvent.from_row(r) for r in rows]
+            else:
+                yield self._checked(rows, chain)
             last = rows[-1][0]
+
+    @staticmethod
+    def _checked(rows, chain: ChainWalk) -> list[RecordedEvent]:
+        events = []
+        for row in rows:
+            problem = chain.feed(row)
+            if problem is not None:
+                if chain.strict:
+                    raise ChainBrokenError(*problem)
+                chain.problems.append(problem)
+            try:
+                events.append(RecordedEvent.from_row(row))
+            except EventDecodeError:
+                if chain.strict:
+                    raise
+                chain.problems.append((row[0], "unreadable event, left out"))
+        return events
+
+    def walk_after(self, position: int, *, strict: bool = True) -> ChainWalk:
+        """A hash-chain walk that goes on after `position` (0: from the start)."""
+        if position <= 0:
+            return ChainWalk(strict=strict)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT hash, recorded_at FROM events WHERE position = ?", (position,)).fetchone()
+        if row is None:
+            raise ChainBrokenError(position, "this event is missing")
+        return ChainWalk(position, row[0], row[1], strict=strict)
+
+    def record_break(self, position: int, detail: str) -> None:
+        """Note that the chain is broken at `position`: writes refuse from
+        then on. Nothing is written if that is already the latest note, or
+        the file cannot be written."""
+        try:
+            with self.transaction() as conn:
+                if chain.chain_state(conn) != (chain.BROKEN, position):
+                    chain.add_note(conn, chain.BROKEN, position, detail)
+        except EventLogError:
+            pass
+
+    def record_intact(self, position: int, detail: str) -> None:
+        """Note that a walk up to `position` found the whole chain intact
+        after a break was noted: writes go on. Nothing is written otherwise."""
+        try:
+            with self.transaction() as conn:
+                state = chain.chain_state(conn)
+                if state is not None and state[0] == chain.BROKEN:
+                    chain.add_note(conn, chain.INTACT, position, detail)
+        except EventLogError:
+            pass
+
+    def notes(self) -> list[dict[str, Any]]:
+        """The log's notes, oldest first: breaks found, triggers reinstalled,
+        rebuilds forced (see `eventlog.chain`)."""
+        with self._lock:
+            return chain.read_notes(self._conn)
+
+    def repair_triggers(self) -> list[str]:
+        """Reinstall the append-only triggers if any was dropped, and record
+        that in the log's notes (with the position the log had reached), so
+        the gap stays visible to `verify` and `stats`. Returns the names of
+        the triggers reinstalled ([] when none was missing: nothing written).
+        """
+        with self.transaction() as conn:
+            have = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")}
+            missing = [t for t in schema.TRIGGER_NAMES if t not in have]
+            if not missing:
+                return []
+            schema.install_triggers(conn)
+            (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+            chain.add_note(conn, chain.TRIGGERS_REINSTALLED, last, (
+                f"{', '.join(missing)} had been dropped; edits made without them show only in "
+                "the hash chain"))
+        return missing
 
     def last_position(self) -> int:
         """The position of the newest event (0 for an empty log)."""
-        with self._reader() as conn:
-            row = conn.execute("SELECT max(position) FROM events").fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT max(position) FROM events").fetchone()
         return row[0] or 0
 
-    def close(self) -> None:
-        """Close the connections. Further calls fail."""
+    def vacuum(self) -> None:
+        """Give free pages back to the disk: fold the WAL into the database
+        and truncate it, rewrite the file without free pages (VACUUM needs
+        free space about the database's size), truncate the WAL again.
+
+        Raises:
+            StorageError: the disk is full or another connection is busy.
+        """
         with self._lock:
-            with self._pool_lock:
-                self._closed = True
-                idle, self._idle = self._idle, []
-            for conn in idle:
-                conn.close()
+            if self._depth:
+                raise RuntimeError("vacuum() cannot run inside a transaction")
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                _retry(lambda: self._conn.execute("VACUUM"), self.timeout)
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as e:
+                raise translate(e, self.path) from e
+
+    def file_bytes(self) -> int:
+        """The size of the database file and its WAL (0 in memory)."""
+        if self.path == ":memory:":
+            return 0
+        return sum(os.path.getsize(self.path + ext)
+                   for ext in ("", "-wal") if os.path.exists(self.path + ext))
+
+    def close(self) -> None:
+        """Close the connection. Further calls fail."""
+        with self._lock:
             self._conn.close()
 
     def __enter__(self) -> EventLog:

@@ -38,6 +38,17 @@ BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed'); END;
 """
 
 
+TRIGGER_NAMES = ("events_no_update", "events_no_delete")
+
+
+def install_triggers(conn: sqlite3.Connection) -> None:
+    """Create the append-only triggers that are missing. Inside a write
+    transaction (one statement at a time: executescript() would commit)."""
+    for statement in TRIGGERS.strip().split("END;"):
+        if statement.strip():
+            conn.execute(statement + "END;")
+
+
 def is_current(conn: sqlite3.Connection) -> bool:
     """True when the file needs no migration (so opening writes nothing,
     and a read-only file can still be read).
@@ -70,8 +81,5 @@ def migrate(conn: sqlite3.Connection) -> None:
     if current != DB_VERSION:
         # Only when the file is new or upgraded: a file whose triggers were
         # dropped by hand keeps that evidence for `verify` to report.
-        # One statement at a time: executescript() would commit the transaction.
-        for statement in TRIGGERS.strip().split("END;"):
-            if statement.strip():
-                conn.execute(statement + "END;")
+        install_triggers(conn)
         conn.execute(f"PRAGMA user_version = {DB_VERSION}")

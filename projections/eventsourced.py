@@ -9,11 +9,14 @@ import gc
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from eventlog import (
+    ChainBrokenError,
+    EventDecodeError,
     EventLog,
     ReadOnlyError,
     RecordedEvent,
@@ -108,14 +111,31 @@ class EventSourcedSessionStore:
             )
             self.runner.setup()
             if catch_up:
+                self._catch_up_for_reading()
                 try:
-                    self.runner.catch_up()
+                    self.runner.drop_leftovers()  # of a killed rebuild, if its process is gone
                 except ReadOnlyError:
-                    pass  # a read-only file: inline views are current; writes will say why
+                    pass
 
         except BaseException:
             self.log.close()
             raise
+
+    def _catch_up_for_reading(self, names: Iterable[str] | None = None) -> None:
+        """Bring projections up to the log before a read, as far as it goes:
+        on a read-only file the views stay as they are (writes will say why);
+        at a broken or unreadable event they stop before it, so reads that do
+        not need it still work (`verify` points at it, writes refuse)."""
+        try:
+            self.runner.catch_up(names)
+        except ReadOnlyError:
+            pass
+        except ChainBrokenError as e:
+            warnings.warn(f"{self.log.path}: views stop before position {e.position} "
+                          f"({e.reason}); run `sessionlog verify`", RuntimeWarning, stacklevel=3)
+        except EventDecodeError as e:
+            warnings.warn(f"{self.log.path}: views stop before an unreadable event: {e}",
+                          RuntimeWarning, stacklevel=3)
 
     # -- writes -------------------------------------------------------------
 
@@ -328,7 +348,7 @@ class EventSourcedSessionStore:
         """
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, not {limit!r}")
-        self.runner.catch_up(["search"])
+        self._catch_up_for_reading(["search"])
         with self.log.snapshot() as conn:
             return _search(conn, query, tenant_id, limit)
 
@@ -339,15 +359,34 @@ class EventSourcedSessionStore:
         return self.runner.catch_up(names, progress=progress)
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None,
-                batch_size: int = 5000) -> int:
+                batch_size: int = 5000, *, force: bool = False) -> int:
         """Refold the named projections (default: all) from position 0 into
-        fresh tables and swap them in atomically; returns the events folded."""
-        return self.runner.rebuild(names, progress=progress, batch_size=batch_size)
+        fresh tables and swap them in atomically; returns the events folded.
 
-    def verify(self, progress: Progress | None = None) -> VerifyReport:
+        The hash chain is checked as the log is folded: a broken one raises
+        `ChainBrokenError` and leaves the views as they were, unless `force`
+        (then what the log holds is folded, unreadable rows left out, and the
+        forced rebuild is recorded in the log's notes).
+        """
+        return self.runner.rebuild(names, progress=progress, batch_size=batch_size, force=force)
+
+    def repair_triggers(self) -> builtins.list[str]:
+        """Reinstall the append-only triggers on `events` if any was dropped,
+        recording it in the log's notes (shown by `verify` and `stats`).
+        Returns the names reinstalled ([]: none was missing)."""
+        return self.log.repair_triggers()
+
+    def verify(self, progress: Progress | None = None, *,
+               expect_hash: str | None = None) -> VerifyReport:
         """Recompute the hash chain, check positions and versions, and check
-        each projection equals a fresh fold. See `VerifyReport.summary()`."""
-        return _verify(self, progress)
+        each projection equals a fresh fold, all in one consistent snapshot
+        (writers go on meanwhile). See `VerifyReport.summary()`.
+
+        Args:
+            expect_hash: a `last_hash` kept from an earlier verify: the log
+                must still hold that event at its position, unchanged.
+        """
+        return _verify(self, progress, expect_hash)
 
     def stats(self) -> dict:
         """Counts, file size and checkpoints, for people and monitoring."""
@@ -359,17 +398,29 @@ class EventSourcedSessionStore:
                 "(SELECT count(*) FROM events WHERE type = 'SessionDeleted')"
             ).fetchone()
         last = self.log.last_position()
-        size = 0
-        if self.log.path != ":memory:":
-            size = sum(os.path.getsize(self.log.path + ext)
-                       for ext in ("", "-wal") if os.path.exists(self.log.path + ext))
+        size = self.log.file_bytes()
         return {
             "path": self.log.path, "events": counts[0], "streams": counts[1],
             "sessions": counts[2], "messages": counts[3], "deleted_sessions": counts[4],
             "last_position": last, "file_bytes": size,
             "checkpoints": {name: {"position": pos, "behind": last - pos}
                             for name, pos in self.runner.checkpoints().items()},
+            "unfinished_builds": self.runner.builds(),
+            "notes": self.log.notes(),
         }
+
+    def compact(self) -> dict[str, int]:
+        """Give back the space of failed or killed rebuilds: drop the tables
+        of builds whose process is gone, then `EventLog.vacuum()`.
+
+        Returns:
+            tables_dropped, bytes_before, bytes_after (file and WAL).
+        """
+        before = self.log.file_bytes()
+        dropped = self.runner.drop_leftovers()
+        self.log.vacuum()
+        return {"tables_dropped": dropped, "bytes_before": before,
+                "bytes_after": self.log.file_bytes()}
 
     def close(self) -> None:
         """Close the database."""

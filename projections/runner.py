@@ -5,17 +5,58 @@ and on rebuild, always through the projection's own `apply`.
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
-from eventlog import EventLog, RecordedEvent
+from eventlog import ChainBrokenError, EventLog, RecordedEvent
+from eventlog import chain as chainlib
 
 from .errors import ProjectionError
 
 CHECKPOINTS = "projection_checkpoints"
 _REBUILD_MARK = "__rebuild_"
+#: Who is building which fresh tables: a build's tables are dropped by
+#: another process only once their owner process is gone.
+BUILDS = "projection_builds"
+_BUILDS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {BUILDS} (token TEXT PRIMARY KEY, pid INTEGER NOT NULL, "
+    "started TEXT, host TEXT NOT NULL, created_at TEXT NOT NULL)"
+)
+
+
+def _start_time(pid: int) -> str | None:
+    """When the process started (Linux: clock ticks after boot), to tell it
+    from a later process that reuses its id; None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None, host: str) -> bool:
+    """Whether the process that owns a build still runs (True when this
+    host cannot tell: another machine, or no way to ask)."""
+    if host != socket.gethostname():
+        return True
+    if pid == os.getpid():
+        return started == _start_time(pid)
+    if started is not None and os.path.isdir("/proc/self"):
+        return _start_time(pid) == started
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 #: Called with the number of events just applied.
 Progress = Callable[[int], None]
@@ -50,6 +91,31 @@ class Projection(Protocol):
 
 def _identity(p: Projection) -> dict[str, str]:
     return {t: t for t in p.tables}
+
+
+_FTS5_SHADOWS = ("data", "idx", "content", "docsize", "config")
+
+
+def _drop_table(conn: sqlite3.Connection, table: str) -> None:
+    """DROP TABLE, even of a full-text table too damaged for SQLite to open
+    (its schema row is removed by hand, then its shadow tables dropped), so
+    a rebuild can always replace a view."""
+    try:
+        conn.execute(f"DROP TABLE IF EXISTS [{table}]")
+        return
+    except sqlite3.DatabaseError:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        if not row or "USING FTS5" not in row[0].upper():
+            raise
+    (version,) = conn.execute("PRAGMA schema_version").fetchone()
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.execute("DELETE FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+    for suffix in _FTS5_SHADOWS:
+        conn.execute(f"DROP TABLE IF EXISTS [{table}_{suffix}]")
 
 
 class ProjectionRunner:
@@ -151,7 +217,8 @@ class ProjectionRunner:
             f"SELECT position FROM {CHECKPOINTS} WHERE name = ?", (p.name,)
         ).fetchone()
         done = 0
-        for batch in self.log.read_batches(checkpoint + 1, batch_size=limit or 5000):
+        walk = self.log.walk_after(checkpoint)
+        for batch in self.log.read_batches(checkpoint + 1, batch_size=limit or 5000, chain=walk):
             p.apply(conn, batch, names)
             conn.execute(f"UPDATE {CHECKPOINTS} SET position = ? WHERE name = ?",
                          (batch[-1].position, p.name))
@@ -183,75 +250,169 @@ class ProjectionRunner:
         return applied
 
     def rebuild(self, names: Iterable[str] | None = None, *, batch_size: int = 5000,
-                progress: Progress | None = None) -> int:
+                progress: Progress | None = None, force: bool = False) -> int:
         """Refold the log from position 0 into fresh tables, then swap them in.
 
         Batches keep memory flat and let writers run in between; the writes
         that landed meanwhile are applied in the swap transaction, so readers
-        never see a half-built view and nothing is missed. Returns the number
-        of events folded.
+        never see a half-built view and nothing is missed. The hash chain is
+        checked as the log is folded. Returns the number of events folded.
+
+        Args:
+            force: fold a log whose chain is broken anyway (rows that cannot
+                be read are left out), and record that in the log's notes.
+
+        Raises:
+            ChainBrokenError: the chain is broken and `force` is False; the
+                views are left as they were.
         """
         def swap(conn, chosen, fresh, last):
             for p in chosen:
                 for t in p.tables:
-                    conn.execute(f"DROP TABLE IF EXISTS [{t}]")
+                    _drop_table(conn, t)
                     conn.execute(f"ALTER TABLE [{fresh[p.name][t]}] RENAME TO [{t}]")
                 conn.execute(
                     f"INSERT OR REPLACE INTO {CHECKPOINTS} (name, position) VALUES (?, ?)",
                     (p.name, last),
                 )
 
-        return self.build_fresh(names, swap, batch_size=batch_size, progress=progress)[0]
+        return self.build_fresh(names, swap, batch_size=batch_size, progress=progress,
+                                force=force)[0]
 
     def build_fresh(self, names: Iterable[str] | None, finish: Callable, *,
-                    batch_size: int = 5000, progress: Progress | None = None) -> tuple[int, object]:
+                    batch_size: int = 5000, progress: Progress | None = None,
+                    force: bool = False) -> tuple[int, object]:
         """Fold the whole log into fresh copies of the named projections'
-        tables, then call `finish(conn, projections, fresh_names, last_position)`
-        inside the final write transaction, once every event up to
-        `last_position` is in them. Fresh tables that `finish` leaves are
-        dropped. Returns (events folded, what `finish` returned).
+        tables, checking the hash chain on the way, then call
+        `finish(conn, projections, fresh_names, last_position)` inside the
+        final write transaction, once every event up to `last_position` is in
+        them. Fresh tables that `finish` leaves are dropped. Returns (events
+        folded, what `finish` returned).
+
+        The build's tables are owned by this process (a row in
+        `projection_builds`): other builds, and stores opening the file, drop
+        them only once this process is gone.
         """
         chosen = self.select(names)
         token = secrets.token_hex(4)
         fresh = {p.name: {t: f"{t}{_REBUILD_MARK}{token}" for t in p.tables} for p in chosen}
         with self.log.transaction() as conn:
+            self._ensure_checkpoints(conn)
             self._drop_leftovers(conn)
+            conn.execute(
+                f"INSERT INTO {BUILDS} (token, pid, started, host, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (token, os.getpid(), _start_time(os.getpid()), socket.gethostname(),
+                 datetime.now(UTC).isoformat()),
+            )
             for p in chosen:
                 p.create(conn, fresh[p.name])
         end = self.log.last_position()
         last = done = 0
+        walk = self.log.walk_after(0, strict=not force)
         try:
-            for batch in self.log.read_batches(1, batch_size=batch_size, to_position=end):
+            for batch in self.log.read_batches(1, batch_size=batch_size, to_position=end,
+                                               chain=walk):
                 with self.log.transaction() as conn:
                     for p in chosen:
                         p.apply(conn, batch, fresh[p.name])
-                last = batch[-1].position
+                last = walk.count
                 done += len(batch)
                 if progress:
                     progress(len(batch))
             with self.log.transaction() as conn:
-                for batch in self.log.read_batches(last + 1, batch_size=batch_size):
+                for batch in self.log.read_batches(last + 1, batch_size=batch_size, chain=walk):
                     for p in chosen:
                         p.apply(conn, batch, fresh[p.name])
-                    last = batch[-1].position
+                    last = walk.count
                     done += len(batch)
+                if walk.problems:
+                    pos, what = walk.problems[0]
+                    chainlib.add_note(conn, chainlib.REBUILD_FORCED, pos, (
+                        f"rebuild --force of {', '.join(p.name for p in chosen)} over a broken "
+                        f"chain ({what}; {len(walk.problems)} bad row(s))"))
                 result = finish(conn, chosen, fresh, last)
-                self._drop_leftovers(conn)
+                self._drop_leftovers(conn, token)
+        except ChainBrokenError as e:
+            self._abandon(token)
+            self.log.record_break(e.position, f"rebuild: {e.reason}")
+            raise
         except BaseException:
-            try:
-                with self.log.transaction() as conn:
-                    self._drop_leftovers(conn)
-            except Exception:
-                pass
+            self._abandon(token)
             raise
         return done, result
 
-    def _drop_leftovers(self, conn: sqlite3.Connection) -> None:
-        """Drop the half-built tables of an interrupted rebuild."""
-        rows = conn.execute(
+    def _abandon(self, token: str) -> None:
+        try:
+            with self.log.transaction() as conn:
+                self._drop_leftovers(conn, token)
+        except Exception:
+            pass
+
+    def _ensure_checkpoints(self, conn: sqlite3.Connection) -> None:
+        conn.execute(_BUILDS_DDL)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
+                     "name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+
+    def builds(self) -> list[dict]:
+        """The fresh tables of builds that have not finished: each with its
+        owner process, whether that still runs, and the bytes its tables use
+        (None where SQLite cannot tell)."""
+        with self.log.snapshot() as conn:
+            return self._builds(conn)
+
+    def _builds(self, conn: sqlite3.Connection) -> list[dict]:
+        names = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND instr(name, ?) > 0 "
             "ORDER BY sql LIKE 'CREATE VIRTUAL%' DESC",  # an FTS table drops its shadows
-            (_REBUILD_MARK,),
-        ).fetchall()
-        for (name,) in rows:
-            conn.execute(f"DROP TABLE IF EXISTS [{name}]")
+            (_REBUILD_MARK,))]
+        if not names:
+            return []
+        owners: dict[str, tuple[int, str | None, str]] = {}
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (BUILDS,)).fetchone():
+            owners = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+                f"SELECT token, pid, started, host FROM {BUILDS}")}
+        found: dict[str, dict] = {}
+        for name in names:
+            token = name.split(_REBUILD_MARK, 1)[1][:8]
+            owner = owners.get(token)
+            b = found.setdefault(token, {
+                "token": token, "tables": [], "pid": owner[0] if owner else None,
+                "alive": owner is not None and _alive(*owner), "bytes": 0})
+            b["tables"].append(name)
+            try:
+                size = conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?",
+                                    (name,)).fetchone()[0]
+                if b["bytes"] is not None:
+                    b["bytes"] += size or 0
+            except sqlite3.Error:
+                b["bytes"] = None
+        return list(found.values())
+
+    def drop_leftovers(self) -> int:
+        """Drop the tables of builds whose process is gone (a killed rebuild);
+        returns how many tables. Writes nothing when there are none."""
+        with self.log.snapshot() as conn:
+            if not any(not b["alive"] for b in self._builds(conn)):
+                return 0
+        with self.log.transaction() as conn:
+            return self._drop_leftovers(conn)
+
+    def _drop_leftovers(self, conn: sqlite3.Connection, token: str | None = None) -> int:
+        """Drop the half-built tables of the build `token`, or of every build
+        whose owner process is gone."""
+        dropped = 0
+        for b in self._builds(conn):
+            if b["token"] == token or (token is None and not b["alive"]):
+                for name in b["tables"]:
+                    conn.execute(f"DROP TABLE IF EXISTS [{name}]")
+                    dropped += 1
+        if token is not None or dropped:
+            has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (BUILDS,)).fetchone()
+            if has:
+                live = {r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE instr(name, ?) > 0", (_REBUILD_MARK,))}
+                for (t,) in conn.execute(f"SELECT token FROM {BUILDS}").fetchall():
+                    if t == token or not any(_REBUILD_MARK + t in n for n in live):
+                        conn.execute(f"DELETE FROM {BUILDS} WHERE token = ?", (t,))
+        return dropped

@@ -1,26 +1,36 @@
 """Tamper evidence: recompute the hash chain, check positions and versions,
-and prove every projection equals a fresh fold of the log."""
+and prove every projection equals a fresh fold of the log.
+
+Everything is compared in ONE read snapshot, on a connection of its own
+whose main database is a private scratch file: the fresh copies are folded
+there, so a verify never writes the store's file (nothing is left behind
+if it is killed) and writers go on while it runs.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
-from collections.abc import Callable
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import attrs
 
-from eventlog import EventDecodeError, ReadOnlyError
-from eventlog.codec import GENESIS_HASH, chain_hash, decode_event
+from eventlog import EventDecodeError, EventLog, ReadOnlyError, RecordedEvent
+from eventlog import chain as chainlib
+from eventlog.codec import decode_event
+from eventlog.connection import translate
 
 from .fold import fold_all
+from .runner import CHECKPOINTS
 
 if TYPE_CHECKING:
     from .eventsourced import EventSourcedSessionStore
 
-_ROWS = (
-    "SELECT position, event_id, stream_id, version, type, schema_version, data, metadata, "
-    "recorded_at, hash FROM events WHERE position > ? ORDER BY position LIMIT ?"
-)
+TRIGGERS = ("events_no_update", "events_no_delete")
 
 
 @attrs.frozen
@@ -44,9 +54,15 @@ class VerifyReport:
     projections: tuple[str, ...]
     problems: tuple[Problem, ...]
     note: str | None = None
-    #: The hash of the last event: keep it elsewhere to detect a rewrite of
-    #: the whole chain after it.
+    #: The hash of the last event: keep it elsewhere (see `expect_hash`) to
+    #: detect a truncated tail or a rewrite of the whole chain after it.
     last_hash: str | None = None
+    #: The position of the last event.
+    last_position: int = 0
+    #: Where the kept hash passed as `expect_hash` was found (None: not asked).
+    kept_position: int | None = None
+    #: What the log's notes record (triggers reinstalled, rebuilds forced...).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -54,87 +70,175 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line for people."""
-        if self.ok and self.note:
-            return (
-                f"ok: {self.events} events in {self.streams} streams; hash chain intact, "
-                f"positions gapless, versions contiguous; {self.sessions} live sessions; "
-                f"the session views equal the fold ({self.note})"
-            )
-        if self.ok:
-            return (
-                f"ok: {self.events} events in {self.streams} streams; hash chain intact, "
-                f"positions gapless, versions contiguous; {self.sessions} live sessions; "
-                f"projections {', '.join(self.projections)} equal a fresh fold"
-            )
-        first = self.problems[0]
-        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
-        return f"FAILED: {first}{more}"
+        if not self.ok:
+            first = self.problems[0]
+            more = (f" (and {len(self.problems) - 1} more problem(s))"
+                    if len(self.problems) > 1 else "")
+            return f"FAILED: {first}{more}"
+        text = (
+            f"ok: {self.events} events in {self.streams} streams; hash chain intact, "
+            f"positions gapless, versions contiguous; {self.sessions} live sessions; "
+            f"projections {', '.join(self.projections)} equal a fresh fold"
+        )
+        if self.kept_position is not None:
+            text += f"; the kept hash is event {self.kept_position}, unchanged"
+        if self.note:
+            text += f" ({self.note})"
+        return text + "".join(f"; note: {n}" for n in self.notes)
 
 
-def check_chain(conn, progress: Callable[[int], None] | None = None, batch_size: int = 5000):
-    """Walk the log in position order. Returns (events, streams, problems,
-    hash of the last event); stops at the first broken link, since nothing
-    after it can be trusted."""
-    expected, prev_hash, prev_at = 1, GENESIS_HASH, ""
-    versions: dict[str, int] = {}
-    count = 0
+@contextlib.contextmanager
+def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[sqlite3.Connection, str, object]]:
+    """(connection, schema of the store's tables, a store reading through the
+    connection), all inside one read transaction that is rolled back after."""
+    path = store.log.path
+    if path == ":memory:" or path.startswith("file::memory:"):
+        # No second connection can see it: hold the store's own, under its
+        # lock, for the whole check, and roll the scratch tables back.
+        class _Done(Exception):
+            pass
+
+        with contextlib.suppress(_Done), store.log.transaction() as conn:
+            yield conn, "main", store
+            raise _Done
+        return
+    try:
+        conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(store.log.timeout * 1000)}")
+        conn.execute("ATTACH DATABASE ? AS log", (path,))
+        conn.execute("BEGIN")
+    except sqlite3.Error as e:
+        raise translate(e, path) from e
+    try:
+        reader = copy.copy(store)
+        reader.log = EventLog._over(conn, path)
+        yield conn, "log", reader
+    except sqlite3.Error as e:
+        raise translate(e, path) from e
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
+def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | None = None,
+           expect_hash: str | None = None, batch_size: int = 5000) -> VerifyReport:
+    """Check the log and every projection in one consistent snapshot.
+
+    Args:
+        progress: called with the number of events just checked.
+        expect_hash: a `last_hash` an earlier verify printed and you kept
+            elsewhere: the log must still hold that event, unchanged (so it
+            was neither truncated before it nor rewritten up to it).
+
+    Raises:
+        ValueError: `expect_hash` is not a hash.
+    """
+    kept = chainlib.check_hash_text(expect_hash) if expect_hash is not None else None
+    with _snapshot(store) as (conn, schema, reader):
+        report, broken = _check(store, conn, schema, reader, progress, kept, batch_size)
+    if report.ok:
+        problems, note = _fts_integrity(store)
+        if problems or note:
+            report = attrs.evolve(report, problems=tuple(problems),
+                                  note="; ".join(filter(None, (report.note, note))) or None)
+    _record(store, broken, report.last_position)
+    return report
+
+
+def _check(store, conn, schema, reader, progress, kept,
+           batch_size) -> tuple[VerifyReport, Problem | None]:
+    """The report, and the problem that breaks the chain (None: it is whole)."""
+    names = tuple(store.runner.projections)
+    walk = chainlib.ChainWalk()
+    marks = dict(conn.execute(f"SELECT name, position FROM [{schema}].{CHECKPOINTS}").fetchall())
+    chosen = list(store.runner.projections.values())
+    token = secrets.token_hex(4)
+    fresh = {p.name: {t: f"{t}__verify_{token}" for t in p.tables} for p in chosen}
+    for p in chosen:
+        p.create(conn, fresh[p.name])
+    kept_at = None
+    sql = chainlib.ROWS.format(schema=f"[{schema}].")
+
+    def report(problems, sessions=0, **more) -> VerifyReport:
+        return VerifyReport(walk.count, len(walk.streams), sessions, names, tuple(problems),
+                            last_position=walk.count, **more)
+
     while True:
-        rows = conn.execute(_ROWS, (expected - 1, batch_size)).fetchall()
+        rows = conn.execute(sql, (walk.count, -1, -1, batch_size)).fetchall()
         if not rows:
             break
-        for pos, eid, stream, ver, typ, sv, data, meta, at, stored in rows:
-            if pos != expected:
-                what = (f"position gap: expected {expected}, found {pos} "
-                        f"({pos - expected} event(s) deleted)")
-                return count, len(versions), [Problem(expected, what)], None
-            try:
-                computed = chain_hash(prev_hash, pos, eid, stream, ver, typ, sv, data, meta, at)
-            except (ValueError, TypeError) as e:
-                return count, len(versions), [Problem(pos, f"unreadable row: {e}")], None
-            if computed != stored:
-                return count, len(versions), [Problem(
-                    pos, "hash mismatch: this row was altered, or rows before it were "
-                         "removed or reordered")], None
-            want = versions.get(stream, 0) + 1
-            if ver != want:
-                return count, len(versions), [Problem(
-                    pos, f"stream {stream} jumps from version {want - 1} to {ver}")], None
-            if at < prev_at:
-                return count, len(versions), [Problem(pos, "recorded_at goes back in time")], None
-            try:
-                decode_event(typ, json.loads(data), sv)
-            except (EventDecodeError, ValueError) as e:
-                return count, len(versions), [Problem(pos, f"undecodable event: {e}")], None
-            versions[stream], prev_hash, prev_at = ver, stored, at
-            expected += 1
-            count += 1
+        batch = []
+        for row in rows:
+            problem = walk.feed(row)
+            if problem is None:
+                try:
+                    decode_event(row[4], json.loads(row[5]), row[9])
+                    batch.append(RecordedEvent.from_row(row))
+                except (EventDecodeError, ValueError) as e:
+                    problem = row[0], f"undecodable event: {e}"
+            if problem is not None:
+                first = Problem(*problem)
+                return report([first]), first
+            if row[8] == kept:
+                kept_at = row[0]
+        for p in chosen:
+            mine = [e for e in batch if e.position <= marks.get(p.name, 0)]
+            if mine:
+                p.apply(conn, mine, fresh[p.name])
         if progress:
             progress(len(rows))
+    problems = _log_problems(conn, schema, walk.count)
+    broken = problems[0] if problems and problems[0].position is not None else None
+    if kept is not None and kept_at is None:
+        problems.append(Problem(None, (
+            f"the kept hash {kept[:16]}... is not in the log: events up to it were removed or "
+            f"rewritten (the log now ends at position {walk.count})")))
+    if problems:
+        return report(problems), broken
+    sessions, problems = _check_sessions(reader, conn, schema, walk, marks)
+    for p in chosen:
+        problems += _compare(conn, schema, p, fresh[p.name], marks.get(p.name, 0), walk.count)
+    notes = tuple(_describe(n) for n in chainlib.read_notes(conn, schema)
+                  if n["kind"] != chainlib.INTACT)
+    return report(problems, sessions, last_hash=walk.last_hash, kept_position=kept_at,
+                  notes=notes), None
+
+
+def _log_problems(conn, schema: str, count: int) -> list[Problem]:
+    """What the walk cannot see: a deleted tail (the layout with
+    AUTOINCREMENT remembers the positions handed out) and missing triggers."""
     problems = []
-    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    has_seq = conn.execute(f"SELECT 1 FROM [{schema}].sqlite_master WHERE name = "
+                           "'sqlite_sequence'").fetchone()
+    seq = has_seq and conn.execute(
+        f"SELECT seq FROM [{schema}].sqlite_sequence WHERE name = 'events'").fetchone()
     if seq and seq[0] > count:
         problems.append(Problem(count + 1, f"the last {seq[0] - count} event(s) were deleted "
                                            f"(positions up to {seq[0]} were handed out)"))
     triggers = {r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")}
-    if not {"events_no_update", "events_no_delete"} <= triggers:
-        problems.append(Problem(None, "the append-only triggers on events are missing"))
-    return count, len(versions), problems, (prev_hash if count else None)
+        f"SELECT name FROM [{schema}].sqlite_master WHERE type = 'trigger' "
+        "AND tbl_name = 'events'")}
+    if not set(TRIGGERS) <= triggers:
+        problems.append(Problem(None, "the append-only triggers on events are missing "
+                                      "(`sessionlog repair-triggers` reinstalls them)"))
+    return problems
 
 
-def check_sessions(store: EventSourcedSessionStore) -> tuple[int, list[Problem]]:
-    """The SQL session and tenant views equal the pure fold of each stream."""
-    conn = store.log.connection
-    with store.log.snapshot():
-        streams = [r[0] for r in conn.execute("SELECT DISTINCT stream_id FROM events")]
-        view_count = conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
-        tenants = set(conn.execute("SELECT session_id, tenant_id FROM tenant_sessions"))
+def _check_sessions(reader, conn, schema, walk, marks) -> tuple[int, list[Problem]]:
+    """The session views, read as users read them, equal the pure fold of
+    each stream up to the views' checkpoint."""
+    upto = marks.get("sessions", 0)
+    if upto != walk.count:
+        return 0, [Problem(None, f"the sessions view is at position {upto} of {walk.count} "
+                                 "(`sessionlog catch-up` applies the rest)")]
+    view_count = conn.execute(f"SELECT count(*) FROM [{schema}].sessions").fetchone()[0]
+    tenants = set(conn.execute(f"SELECT session_id, tenant_id FROM [{schema}].tenant_sessions"))
     live, expected_tenants = 0, set()
-    for stream in streams:
-        events = store.log.read_stream(stream)
+    for stream in walk.streams:
+        events = reader.log.read_stream(stream)
         folded = fold_all(events)
-        shown = store.get(stream)
-        if folded != shown:
+        if folded != reader.get(stream):
             return live, [Problem(events[-1].position,
                                   f"session {stream}: the sessions view differs from the fold")]
         if folded is not None:
@@ -145,54 +249,70 @@ def check_sessions(store: EventSourcedSessionStore) -> tuple[int, list[Problem]]
     if view_count != live:
         problems.append(Problem(None, f"the sessions view has {view_count} sessions, "
                                       f"the fold {live}"))
-    if tenants != expected_tenants:
+    if marks.get("tenants", 0) == walk.count and tenants != expected_tenants:
         problems.append(Problem(None, "the tenant index differs from the fold"))
     return live, problems
 
 
-def compare_fresh(runner, conn, chosen, fresh, last) -> list[Problem]:
-    """Inside the final transaction of a fresh build: bring each live
-    projection up to `last`, then compare every table with its fresh copy."""
+def _compare(conn, schema, p, fresh, upto, last) -> list[Problem]:
+    """Each of p's tables equals its fresh copy (folded up to p's checkpoint)."""
     problems = []
-    for p in chosen:
-        runner.advance(conn, p)
-        for t in p.tables:
-            f = fresh[p.name][t]
-            cols = "rowid, *" if _is_virtual(conn, t) else "*"
+    for t in p.tables:
+        f = fresh[t]
+        row = conn.execute(f"SELECT sql FROM [{schema}].sqlite_master WHERE name = ?",
+                           (t,)).fetchone()
+        cols = "rowid, *" if row and row[0].upper().startswith("CREATE VIRTUAL") else "*"
+        live = f"[{schema}].[{t}]"
+        try:
             diff = conn.execute(
-                f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM [{t}] EXCEPT "
-                f"SELECT {cols} FROM [{f}])), (SELECT count(*) FROM (SELECT {cols} FROM [{f}] "
-                f"EXCEPT SELECT {cols} FROM [{t}]))"
+                f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {live} EXCEPT "
+                f"SELECT {cols} FROM main.[{f}])), (SELECT count(*) FROM (SELECT {cols} FROM "
+                f"main.[{f}] EXCEPT SELECT {cols} FROM {live}))"
             ).fetchone()
-            if any(diff):
-                problems.append(Problem(
-                    None, f"projection {p.name}: table {t} differs from a fresh fold "
-                          f"({diff[0]} row(s) only in the view, {diff[1]} only in the fold)"))
+        except sqlite3.DatabaseError as e:
+            problems.append(Problem(None, f"projection {p.name}: table {t} cannot be read ({e}); "
+                                          f"`sessionlog rebuild {p.name}` rebuilds it"))
+            continue
+        if any(diff):
+            problems.append(Problem(
+                None, f"projection {p.name}: table {t} differs from a fresh fold "
+                      f"({diff[0]} row(s) only in the view, {diff[1]} only in the fold)"))
     return problems
 
 
-def _is_virtual(conn, table: str) -> bool:
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
-    return bool(row and row[0].upper().startswith("CREATE VIRTUAL"))
+def _fts_integrity(store) -> tuple[list[Problem], str | None]:
+    """SQLite's FTS5 `integrity-check` on every full-text table of the
+    projections (the index against its content). It is an INSERT, so it runs
+    in a short write transaction that changes nothing."""
+    tables = [t for p in store.runner.projections.values() for t in p.tables]
+    try:
+        with store.log.transaction() as conn:
+            fts = [t for t in tables if conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = ? AND sql LIKE 'CREATE VIRTUAL%' "
+                "AND lower(sql) LIKE '%using fts5%'", (t,)).fetchone()]
+            problems = []
+            for t in fts:
+                try:
+                    conn.execute(f"INSERT INTO [{t}]([{t}]) VALUES ('integrity-check')")
+                except sqlite3.DatabaseError as e:
+                    problems.append(Problem(None, (
+                        f"full-text table {t} fails the FTS5 integrity-check ({e}); "
+                        "`sessionlog rebuild` rebuilds it")))
+            return problems, None
+    except ReadOnlyError:
+        return [], "read-only file: the FTS5 integrity-check needs a write lock and was skipped"
 
 
-def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Check the log and every projection. Reads only; the fresh copies it
-    folds for comparison are dropped before it returns."""
-    names = tuple(store.runner.projections)
-    with store.log.snapshot() as conn:
-        events, streams, problems, last_hash = check_chain(conn, progress)
-    if problems:
-        return VerifyReport(events, streams, 0, names, tuple(problems))
-    sessions, problems = check_sessions(store)
-    note = None
-    if not problems:
-        try:
-            _, problems = store.runner.build_fresh(
-                None, lambda conn, chosen, fresh, last: compare_fresh(store.runner, conn, chosen,
-                                                                      fresh, last),
-                progress=progress,
-            )
-        except ReadOnlyError:
-            note = "read-only file: no fresh fold of every projection was built"
-    return VerifyReport(events, streams, sessions, names, tuple(problems), note, last_hash)
+def _record(store, broken: Problem | None, last: int) -> None:
+    """Note a broken chain (writes refuse from then on), or that it is whole
+    again; nothing when the notes already say so."""
+    if broken is not None:
+        store.log.record_break(broken.position, f"verify: {broken.what}")
+    else:
+        store.log.record_intact(last, "verify: the whole chain is intact again")
+
+
+def _describe(note: dict) -> str:
+    at = note["recorded_at"][:19].replace("T", " ")
+    where = f" at position {note['position']}" if note["position"] is not None else ""
+    return f"{note['kind'].replace('_', ' ')}{where} on {at} UTC: {note['detail']}"

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eventlog.log import _INSERT, _TAIL  # noqa: E402  (the design floor runs our SQL)
+from eventlog.log import _INSERT, _TAIL, _TAIL_ARGS  # noqa: E402  (the design floor runs our SQL)
 from projections import (  # noqa: E402
     EventSourcedSessionStore,
     InMemorySessionStore,
@@ -142,7 +142,7 @@ class Bench:
                              "FROM projection_checkpoints WHERE name = ?", ("sessions",)).fetchone()
                 conn.execute("SELECT user_id, tenant_id FROM sessions WHERE id = ?",
                              (sid,)).fetchone()
-                conn.execute(_TAIL, (sid,)).fetchone()
+                conn.execute(_TAIL, (sid, *_TAIL_ARGS)).fetchone()
                 conn.execute(_INSERT, (pos, str(uuid.uuid4()), sid, version, "MessageAdded", data,
                                        '{"source":"api"}', "2026-01-01T00:00:00.000000Z",
                                        "0" * 64, 1))

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -71,9 +72,13 @@ def open_store(ctx: click.Context, *, create: bool = False, source: str = "cli",
         if os.path.isfile(db) and not _has_event_log(db):
             raise click.ClickException(f"{db} is not a sessionlog database (it has no events table)")
     try:
-        store = EventSourcedSessionStore(db, source=source, catch_up=catch_up)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            store = EventSourcedSessionStore(db, source=source, catch_up=catch_up)
     except USER_ERRORS as e:
         raise click.ClickException(str(e)) from None
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
     try:
         yield store
     except USER_ERRORS as e:
@@ -368,13 +373,17 @@ def search(ctx, query, tenant, limit, as_json):
 
 @main.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--force", is_flag=True,
+              help="Fold a log whose hash chain is broken anyway (recorded in the log's notes).")
 @click.pass_context
-def rebuild(ctx, names):
+def rebuild(ctx, names, force):
     """Rebuild projections (all, or the NAMEs) from the log.
 
     Folds every event from position 0 into fresh tables, in batches, then
     swaps them in in one transaction: readers never see a half-built view,
     and writes made meanwhile are not lost. Names: sessions, tenants, search.
+    The hash chain is checked on the way: a broken one stops the rebuild,
+    views untouched, unless --force.
 
     Example:
 
@@ -386,8 +395,53 @@ def rebuild(ctx, names):
         chosen = store.runner.select(names)
         total = store.log.last_position() or 0
         with progress_bar("rebuilding", total) as step:
-            folded = store.rebuild(names, progress=step)
-        click.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {folded} events")
+            folded = store.rebuild(names, progress=step, force=force)
+        forced = [n for n in store.log.notes() if n["kind"] == "rebuild_forced"]
+    click.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {folded} events")
+    if force and forced:
+        click.echo(f"forced over a broken chain: {forced[-1]['detail']} (recorded in the notes)")
+
+
+@main.command(name="repair-triggers")
+@click.pass_context
+def repair_triggers(ctx):
+    """Reinstall the append-only triggers on events if any was dropped.
+
+    Records it in the log's notes, with the position reached, so `verify`
+    and `stats` keep showing the gap. Edits made while the triggers were
+    missing are caught by the hash chain: run `sessionlog verify` too.
+
+    Example:
+
+    \b
+      sessionlog repair-triggers && sessionlog verify
+    """
+    with open_store(ctx) as store:
+        fixed = store.repair_triggers()
+    if fixed:
+        click.echo(f"reinstalled {', '.join(fixed)} (recorded in the log's notes)")
+    else:
+        click.echo("the append-only triggers are in place; nothing written")
+
+
+@main.command()
+@click.pass_context
+def compact(ctx):
+    """Give back the space of failed or killed rebuilds to the disk.
+
+    Drops the tables of builds whose process is gone, folds the WAL into the
+    database and truncates it, then rewrites the file without its free pages
+    (VACUUM: needs free disk space about the size of the database).
+
+    Example:
+
+    \b
+      sessionlog compact
+    """
+    with open_store(ctx) as store:
+        result = store.compact()
+    click.echo(f"dropped {result['tables_dropped']} leftover table(s); "
+               f"{result['bytes_before'] / 1e6:.2f} MB -> {result['bytes_after'] / 1e6:.2f} MB")
 
 
 @main.command(name="catch-up")
@@ -414,28 +468,36 @@ def catch_up(ctx, names):
 
 
 @main.command()
+@click.option("--expect-hash", metavar="HASH",
+              help="A last_hash kept from an earlier `verify --json`: the log must still hold "
+                   "that event, unchanged.")
 @json_option
 @click.pass_context
-def verify(ctx, as_json):
+def verify(ctx, expect_hash, as_json):
     """Check the log was not tampered with and the views are right.
 
     Recomputes the hash chain, checks positions are gapless and versions
-    contiguous, and that each projection equals a fresh fold. Exit 0 when
-    clean, 1 with the first bad position when not.
+    contiguous, and that each projection equals a fresh fold, in one
+    consistent snapshot (writers go on meanwhile). Exit 0 when clean, 1 with
+    the first bad position when not. Only a hash kept elsewhere
+    (--expect-hash) catches a truncated tail or a rewritten chain.
 
     Example:
 
     \b
       sessionlog verify && echo "log intact"
+      sessionlog verify --expect-hash "$(cat kept-hash.txt)"
     """
     with open_store(ctx, catch_up=False) as store:
-        with progress_bar("verifying", 2 * store.log.last_position()) as step:
-            report = store.verify(progress=step)
+        with progress_bar("verifying", store.log.last_position()) as step:
+            report = store.verify(progress=step, expect_hash=expect_hash)
     if as_json:
         click.echo(render.to_json({
             "ok": report.ok, "events": report.events, "streams": report.streams,
             "sessions": report.sessions, "projections": list(report.projections),
-            "last_hash": report.last_hash, "note": report.note,
+            "last_position": report.last_position, "last_hash": report.last_hash,
+            "kept_position": report.kept_position, "note": report.note,
+            "notes": list(report.notes),
             "problems": [{"position": p.position, "what": p.what} for p in report.problems],
         }))
     else:
@@ -468,6 +530,18 @@ def stats(ctx, as_json):
     click.echo()
     click.echo(render.table(["PROJECTION", "CHECKPOINT", "BEHIND"], [
         (name, c["position"], c["behind"]) for name, c in info["checkpoints"].items()]))
+    if info["unfinished_builds"]:
+        click.echo()
+        click.echo(render.table(["UNFINISHED BUILD", "TABLES", "SIZE", "OWNER"], [
+            (b["token"], len(b["tables"]),
+             "?" if b["bytes"] is None else f"{b['bytes'] / 1e6:.2f} MB",
+             f"pid {b['pid']} running" if b["alive"] else "gone (`sessionlog compact` drops it)")
+            for b in info["unfinished_builds"]]))
+    if info["notes"]:
+        click.echo()
+        click.echo(render.table(["NOTE", "POSITION", "RECORDED AT (UTC)", "DETAIL"], [
+            (n["kind"], n["position"], n["recorded_at"][:19].replace("T", " "), n["detail"])
+            for n in info["notes"]], max_width=90))
 
 
 class _CountingReader:

@@ -11,7 +11,7 @@ def test_eventlog_all():
         "ConcurrencyError",
     }
     assert eventlog.__all__ == [
-        "ConcurrencyError", "DuplicateEventError", "EventDecodeError", "EventLog",
+        "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "EventDecodeError", "EventLog",
         "EventLogError", "LayoutError", "MessageAdded", "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "SessionCreated",
         "SessionDeleted", "SessionRole", "StorageError", "decode_event", "encode_event",
         "format_timestamp", "parse_timestamp",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -92,14 +93,25 @@ def test_cli_verify_exit_codes_and_no_traceback(path):
     assert "Traceback" not in bad.output
 
 
-def test_cli_verify_reports_a_forged_row_that_cannot_even_be_read(path):
+def test_a_forged_unreadable_row_is_pointed_at_and_other_reads_still_work(path):
+    with EventSourcedSessionStore(path) as store:
+        first = store.list()[0]
+        sid, text = str(first.id), first.messages[0].content
     tamper(path, "INSERT INTO events (position, event_id, stream_id, version, type, data, "
                  "metadata, recorded_at, hash) VALUES (13, 'forged', 'x', 1, 'Nope', '{', '{}', "
                  "'2000', 'bad')")
     bad = CliRunner().invoke(main, ["--db", path, "verify"])
     assert bad.exit_code == 1 and bad.stdout.startswith("FAILED: position 13:")
-    other = CliRunner().invoke(main, ["--db", path, "list"])
-    assert other.exit_code == 1 and "position 13 is unreadable" in other.stderr
+    listed = CliRunner().invoke(main, ["--db", path, "list"])
+    assert listed.exit_code == 0 and sid in listed.stdout
+    shown = CliRunner().invoke(main, ["--db", path, "show", sid])
+    assert shown.exit_code == 0 and "m" in shown.stdout
+    found = CliRunner().invoke(main, ["--db", path, "search", text])
+    assert found.exit_code == 0 and sid in found.stdout
+    added = CliRunner().invoke(main, ["--db", path, "add", sid, "--role", "user", "more"])
+    assert added.exit_code == 1 and "position 13" in added.stderr
+    with EventSourcedSessionStore(path) as store:
+        assert store.log.last_position() == 13
 
 
 def test_verify_reports_the_head_of_the_chain(path):
@@ -108,3 +120,86 @@ def test_verify_reports_the_head_of_the_chain(path):
         assert store.verify().last_hash == last.hash
     out = CliRunner().invoke(main, ["--db", path, "verify", "--json"])
     assert __import__("json").loads(out.stdout)["last_hash"] == last.hash
+
+
+@pytest.mark.parametrize("where, words", [
+    ("id > 10", "FTS5 integrity-check"),  # index segments
+    ("id > 1", "cannot be read"),  # its averages record too
+])
+def test_a_damaged_full_text_index_is_reported(path, where, words):
+    with EventSourcedSessionStore(path) as store:
+        store.catch_up()
+        assert store.verify().ok
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"DELETE FROM message_search_data WHERE {where}")
+    report = check(path)
+    assert not report.ok and "message_search" in report.summary()
+    assert words in report.summary()
+    with EventSourcedSessionStore(path) as store:
+        store.rebuild(["search"])
+        assert store.verify().ok
+
+
+def rehash_from(conn, start):
+    """Rewrite every hash from `start` on, as an attacker who knows the scheme would."""
+    from eventlog.codec import chain_hash
+    prev = conn.execute("SELECT hash FROM events WHERE position = ?", (start - 1,)).fetchone()[0]
+    rows = conn.execute("SELECT position, event_id, stream_id, version, type, schema_version, "
+                        "data, metadata, recorded_at FROM events WHERE position >= ? "
+                        "ORDER BY position", (start,)).fetchall()
+    for row in rows:
+        prev = chain_hash(prev, *row)
+        conn.execute("UPDATE events SET hash = ? WHERE position = ?", (prev, row[0]))
+
+
+def test_only_a_kept_hash_catches_a_rewritten_chain(path):
+    kept = check(path).last_hash
+    tamper(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE events SET data = replace(data, 'm10', 'm99') WHERE position = 6")
+        rehash_from(conn, 6)
+    with EventSourcedSessionStore(path) as store:
+        store.rebuild()
+        store.repair_triggers()
+        assert store.verify().ok  # the chain alone cannot tell
+        report = store.verify(expect_hash=kept)
+    assert not report.ok and "kept hash" in report.summary()
+
+
+def test_only_a_kept_hash_catches_a_copy_without_its_wal(path, tmp_path):
+    copy = tmp_path / "copy.db"
+    with EventSourcedSessionStore(path) as store:
+        store.log.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        sid = store.list()[0].id
+        for i in range(3):
+            store.add_message(sid, SessionMessage(SessionRole.USER, f"late {i}", datetime.now(UTC)))
+        kept = store.verify().last_hash
+        copy.write_bytes(Path(path).read_bytes())  # the -wal holds the last 3 writes
+    with EventSourcedSessionStore(copy, catch_up=False) as store:
+        assert store.verify().ok and store.log.last_position() == 12
+        report = store.verify(expect_hash=kept)
+    assert not report.ok and "ends at position 12" in report.summary()
+
+
+def test_a_kept_hash_is_found_at_its_position_after_more_writes(path):
+    kept = check(path).last_hash
+    with EventSourcedSessionStore(path) as store:
+        store.create("later")
+    result = CliRunner().invoke(main, ["--db", path, "verify", "--expect-hash", kept.upper()])
+    assert result.exit_code == 0
+    assert "the kept hash is event 12, unchanged" in result.stdout
+    out = CliRunner().invoke(main, ["--db", path, "verify", "--json", "--expect-hash", kept])
+    data = __import__("json").loads(out.stdout)
+    assert data["kept_position"] == 12 and data["last_position"] == 13
+
+
+def test_a_malformed_kept_hash_is_one_clear_error(path):
+    result = CliRunner().invoke(main, ["--db", path, "verify", "--expect-hash", "abc"])
+    assert result.exit_code == 1 and "is not a hash" in result.stderr
+    with pytest.raises(ValueError, match="is not a hash"):
+        check_with(path, expect_hash="abc")
+
+
+def check_with(path, **kwargs):
+    with EventSourcedSessionStore(path, catch_up=False) as store:
+        return store.verify(**kwargs)
