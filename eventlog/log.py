@@ -31,13 +31,14 @@ from .codec import (
     encode_event,
     format_sortable,
 )
-from .connection import _retry, connect, translate
+from .connection import _retry, connect, connect_reader, is_memory, translate
 from .errors import (
     ChainBrokenError,
     ConcurrencyError,
     DuplicateEventError,
     EventDecodeError,
     EventLogError,
+    ReadOnlyError,
 )
 from .events import Event
 from .recorded import COLUMNS, RecordedEvent
@@ -70,6 +71,7 @@ def uuid7() -> uuid.UUID:
 # Version 7 in bits 79-76 and the RFC variant in bits 63-62 of the random tail.
 _UUID7_MASK = ~(0xF << 76 | 0x3 << 62) & (1 << 80) - 1
 _UUID7_BITS = 0x7 << 76 | 0x2 << 62
+_IDLE_READERS = 4  # read connections kept open for reuse
 _random = random.Random()  # seeded from os.urandom; reseeded in forked children
 os.register_at_fork(after_in_child=_random.seed)
 
@@ -113,9 +115,17 @@ class EventLog:
                  synchronous: str = "normal", timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
-        self._conn = connect(self.path, synchronous, timeout)
-        self._lock = threading.RLock()
-        self._depth = 0
+        self._conn, self._read_only_uri = connect(self.path, synchronous, timeout)
+        #: True when the file could be opened for reading only (read-only
+        #: file, directory or mount): every write raises `ReadOnlyError`.
+        self.read_only = self._read_only_uri is not None
+        self._lock = threading.RLock()  # the write connection's
+        self._local = threading.local()  # per thread: the connection of its open transaction
+        # An in-memory database exists on one connection only: reads share it.
+        self._shared = is_memory(self.path)
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._closed = False
         self._meta_cache: dict[tuple, str] = {}
         self._notes_ready = False
         self._good_tail: tuple[int, str] | None = None
@@ -140,36 +150,45 @@ class EventLog:
         """A log that reads through a connection the caller opened, owns, and
         holds a transaction on (verify's isolated snapshot). Not for writes."""
         log = cls.__new__(cls)
-        log.path, log.timeout, log._conn = path, 30.0, conn
-        log._lock, log._depth, log._meta_cache = threading.RLock(), 1, {}
-        log._notes_ready, log._good_tail = False, None
+        log.path, log.timeout, log._conn, log._read_only_uri = path, 30.0, conn, None
+        log.read_only, log._shared, log._idle, log._closed = True, True, [], False
+        log._lock, log._pool_lock, log._local = threading.RLock(), threading.Lock(), threading.local()
+        log._local.conn, log._local.depth = conn, 1  # this thread reads inside the caller's
+        log._meta_cache, log._notes_ready, log._good_tail = {}, False, None
         return log
 
     # -- transactions -------------------------------------------------------
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """The underlying connection, for tables that live beside the log.
-        Hold `transaction()` (writes) or `snapshot()` (reads) while using it."""
-        return self._conn
+        """The connection of this thread's open `transaction()` or
+        `snapshot()`, else the write connection, for tables that live beside
+        the log. Prefer the connection those context managers yield."""
+        return self._local.__dict__.get("conn") or self._conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (`BEGIN IMMEDIATE`), committed on success and
-        rolled back on any exception. Nested calls join the outer one."""
+        """A write transaction (`BEGIN IMMEDIATE`) on the write connection,
+        committed on success and rolled back on any exception. Nested calls
+        join the outer one (and a write inside an in-memory snapshot joins it)."""
+        local = self._local.__dict__
+        if local.get("conn") is self._conn:
+            local["depth"] += 1
+            try:
+                yield self._conn
+            finally:
+                local["depth"] -= 1
+            return
+        if self.read_only:
+            raise ReadOnlyError(f"{self.path}: opened read-only (the file, its directory or "
+                                "its mount cannot be written); writes are impossible")
         with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
             try:
                 _retry(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.timeout)
             except sqlite3.Error as e:
                 raise translate(e, self.path) from e
-            self._depth = 1
+            saved = local.get("conn"), local.get("depth", 0)
+            local["conn"], local["depth"] = self._conn, 1
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -181,25 +200,70 @@ class EventLog:
                     raise translate(exc, self.path) from exc
                 raise
             finally:
-                self._depth = 0
+                local["conn"], local["depth"] = saved
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees the same state."""
-        with self._lock:
-            if self._depth:
-                yield self._conn
-                return
-            self._conn.execute("BEGIN")
-            self._depth = 1
+        """A read transaction: every query inside sees the same state.
+
+        It runs on a read connection of its own (file databases), so it never
+        waits for a writer and no writer waits for it; inside this thread's
+        open transaction or snapshot it joins that one."""
+        local = self._local.__dict__
+        if local.get("depth"):
+            local["depth"] += 1
             try:
-                yield self._conn
-            except sqlite3.Error as e:
-                raise translate(e, self.path) from e
+                yield local["conn"]
             finally:
-                self._depth = 0
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+                local["depth"] -= 1
+            return
+        with self._reader() as conn:
+            conn.execute("BEGIN")
+            local["conn"], local["depth"] = conn, 1
+            try:
+                yield conn
+            except BaseException as exc:
+                local["conn"], local["depth"] = None, 0
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # keep the first error
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise translate(exc, self.path) from exc
+                raise
+            local["conn"], local["depth"] = None, 0
+            if conn.in_transaction:  # a write joined an in-memory snapshot
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as e:
+                    raise translate(e, self.path) from e
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A connection to read on: this thread's open one, else a pooled read
+        connection (file databases) or the shared one, under the lock."""
+        conn = self._local.__dict__.get("conn")
+        if conn is not None:
+            yield conn
+            return
+        if self._shared:
+            with self._lock:
+                yield self._conn
+            return
+        with self._pool_lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = connect_reader(self._read_only_uri or self.path, self.timeout)
+        try:
+            yield conn
+        finally:
+            with self._pool_lock:
+                if not self._closed and len(self._idle) < _IDLE_READERS:
+                    self._idle.append(conn)
+                    conn = None
+            if conn is not None:
+                conn.close()
 
     # -- writes -------------------------------------------------------------
 
@@ -395,8 +459,8 @@ class EventLog:
         elif until is not None:
             sql += " AND position <= ?"
             params.append(until)
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY version", params).fetchall()
+        with self._reader() as conn:
+            rows = conn.execute(sql + " ORDER BY version", params).fetchall()
         return [RecordedEvent.from_row(r) for r in rows]
 
     def read_all(self, from_position: int = 0, *, batch_size: int = 1000) -> Iterator[RecordedEvent]:
@@ -423,8 +487,8 @@ class EventLog:
         last = max(from_position, 1) - 1
         end = to_position if to_position is not None else -1
         while True:
-            with self._lock:
-                rows = self._conn.execute(
+            with self._reader() as conn:
+                rows = conn.execute(
                     f"{_SELECT} WHERE position > ? AND (? < 0 OR position <= ?) "
                     "ORDER BY position LIMIT ?",
                     (last, end, end, batch_size),
@@ -458,8 +522,8 @@ class EventLog:
         """A hash-chain walk that goes on after `position` (0: from the start)."""
         if position <= 0:
             return ChainWalk(strict=strict)
-        with self._lock:
-            row = self._conn.execute(
+        with self._reader() as conn:
+            row = conn.execute(
                 "SELECT hash, recorded_at FROM events WHERE position = ?", (position,)).fetchone()
         if row is None:
             raise ChainBrokenError(position, "this event is missing")
@@ -490,8 +554,8 @@ class EventLog:
     def notes(self) -> list[dict[str, Any]]:
         """The log's notes, oldest first: breaks found, triggers reinstalled,
         rebuilds forced (see `eventlog.chain`)."""
-        with self._lock:
-            return chain.read_notes(self._conn)
+        with self._reader() as conn:
+            return chain.read_notes(conn)
 
     def repair_triggers(self) -> list[str]:
         """Reinstall the append-only triggers if any was dropped, and record
@@ -514,8 +578,8 @@ class EventLog:
 
     def last_position(self) -> int:
         """The position of the newest event (0 for an empty log)."""
-        with self._lock:
-            row = self._conn.execute("SELECT max(position) FROM events").fetchone()
+        with self._reader() as conn:
+            row = conn.execute("SELECT max(position) FROM events").fetchone()
         return row[0] or 0
 
     def vacuum(self) -> None:
@@ -526,9 +590,11 @@ class EventLog:
         Raises:
             StorageError: the disk is full or another connection is busy.
         """
+        if self._local.__dict__.get("depth"):
+            raise RuntimeError("vacuum() cannot run inside a transaction")
+        if self.read_only:
+            raise ReadOnlyError(f"{self.path}: opened read-only; nothing was written")
         with self._lock:
-            if self._depth:
-                raise RuntimeError("vacuum() cannot run inside a transaction")
             try:
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 _retry(lambda: self._conn.execute("VACUUM"), self.timeout)
@@ -544,8 +610,13 @@ class EventLog:
                    for ext in ("", "-wal") if os.path.exists(self.path + ext))
 
     def close(self) -> None:
-        """Close the connection. Further calls fail."""
+        """Close the connections. Further calls fail."""
         with self._lock:
+            with self._pool_lock:
+                self._closed = True
+                idle, self._idle = self._idle, []
+            for conn in idle:
+                conn.close()
             self._conn.close()
 
     def __enter__(self) -> EventLog:
