@@ -27,7 +27,21 @@ def aware(value: Any) -> datetime:
         raise ValueError(f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"datetime must be timezone-aware, got naive {value.isoformat()}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"datetime out of range in UTC: {value.isoformat()}") from None
+
+
+#: The largest integer SQLite stores (positions, limits).
+MAX_INT = 2**63 - 1
+
+
+def bounded(value: int, what: str) -> int:
+    """`value` if SQLite can hold it, else a `ValueError` naming `what`."""
+    if not -MAX_INT - 1 <= value <= MAX_INT:
+        raise ValueError(f"{what} out of range: {value} (at most {MAX_INT})")
+    return value
 
 
 def text(_: Any, attribute: Any, value: Any) -> None:

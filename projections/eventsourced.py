@@ -23,7 +23,7 @@ from eventlog import (
     SessionCreated,
     SessionDeleted,
 )
-from eventlog.checks import aware, to_uuid, uuid_from_text
+from eventlog.checks import aware, bounded, to_uuid, uuid_from_text
 
 from .errors import SessionNotFoundError
 from .fold import fold_all
@@ -277,6 +277,8 @@ class EventSourcedSessionStore:
     def _list_rows(self, tenant_id, limit, before) -> builtins.list[Session]:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+        if limit is not None:
+            bounded(limit, "limit")
         if tenant_id is None:
             source, key, where, params = "sessions s", "s", [], []
         else:
@@ -336,6 +338,8 @@ class EventSourcedSessionStore:
             raise ValueError(f"as_of must be a position (int) or an aware datetime, not {as_of!r}")
         if isinstance(as_of, datetime):
             as_of = aware(as_of)
+        elif as_of is not None:
+            bounded(as_of, "as_of position")
         return fold_all(self.log.read_stream(str(to_uuid(id)), until=as_of))
 
     def search(self, query: str, tenant_id: str | None = None, limit: int = 20) -> builtins.list[SearchHit]:
@@ -348,6 +352,7 @@ class EventSourcedSessionStore:
         """
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, not {limit!r}")
+        bounded(limit, "limit")
         self._catch_up_for_reading(["search"])
         with self.log.snapshot() as conn:
             return _search(conn, query, tenant_id, limit)

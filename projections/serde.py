@@ -8,6 +8,7 @@ timestamps as chrono writes them. In: strict; any bad field raises
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,52 @@ _converter.register_unstructure_hook(
         tenant_id=override(omit_if_default=True),
     ),
 )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in an object")
+            seen.add(key)
+    return obj
+
+
+def _bounded_int(text: str) -> int:
+    limit = sys.get_int_max_str_digits() or 4300
+    digits = len(text.lstrip("-"))
+    if digits > limit:
+        raise ValueError(f"a number of {digits} digits (at most {limit})")
+    return int(text)
+
+
+# Session JSON is read strictly: a key given twice is refused (not the last
+# value silently kept), and so is an integer too long to convert.
+_decoder = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_int=_bounded_int)
+
+
+def decode_json(text: str, start: int = 0) -> tuple[Any, int]:
+    """Decode one JSON value of `text` from `start`: (value, end index).
+
+    Raises:
+        json.JSONDecodeError: broken JSON.
+        ValueError: a duplicate key, a number too long, or nesting too deep.
+    """
+    try:
+        return _decoder.raw_decode(text, start)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def loads(text: str) -> Any:
+    """Decode a whole JSON text under the rules of `decode_json`."""
+    start = len(text) - len(text.lstrip(" \t\r\n"))
+    value, end = decode_json(text, start)
+    if text[end:].strip(" \t\r\n"):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def session_to_dict(session: Session) -> dict[str, Any]:
@@ -71,8 +118,15 @@ def session_from_json(text: str | bytes) -> Session:
     Raises:
         ValueError: broken JSON, or any error of `session_from_dict`.
     """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode(json.detect_encoding(text))  # as json.loads does
+        except UnicodeDecodeError as e:
+            raise ValueError(f"invalid JSON: not {e.encoding} text at byte {e.start}") from None
+    if not isinstance(text, str):
+        raise ValueError(f"invalid JSON: expected text, got {type(text).__name__}")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
+        data = loads(text)
+    except ValueError as e:  # JSONDecodeError among them
         raise ValueError(f"invalid JSON: {e}") from None
     return session_from_dict(data)

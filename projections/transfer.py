@@ -7,6 +7,7 @@ Reading streams: memory grows with a batch, not with the file.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
@@ -20,13 +21,14 @@ from eventlog.events import Event
 
 from .fold import fold_all
 from .models import Session, message_event
-from .serde import session_from_dict, session_to_json
+from .serde import decode_json, loads, session_from_dict, session_to_json
 
 if TYPE_CHECKING:
     from .eventsourced import EventSourcedSessionStore
 
 CONFLICT_POLICIES = ("error", "skip")
 _CHUNK = 1 << 16
+_BLANK = re.compile(r"[ \t\r\n]*")
 
 
 class ImportFileError(EventLogError, ValueError):
@@ -84,33 +86,42 @@ class ImportSummary:
 
 def read_records(stream: IO[str], name: str) -> Iterator[tuple[Location, Any]]:
     """Yield (location, decoded JSON value) for each session record of a
-    file: a JSON array, a single object, or JSON Lines.
+    file: a JSON array, a single object, or JSON Lines. An array is parsed
+    record by record, one line or not: memory holds one record and a chunk.
 
     Raises:
-        ImportFileError: broken JSON, with the line or record where it is.
+        ImportFileError: broken JSON, a key given twice, a number too long or
+            nesting too deep, with the line or record where it is.
     """
-    head = stream.read(_CHUNK)
-    while "\n" not in head:  # the whole first line, to tell JSON Lines from one object
-        more = stream.read(_CHUNK)
-        if not more:
+    # Read up to the first non-blank character; unless it opens an array,
+    # up to the end of its line too (to tell JSON Lines from one object).
+    parts: list[str] = []
+    first = ""
+    while chunk := stream.read(_CHUNK):
+        parts.append(chunk)
+        rest = chunk if first else chunk.lstrip()
+        first = first or rest[:1]
+        if first == "[" or (first and "\n" in rest):
             break
-        head += more
+    head = "".join(parts)
     stripped = head.lstrip()
     if not stripped:
         return
     if stripped[0] == "[":
         yield from _array_records(stream, head, name)
         return
-    first_line = head.partition("\n")[0]
+    first_line = stripped.partition("\n")[0]
     try:
-        json.loads(first_line)
-    except json.JSONDecodeError:
+        loads(first_line)
+    except ValueError:
         # Not JSON Lines: one object spread over several lines.
         text = head + stream.read()
         try:
-            yield Location(name, 1), json.loads(text)
+            yield Location(name, 1), loads(text)
         except json.JSONDecodeError as e:
             raise ImportFileError(Location(name, e.lineno), f"broken JSON: {e.msg}") from None
+        except ValueError as e:
+            raise ImportFileError(Location(name, 1), str(e)) from None
         return
     yield from _line_records(stream, head, name)
 
@@ -132,24 +143,30 @@ def _line_records(stream: IO[str], head: str, name: str) -> Iterator[tuple[Locat
 
 def _decode_line(line: str, location: Location) -> tuple[Location, Any]:
     try:
-        return location, json.loads(line)
+        return location, loads(line)
     except json.JSONDecodeError as e:
         raise ImportFileError(location, f"broken JSON: {e.msg} (column {e.colno})") from None
+    except ValueError as e:
+        raise ImportFileError(location, str(e)) from None
 
 
 def _array_records(stream: IO[str], buffer: str, name: str) -> Iterator[tuple[Location, Any]]:
-    decoder = json.JSONDecoder()
     i = buffer.index("[") + 1
     record, eof, expect_value = 0, False, True
+
+    def refill(size: int) -> None:
+        # Keep what is not consumed yet, add `size` more characters.
+        nonlocal buffer, i, eof
+        more = stream.read(size)
+        eof = not more
+        buffer, i = buffer[i:] + more, 0
+
     while True:
-        while i < len(buffer) and buffer[i] in " \t\r\n":
-            i += 1
+        i = _BLANK.match(buffer, i).end()  # type: ignore[union-attr]
         if i >= len(buffer):
             if eof:
                 raise ImportFileError(Location(name, record=record + 1), "the array is not closed")
-            more = stream.read(_CHUNK)
-            eof = not more
-            buffer, i = buffer[i:] + more, 0
+            refill(_CHUNK)
             continue
         if buffer[i] == "]" and (not expect_value or record == 0):
             return
@@ -159,22 +176,20 @@ def _array_records(stream: IO[str], buffer: str, name: str) -> Iterator[tuple[Lo
             i, expect_value = i + 1, True
             continue
         try:
-            value, end = decoder.raw_decode(buffer, i)
+            value, end = decode_json(buffer, i)
         except json.JSONDecodeError as e:
-            if not eof:  # maybe cut by the chunk: read more and try again
-                more = stream.read(_CHUNK)
-                eof = not more
-                buffer, i = buffer[i:] + more, 0
+            if not eof:  # maybe cut by the chunk: read as much again (linear in the record)
+                refill(max(_CHUNK, len(buffer) - i))
                 continue
             raise ImportFileError(Location(name, record=record + 1), f"broken JSON: {e.msg}") from None
+        except ValueError as e:
+            raise ImportFileError(Location(name, record=record + 1), str(e)) from None
         if end == len(buffer) and not eof:  # a number or literal may go on
-            more = stream.read(_CHUNK)
-            eof = not more
-            buffer, i = buffer[i:] + more, 0
+            refill(_CHUNK)
             continue
         record += 1
         yield Location(name, record=record), value
-        buffer, i, expect_value = buffer[end:], 0, False
+        i, expect_value = end, False
 
 
 def read_sessions(stream: IO[str], name: str) -> Iterator[tuple[Location, Session]]:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import sys
+import tempfile
 import urllib.parse
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -58,69 +61,192 @@ def main(ctx: click.Context, db: str) -> None:
 
 
 @contextmanager
-def open_store(ctx: click.Context, *, create: bool = False, source: str = "cli",
-               catch_up: bool = True) -> Iterator[EventSourcedSessionStore]:
+def open_store(ctx: click.Context, *, create: bool = False, force_foreign: bool = False,
+               source: str = "cli", catch_up: bool = True) -> Iterator[EventSourcedSessionStore]:
     """The store of --db, with library errors turned into one clear line.
-    Commands that only read refuse a missing file instead of creating it."""
+
+    Commands that only read refuse a missing file instead of creating it.
+    Commands that write (`create`) refuse another program's SQLite file
+    unless `force_foreign`. A new file is built under a temporary name beside
+    it and appears only when the command succeeds: a failed command leaves
+    nothing behind.
+    """
     db = ctx.obj
-    if not create and db != ":memory:":
-        if not os.path.exists(db):
+    if db == ":memory:":
+        with _store(db, db, source, catch_up) as store:
+            yield store
+        return
+    if not os.path.lexists(db):
+        if not create:
             raise click.ClickException(
                 f"no database at {db} (create one with `sessionlog create` or `sessionlog demo`, "
                 "or pass --db)"
             )
-        if os.path.isfile(db) and not _has_event_log(db):
+        with _new_file(db) as tmp:
+            with _store(tmp, db, source, catch_up) as store:
+                yield store
+        return
+    tables = _tables(db)
+    if tables is not None and "events" not in tables:
+        if not create:
             raise click.ClickException(f"{db} is not a sessionlog database (it has no events table)")
+        if tables and not force_foreign:
+            raise click.ClickException(
+                f"{db} is another program's SQLite database (tables: {', '.join(sorted(tables)[:5])}"
+                f"{', ...' if len(tables) > 5 else ''}); nothing was written (pass --force-foreign to "
+                "add sessionlog's tables to it)"
+            )
+    with _store(db, db, source, catch_up) as store:
+        yield store
+
+
+@contextmanager
+def _store(path: str, db: str, source: str, catch_up: bool) -> Iterator[EventSourcedSessionStore]:
+    """The store at `path`, our errors as one line that names `db`."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            store = EventSourcedSessionStore(db, source=source, catch_up=catch_up)
+            store = EventSourcedSessionStore(path, source=source, catch_up=catch_up)
     except USER_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+        raise click.ClickException(str(e).replace(path, db)) from None
     for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+        click.echo(f"warning: {str(w.message).replace(path, db)}", err=True)
     try:
         yield store
     except USER_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+        raise click.ClickException(str(e).replace(path, db)) from None
     finally:
         store.close()
 
 
-def _has_event_log(path: str) -> bool:
-    """Whether an existing file holds an event log, read without changing it
-    (so a read command never turns another program's database into ours)."""
+@contextmanager
+def _new_file(db: str) -> Iterator[str]:
+    """A temporary database path beside `db`, published as `db` (never over a
+    file that appeared meanwhile) only if the block succeeds; removed always."""
+    directory = os.path.dirname(os.path.abspath(db))
+    if not os.path.isdir(directory):
+        raise click.ClickException(f"{db}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(db)}.", suffix=".new", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        if os.path.exists(tmp + "-wal"):  # the store is closed: fold its WAL into the file
+            with contextlib.closing(sqlite3.connect(tmp)) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            os.link(tmp, db)  # atomic, and never replaces a file
+        except FileExistsError:
+            raise click.ClickException(
+                f"{db} was created by another program while this command ran; nothing was "
+                "written to it (run the command again)") from None
+        except OSError:  # a file system without hard links
+            if os.path.lexists(db):
+                raise click.ClickException(f"{db} appeared while this command ran; nothing was "
+                                           "written to it (run the command again)") from None
+            os.replace(tmp, db)
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
+def _tables(path: str) -> set[str] | None:
+    """The tables of an existing file, read without changing it (so a command
+    never turns another program's database into ours); None when it is not
+    readable as SQLite (the store then says what is wrong)."""
+    if not os.path.isfile(path):
+        return None
     try:
         uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            return conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-            ).fetchone() is not None
+            return {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     except sqlite3.Error:
-        return True  # not readable as SQLite: let the store say what is wrong
+        return None
 
 
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(f)
 
 
+AS_OF_HELP = ("Show the session as it stood at a log position, or at a moment (UTC if no offset). "
+              "A moment counts to the end of its last digit: 17:05:20.548 takes in everything "
+              "recorded in that millisecond, as `history` prints it.")
+_FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}[.,](\d+)", re.ASCII)
+_HAS_SECONDS = re.compile(r"\d{2}:\d{2}:\d{2}", re.ASCII)
+_HAS_MINUTES = re.compile(r"[Tt ]\d{2}:\d{2}", re.ASCII)
+
+
 def parse_as_of(text: str | None) -> int | datetime | None:
-    """A position (digits) or a moment (RFC 3339; without an offset, UTC)."""
+    """A position (ASCII digits) or a moment (RFC 3339 or ISO 8601; without
+    an offset, UTC), widened to the end of its last digit (`AS_OF_HELP`)."""
     if text is None:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
+    bad = click.BadParameter(
+        f"{text!r} is neither a position nor a time like 2026-11-25T16:55:00Z",
+        param_hint="'--as-of'")
+    if not text.isascii():  # "２０２０-01-01" is not a year
+        raise bad
     try:
-        return parse_timestamp(text)
+        moment = parse_timestamp(text)
     except ValueError:
-        pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise bad from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if fraction := _FRACTION.search(text):
+        unit = timedelta(microseconds=10 ** max(0, 6 - len(fraction.group(1))))
+    elif _HAS_SECONDS.search(text):
+        unit = timedelta(seconds=1)
+    elif _HAS_MINUTES.search(text):
+        unit = timedelta(minutes=1)
+    else:
+        unit = timedelta(days=1)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is neither a position nor a time like 2026-11-25T16:55:00Z"
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return (moment + unit - timedelta(microseconds=1)).astimezone(UTC)
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is out of range", param_hint="'--as-of'") from None
+
+
+def argv_text(value: str | None, what: str) -> str | None:
+    """Text from the command line, refused in one line if it was not UTF-8
+    (Python keeps such bytes as lone surrogates)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            os.fsencode(value).decode("utf-8")
+        except (UnicodeError, ValueError) as e:
+            where = f" at byte {e.start}" if isinstance(e, UnicodeDecodeError) else ""
+            raise click.BadParameter(f"not valid UTF-8{where}", param_hint=what) from None
+        raise click.BadParameter("not valid UTF-8", param_hint=what) from None
+    return value
+
+
+def stdin_text() -> str:
+    """All of stdin as UTF-8 text, one trailing line ending removed (what
+    `echo` adds); invalid UTF-8 refused naming the byte."""
+    data = click.get_binary_stream("stdin").read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise click.ClickException(f"stdin is not valid UTF-8 at byte {e.start}") from None
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return text
+
+
+def force_foreign_option(f):
+    return click.option(
+        "--force-foreign", is_flag=True,
+        help="Add sessionlog's tables to an SQLite file another program made "
+             "(refused without this flag, so a wrong --db cannot alter that file).")(f)
 
 
 def tenant_option(f):
@@ -136,10 +262,12 @@ def scoped(store: EventSourcedSessionStore, tenant: str | None):
 @click.option("--title", help="The session's title.")
 @click.option("--user", help="Owner user id (needs --tenant).")
 @click.option("--tenant", help="Owner tenant id.")
+@force_foreign_option
 @json_option
 @click.pass_context
-def create(ctx, title, user, tenant, as_json):
-    """Create a session and print its id.
+def create(ctx, title, user, tenant, force_foreign, as_json):
+    """Create a session and print its id. Creates the --db file if it is
+    missing; refuses another program's SQLite file unless --force-foreign.
 
     Example:
 
@@ -148,7 +276,9 @@ def create(ctx, title, user, tenant, as_json):
     """
     if user is not None and tenant is None:
         raise click.UsageError("--user needs --tenant")
-    with open_store(ctx, create=True) as store:
+    title = argv_text(title, "'--title'")
+    user, tenant = argv_text(user, "'--user'"), argv_text(tenant, "'--tenant'")
+    with open_store(ctx, create=True, force_foreign=force_foreign) as store:
         target = scoped(store, tenant)
         session = target.create(title) if user is None else target.create_with_user(title, user, tenant)
     click.echo(render.to_json(session) if as_json else str(session.id))
@@ -159,10 +289,13 @@ def create(ctx, title, user, tenant, as_json):
 @click.option("--role", type=click.Choice([r.value for r in SessionRole]), required=True,
               help="Who speaks.")
 @click.argument("text")
+@click.option("--allow-empty", is_flag=True, help="Store empty or whitespace-only text too.")
 @tenant_option
 @click.pass_context
-def add(ctx, session_id, role, text, tenant):
-    """Add a message to a session. TEXT '-' reads it from stdin.
+def add(ctx, session_id, role, text, allow_empty, tenant):
+    """Add a message to a session. TEXT '-' reads it from stdin (UTF-8; one
+    trailing newline is dropped). Empty or blank text is refused unless
+    --allow-empty.
 
     Example:
 
@@ -170,18 +303,19 @@ def add(ctx, session_id, role, text, tenant):
       sessionlog add 5b0c...e1 --role user "Where is my parcel?"
       echo "It ships today." | sessionlog add 5b0c...e1 --role assistant -
     """
-    if text == "-":
-        text = sys.stdin.read()
-    with open_store(ctx, create=True) as store:
+    text = stdin_text() if text == "-" else argv_text(text, "'TEXT'")
+    if not text.strip() and not allow_empty:
+        raise click.ClickException(
+            "the message text is empty or blank; nothing was written (pass --allow-empty to store it)")
+    with open_store(ctx) as store:
         scoped(store, tenant).add_message(
             session_id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
-    click.echo(f"added {role} message to {session_id}")
+    click.echo(f"added {role} message to {uuid.UUID(session_id)}")
 
 
 @main.command()
 @click.argument("session_id", metavar="ID")
-@click.option("--as-of", "as_of", metavar="POSITION|TIME",
-              help="Show the session as it stood at a log position or a moment (UTC if no offset).")
+@click.option("--as-of", "as_of", metavar="POSITION|TIME", help=AS_OF_HELP)
 @tenant_option
 @json_option
 @click.pass_context
@@ -298,7 +432,9 @@ DEMO = [
 def demo(ctx):
     """Record a few conversations, delete one, and print what the log holds.
 
-    Writes to --db (default ./sessions.db), creating it if needed.
+    Writes to --db (default ./sessions.db) only when the file is new, so the
+    result is the same however often it runs: on the demo's own file it
+    prints what is there and writes nothing; any other file is refused.
 
     Example:
 
@@ -307,17 +443,26 @@ def demo(ctx):
       sessionlog --db /tmp/demo.db demo
     """
     with open_store(ctx, create=True, source="demo") as store:
-        made = []
-        for title, user, tenant, turns in DEMO:
-            s = store.create(title) if user is None else store.create_with_user(title, user, tenant)
-            for role, text in turns:
-                store.add_message(s.id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
-            made.append(s.id)
-        store.delete(made[-1])
+        made = _demo_sessions(store)
+        if made is None:
+            raise click.ClickException(
+                f"{ctx.obj} already holds sessions that are not the demo's; the demo writes only "
+                "to a new file (try --db demo.db)")
+        fresh = not made
+        if fresh:
+            for title, user, tenant, turns in DEMO:
+                s = store.create(title) if user is None else store.create_with_user(title, user, tenant)
+                for role, text in turns:
+                    store.add_message(s.id, SessionMessage(SessionRole(role), text, datetime.now(UTC)))
+                made.append(s.id)
+            store.delete(made[-1])
         sessions = store.list()
         trail = store.history(made[-1])
         first = store.history(made[0])
-    click.echo(f"Recorded {len(DEMO)} conversations in {ctx.obj} and deleted one.\n")
+    if fresh:
+        click.echo(f"Recorded {len(DEMO)} conversations in {ctx.obj} and deleted one.\n")
+    else:
+        click.echo(f"{ctx.obj} already holds the demo; nothing was written.\n")
     click.echo("Live sessions, newest first:")
     click.echo(render.sessions_table(sessions))
     click.echo(f"\nAudit trail of the deleted session {made[-1]}:")
@@ -325,6 +470,18 @@ def demo(ctx):
     click.echo(f"\nAudit trail of {made[0]}:")
     click.echo(render.history_table(first))
     click.echo(f"\nNext: sessionlog show {made[0]} --as-of {first[1].position}")
+
+
+def _demo_sessions(store: EventSourcedSessionStore) -> list[uuid.UUID] | None:
+    """The ids of the sessions the demo created, in order ([] for an empty
+    log), or None when the log holds anything the demo did not write."""
+    made: list[uuid.UUID] = []
+    for event in store.log.read_all():
+        if event.metadata.get("source") != "demo":
+            return None
+        if event.type == "SessionCreated":
+            made.append(uuid.UUID(event.stream_id))
+    return made if not made or len(made) == len(DEMO) else None
 
 
 @contextmanager
@@ -561,13 +718,16 @@ class _CountingReader:
 @click.option("--on-conflict", type=click.Choice(CONFLICT_POLICIES), default="error",
               show_default=True,
               help="A session id already in the log with other content: fail, or keep what is there.")
+@force_foreign_option
 @click.pass_context
-def import_(ctx, files, on_conflict):
+def import_(ctx, files, on_conflict, force_foreign):
     """Import sessions from serde JSON: an array, one object, or JSON Lines.
 
     FILE '-' reads stdin. All files go in one transaction: any bad record
     (named as FILE:LINE or FILE: record N) and nothing is written. Sessions
     already imported with the same content are skipped, so re-running is safe.
+    Creates the --db file if it is missing (and leaves none on failure);
+    refuses another program's SQLite file unless --force-foreign.
 
     Example:
 
@@ -586,7 +746,7 @@ def import_(ctx, files, on_conflict):
             except UnicodeDecodeError as e:
                 raise ImportFileError(name, f"not UTF-8 text (byte {e.start} of a read)") from None
 
-    with open_store(ctx, create=True, source="import") as store:
+    with open_store(ctx, create=True, force_foreign=force_foreign, source="import") as store:
         with progress_bar("importing", sum(sizes)) as step:
             summary = import_sessions(store, records(step), on_conflict=on_conflict)
     click.echo(str(summary))

@@ -49,8 +49,9 @@ def when(moment: datetime) -> str:
 
 
 def when_exactly(moment: datetime) -> str:
-    """A moment for an audit: UTC, to the millisecond."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """A moment for an audit: UTC, to the microsecond `--as-of` compares,
+    so any time `history` prints selects exactly up to that row."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def sessions_table(sessions: Sequence[Session]) -> str:

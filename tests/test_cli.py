@@ -38,7 +38,7 @@ def test_create_add_show_list_delete_history(db):
     assert "user: Where is my parcel?" in shown and "assistant: It ships today." in shown
     listed = json.loads(ok(db, "list", "--tenant", "acme", "--json"))
     assert [s["id"] for s in listed] == [sid]
-    assert listed[0]["messages"][1]["content"] == "It ships today.\n"
+    assert listed[0]["messages"][1]["content"] == "It ships today."  # one trailing newline dropped
     assert json.loads(ok(db, "list", "--tenant", "globex", "--json")) == []
     assert "deleted" in ok(db, "delete", sid)
     trail = json.loads(ok(db, "history", sid, "--json"))
