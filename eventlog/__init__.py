@@ -17,7 +17,19 @@ from .errors import (
     ReadOnlyError,
     StorageError,
 )
-from .events import MessageAdded, SessionCreated, SessionDeleted, SessionRole
+from .events import (
+    ItemAdded,
+    ItemsRemoved,
+    MessageAdded,
+    ScopeStateChanged,
+    SessionCleared,
+    SessionCreated,
+    SessionDeleted,
+    SessionRole,
+    StateChanged,
+    state_stream,
+    stream_of,
+)
 from .log import EventLog
 from .recorded import RecordedEvent
 
@@ -28,17 +40,24 @@ __all__ = [
     "EventDecodeError",
     "EventLog",
     "EventLogError",
+    "ItemAdded",
+    "ItemsRemoved",
     "LayoutError",
     "MessageAdded",
     "ReadOnlyError",
     "RecordedEvent",
     "SCHEMA_VERSION",
+    "ScopeStateChanged",
+    "SessionCleared",
     "SessionCreated",
     "SessionDeleted",
     "SessionRole",
+    "StateChanged",
     "StorageError",
     "decode_event",
     "encode_event",
     "format_timestamp",
     "parse_timestamp",
+    "state_stream",
+    "stream_of",
 ]

@@ -17,12 +17,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter as _json_converter
 from cattrs.v import format_exception
 
 from .checks import to_uuid
 from .errors import EventDecodeError
-from .events import EVENT_TYPES, Event, SessionRole, to_role
+from .events import EVENT_TYPES, Event, ItemAdded, SessionCreated, SessionRole, to_role
 
 #: The schema version new events are written with.
 SCHEMA_VERSION = 1
@@ -108,6 +109,11 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, format_sortable)
     conv.register_structure_hook(SessionRole, lambda v, _: to_role(v))
     conv.register_unstructure_hook(SessionRole, lambda r: r.value)
+    # Fields added after the first release are left out when None, so an
+    # event of that release encodes to the very same bytes.
+    for cls, name in ((SessionCreated, "key"), (ItemAdded, "text")):
+        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(
+            cls, conv, **{name: override(omit_if_default=True)}))
     return conv
 
 

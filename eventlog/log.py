@@ -40,7 +40,7 @@ from .errors import (
     EventLogError,
     ReadOnlyError,
 )
-from .events import Event
+from .events import Event, ScopeStateChanged, stream_of
 from .recorded import COLUMNS, RecordedEvent
 
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -88,7 +88,11 @@ def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str
         owner = None  # only the canonical text form names a session's stream
     encoded = []
     for e in events:
-        if owner is None or getattr(e, "session_id", None) != owner:
+        if type(e) is ScopeStateChanged:
+            if stream_of(e) != stream_id:
+                raise ValueError(f"a state event belongs to stream {stream_of(e)!r}, "
+                                 f"not {stream_id!r}")
+        elif owner is None or getattr(e, "session_id", None) != owner:
             raise ValueError(
                 f"a session's events belong to stream str(session_id): "
                 f"{getattr(e, 'session_id', e)!r} is not {stream_id!r}"

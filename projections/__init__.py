@@ -1,9 +1,17 @@
 """Session views folded from the event log, behind the SessionStore contract."""
 
-from .errors import ProjectionError, SessionNotFoundError
+from .errors import DuplicateKeyError, ProjectionError, SessionNotFoundError
 from .eventsourced import EventSourcedSessionStore
 from .fold import fold, fold_all
-from .models import Session, SessionMessage, SessionRole, format_session_context
+from .models import (
+    NewItem,
+    Session,
+    SessionItem,
+    SessionMessage,
+    SessionRole,
+    SessionSummary,
+    format_session_context,
+)
 from .runner import Projection, ProjectionRunner
 from .search import SearchHit, SearchProjection
 from .serde import (
@@ -18,8 +26,10 @@ from .verify import Problem, VerifyReport, verify
 from .views import SessionsProjection, TenantIndexProjection
 
 __all__ = [
+    "DuplicateKeyError",
     "EventSourcedSessionStore",
     "InMemorySessionStore",
+    "NewItem",
     "Problem",
     "Projection",
     "ProjectionError",
@@ -27,10 +37,12 @@ __all__ = [
     "SearchHit",
     "SearchProjection",
     "Session",
+    "SessionItem",
     "SessionMessage",
     "SessionNotFoundError",
     "SessionRole",
     "SessionStore",
+    "SessionSummary",
     "SessionsProjection",
     "TenantIndexProjection",
     "TenantSessionStore",

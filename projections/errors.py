@@ -24,3 +24,20 @@ class SessionNotFoundError(EventLogError, LookupError):
 
 class ProjectionError(EventLogError):
     """A projection is unknown, misdeclared, or disagrees with the log."""
+
+
+class DuplicateKeyError(EventLogError, ValueError):
+    """A live session of the same tenant already has this key.
+
+    Attributes:
+        key: the key asked for.
+        tenant_id: the tenant (None: sessions without a tenant).
+        session_id: the live session that holds the key.
+    """
+
+    def __init__(self, key: str, tenant_id: str | None, session_id: uuid.UUID | str) -> None:
+        self.key = key
+        self.tenant_id = tenant_id
+        self.session_id = session_id
+        where = "without a tenant" if tenant_id is None else f"of tenant {tenant_id!r}"
+        super().__init__(f"key {key!r} is already used by session {session_id} {where}")

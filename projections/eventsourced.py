@@ -61,6 +61,11 @@ def _session(row: Sequence, messages: builtins.list[SessionMessage]) -> Session:
     _set(s, "messages", messages)
     _set(s, "user_id", row[4])
     _set(s, "tenant_id", row[5])
+    _set(s, "key", None)
+    _set(s, "version", 0)
+    _set(s, "items", [])
+    _set(s, "state", {})
+    _set(s, "updated_at", None)
     return s
 
 
@@ -179,15 +184,17 @@ class EventSourcedSessionStore:
             self._commit(conn, str(event.session_id), [event], self._meta(user_id, tenant_id), 0)
         return Session(event.session_id, title, event.created_at, [], user_id, tenant_id)
 
-    def add_message(self, id: SessionId, message: SessionMessage) -> None:
+    def add_message(self, id: SessionId, message: SessionMessage, *,
+                    expected_version: int | None = None) -> None:
         """Append a message; appends one `MessageAdded`.
 
         Raises:
             SessionNotFoundError: no live session has this id; nothing appended.
         """
-        self.add_messages(id, [message])
+        self.add_messages(id, [message], expected_version=expected_version)
 
-    def add_messages(self, id: SessionId, messages: Iterable[SessionMessage]) -> None:
+    def add_messages(self, id: SessionId, messages: Iterable[SessionMessage], *,
+                     expected_version: int | None = None) -> None:
         """Append several messages in one transaction, one `MessageAdded`
         each: all are recorded or none.
 
@@ -202,9 +209,9 @@ class EventSourcedSessionStore:
             owners = self._owners(conn, sid)
             if owners is None:
                 raise SessionNotFoundError(sid)
-            self._commit(conn, str(sid), events, self._meta(*owners))
+            self._commit(conn, str(sid), events, self._meta(*owners), expected_version)
 
-    def delete(self, id: SessionId) -> bool:
+    def delete(self, id: SessionId, *, expected_version: int | None = None) -> bool:
         """Delete a live session (one `SessionDeleted`); False, and nothing
         appended, if there is none."""
         sid = to_uuid(id)
@@ -213,7 +220,7 @@ class EventSourcedSessionStore:
             if owners is None:
                 return False
             self._commit(conn, str(sid), [SessionDeleted(sid, datetime.now(UTC))],
-                         self._meta(*owners))
+                         self._meta(*owners), expected_version)
         return True
 
     def _owners(self, conn, sid: uuid.UUID) -> tuple[str | None, str | None] | None:

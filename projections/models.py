@@ -1,19 +1,21 @@
-"""The read model the SessionStore contract speaks: sessions and messages,
-compared by value, and the prompt formatting of a history."""
+"""The read model the SessionStore contract speaks: sessions, their items
+and messages, compared by value, and the prompt formatting of a history."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 
 from eventlog import MessageAdded, SessionRole
 from eventlog.checks import aware, text, text_or_none, to_uuid
-from eventlog.events import to_role
+from eventlog.events import json_object, nonempty_text, nonempty_text_or_none, to_role
 
-__all__ = ["Session", "SessionMessage", "SessionRole", "format_session_context"]
+__all__ = ["NewItem", "Session", "SessionItem", "SessionMessage", "SessionRole",
+           "SessionSummary", "format_session_context"]
 
 
 @attrs.frozen
@@ -31,9 +33,61 @@ def _messages(value: object) -> list[SessionMessage]:
     return value
 
 
+def _aware_or_none(value: object) -> datetime | None:
+    return None if value is None else aware(value)
+
+
+@attrs.frozen
+class SessionItem:
+    """One item of a session: a framework's message, tool call, reasoning...
+
+    `data` is the JSON object as stored; `text` what a person should see
+    (None: the renderer picks). A `MessageAdded` is the item
+    `SessionItem(f"message-{version}", role, {"role": role, "content": content},
+    timestamp, content)`.
+    """
+
+    id: str = attrs.field(validator=nonempty_text)
+    role: str = attrs.field(validator=nonempty_text)
+    data: dict[str, Any] = attrs.field(converter=json_object)
+    timestamp: datetime = attrs.field(converter=aware)
+    text: str | None = attrs.field(default=None, validator=text_or_none)
+
+
+@attrs.frozen
+class NewItem:
+    """An item to add (see `add_items`): `id` None gets a fresh uuid4 hex,
+    `timestamp` None the time of the write."""
+
+    role: str = attrs.field(validator=nonempty_text)
+    data: dict[str, Any] = attrs.field(converter=json_object)
+    text: str | None = attrs.field(default=None, validator=text_or_none)
+    id: str | None = attrs.field(default=None, validator=nonempty_text_or_none)
+    timestamp: datetime | None = attrs.field(default=None, converter=_aware_or_none)
+
+
+#: Roles whose items with text are also `Session.messages`.
+MESSAGE_ROLES = {r.value: r for r in SessionRole}
+
+
+def _items(value: object) -> list[SessionItem]:
+    if not isinstance(value, list) or not all(isinstance(i, SessionItem) for i in value):
+        raise ValueError("items: expected a list of SessionItem")
+    return value
+
+
+def _state(value: object) -> dict[str, Any]:
+    return json_object(value)
+
+
 @attrs.define
 class Session:
-    """A conversation: its id, title, creation time, messages and owners."""
+    """A conversation: its id, title, creation time, messages and owners,
+    and (v2) its key, stream version, items, state and last-update time.
+
+    `messages` keeps the seed's meaning: the user/assistant text of the
+    session, in order (every item with such a role and a text).
+    """
 
     id: uuid.UUID = attrs.field(converter=to_uuid)
     title: str | None = attrs.field(validator=text_or_none)
@@ -41,20 +95,45 @@ class Session:
     messages: list[SessionMessage] = attrs.field(converter=_messages)
     user_id: str | None = attrs.field(default=None, validator=text_or_none)
     tenant_id: str | None = attrs.field(default=None, validator=text_or_none)
+    key: str | None = attrs.field(default=None, validator=nonempty_text_or_none)
+    version: int = attrs.field(default=0)
+    items: list[SessionItem] = attrs.field(factory=list, converter=_items)
+    state: dict[str, Any] = attrs.field(factory=dict, converter=_state)
+    updated_at: datetime | None = attrs.field(default=None, converter=_aware_or_none)
+
+
+@attrs.frozen
+class SessionSummary:
+    """A session without its items (what `list_summaries` returns)."""
+
+    id: uuid.UUID
+    title: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    user_id: str | None
+    tenant_id: str | None
+    key: str | None
+    version: int
+    item_count: int
+
+
+def seed_fields(session: Session | None) -> tuple | None:
+    """The fields of the seed's `Session` (what its JSON holds), to compare
+    a session with one read from such JSON."""
+    if session is None:
+        return None
+    return (session.id, session.title, session.created_at, session.messages,
+            session.user_id, session.tenant_id)
+
+
+def summary_of(session: Session) -> SessionSummary:
+    """The summary of a session."""
+    return SessionSummary(session.id, session.title, session.created_at, session.updated_at,
+                          session.user_id, session.tenant_id, session.key, session.version,
+                          len(session.items))
 
 
 _new, _set = object.__new__, object.__setattr__
-
-
-def with_messages(session: Session, messages: list[SessionMessage]) -> Session:
-    """A copy of `session` with another message list, without re-validating
-    what a valid session already holds (the fold's step: O(1) checks, not
-    O(messages))."""
-    copy = _new(Session)
-    for name in ("id", "title", "created_at", "user_id", "tenant_id"):
-        _set(copy, name, getattr(session, name))
-    _set(copy, "messages", messages)
-    return copy
 
 
 def message_event(session_id: uuid.UUID, message: SessionMessage) -> MessageAdded:

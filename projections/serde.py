@@ -13,13 +13,16 @@ from datetime import datetime
 from typing import Any
 
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from eventlog.codec import describe_error, format_timestamp, make_converter
 
 from .models import Session
 
 _converter = make_converter()
+# The seed's wire format: the fields added in v2 are neither written nor read.
+_NOT_ON_THE_WIRE = {name: override(omit=True)
+                    for name in ("key", "version", "items", "state", "updated_at")}
 _converter.register_unstructure_hook(datetime, format_timestamp)
 _converter.register_unstructure_hook(
     Session,
@@ -27,8 +30,11 @@ _converter.register_unstructure_hook(
         Session, _converter,
         user_id=override(omit_if_default=True),
         tenant_id=override(omit_if_default=True),
+        **_NOT_ON_THE_WIRE,
     ),
 )
+_converter.register_structure_hook(
+    Session, make_dict_structure_fn(Session, _converter, **_NOT_ON_THE_WIRE))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

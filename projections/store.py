@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import itertools
 import threading
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from eventlog import MessageAdded, SessionCreated, SessionDeleted
+from eventlog import (
+    ConcurrencyError,
+    MessageAdded,
+    ScopeStateChanged,
+    SessionCleared,
+    SessionDeleted,
+    state_stream,
+)
 from eventlog.checks import to_uuid
 from eventlog.events import Event
 
-from .errors import SessionNotFoundError
-from .fold import fold
-from .models import Session, SessionMessage
+from . import commands
+from .errors import DuplicateKeyError, SessionNotFoundError
+from .fold import fold, fold_scope, item_message
+from .models import (
+    NewItem,
+    Session,
+    SessionItem,
+    SessionMessage,
+    SessionSummary,
+    summary_of,
+)
 from .tenancy import TenantSessionStore
 
 SessionId = uuid.UUID | str
@@ -75,35 +92,74 @@ def check_message(message: object) -> SessionMessage:
     return message
 
 
-def _copy(session: Session) -> Session:
-    return attrs.evolve(session, messages=builtins.list(session.messages))
+def _copy(session: Session, last_n: int | None = None) -> Session:
+    items = session.items if last_n is None else session.items[len(session.items) - last_n:]
+    if last_n is None:
+        messages = builtins.list(session.messages)
+    else:
+        messages = [m for m in map(item_message, items) if m is not None]
+    return attrs.evolve(session, messages=messages, items=copy.deepcopy(items),
+                        state=copy.deepcopy(session.state))
+
+
+def _page(sessions: builtins.list, limit: int | None, before: object, live: Mapping) -> builtins.list:
+    """Keyset paging over an ordered list of sessions (or summaries)."""
+    commands.check_limit("limit", limit)
+    if before is not None:
+        anchor = to_uuid(before)
+        if anchor not in live:
+            raise SessionNotFoundError(before)
+        ids = [s.id for s in sessions]
+        if anchor in ids:
+            sessions = sessions[ids.index(anchor) + 1:]
+        else:  # the anchor is another tenant's or user's: page by its place in the order
+            key = live[anchor]
+            sessions = [s for s in sessions if live[s.id] < key]
+    return sessions if limit is None else sessions[:limit]
 
 
 class InMemorySessionStore:
     """The reference store: sessions in a dict, every change made by `fold`.
 
     Thread-safe. Nothing persists; it is the model the event-sourced store is
-    tested against.
+    tested against. It offers every method of `EventSourcedSessionStore`'s
+    session API, with the same signatures and contract.
     """
 
     def __init__(self) -> None:
         self._sessions: dict[uuid.UUID, Session] = {}
         self._order: dict[uuid.UUID, int] = {}
+        self._keys: dict[tuple[str | None, str], uuid.UUID] = {}
+        self._scopes: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count()
         self._lock = threading.RLock()
 
     def apply(self, event: Event) -> None:
         """Fold one event into the store (what every write does)."""
         with self._lock:
+            if type(event) is ScopeStateChanged:
+                stream = state_stream(event.tenant_id, event.user_id)
+                self._scopes[stream] = fold_scope(self._scopes.get(stream, {}), event)
+                return
             sid = event.session_id
-            state = fold(self._sessions.get(sid), event)
+            before = self._sessions.get(sid)
+            state = fold(before, event)
+            if before is not None and before.key is not None and state is None:
+                self._keys.pop((before.tenant_id, before.key), None)
             if state is None:
                 self._sessions.pop(sid, None)
                 self._order.pop(sid, None)
             else:
                 if sid not in self._order:
                     self._order[sid] = next(self._counter)
+                    if state.key is not None:
+                        self._keys.setdefault((state.tenant_id, state.key), sid)
                 self._sessions[sid] = state
+
+    def _sort_key(self, s: Session) -> tuple:
+        return (s.created_at, self._order[s.id])
+
+    # -- the seed's API -----------------------------------------------------
 
     def create(self, title: str | None = None) -> Session:
         return self._new_session(title, None, None)
@@ -112,11 +168,14 @@ class InMemorySessionStore:
         check_owner(user_id, tenant_id)
         return self._new_session(title, user_id, tenant_id)
 
-    def _new_session(self, title, user_id, tenant_id) -> Session:
-        event = SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
+    def _new_session(self, title, user_id, tenant_id, key=None, state=None) -> Session:
+        events = commands.created_events(title, user_id, tenant_id, key, state, datetime.now(UTC))
         with self._lock:
-            self.apply(event)
-            return _copy(self._sessions[event.session_id])
+            if key is not None and (tenant_id, key) in self._keys:
+                raise DuplicateKeyError(key, tenant_id, self._keys[(tenant_id, key)])
+            for event in events:
+                self.apply(event)
+            return _copy(self._sessions[events[0].session_id])
 
     def _tenant_of(self, sid: uuid.UUID) -> object:
         session = self._sessions.get(sid)
@@ -126,35 +185,180 @@ class InMemorySessionStore:
         """A SessionStore confined to `tenant_id` (see `TenantSessionStore`)."""
         return TenantSessionStore(self, tenant_id)
 
-    def get(self, id: SessionId) -> Session | None:
+    def get(self, id: SessionId, last_n: int | None = None) -> Session | None:
+        """The live session, or None; with `last_n`, only its last n items
+        (and the messages among them)."""
+        commands.check_limit("last_n", last_n)
         with self._lock:
             session = self._sessions.get(to_uuid(id))
-            return None if session is None else _copy(session)
+            return None if session is None else _copy(session, last_n)
 
-    def list(self) -> builtins.list[Session]:
+    def _ordered(self) -> builtins.list[Session]:
+        return sorted(self._sessions.values(), key=self._sort_key, reverse=True)
+
+    def _live_order(self) -> dict[uuid.UUID, tuple]:
+        return {sid: self._sort_key(s) for sid, s in self._sessions.items()}
+
+    def list(self, limit: int | None = None,
+             before: SessionId | None = None) -> builtins.list[Session]:
+        """Live sessions, newest first, paged as `EventSourcedSessionStore.list`."""
         with self._lock:
-            ordered = sorted(
-                self._sessions.values(),
-                key=lambda s: (s.created_at, self._order[s.id]),
-                reverse=True,
-            )
-            return [_copy(s) for s in ordered]
+            return [_copy(s) for s in _page(self._ordered(), limit, before, self._live_order())]
 
-    def list_for_tenant(self, tenant_id: str) -> builtins.list[Session]:
-        return [s for s in self.list() if s.tenant_id == tenant_id]
+    def list_for_tenant(self, tenant_id: str, limit: int | None = None,
+                        before: SessionId | None = None) -> builtins.list[Session]:
+        if not isinstance(tenant_id, str):
+            raise ValueError(f"tenant_id: expected a string, got {tenant_id!r}")
+        with self._lock:
+            mine = [s for s in self._ordered() if s.tenant_id == tenant_id]
+            return [_copy(s) for s in _page(mine, limit, before, self._live_order())]
 
-    def delete(self, id: SessionId) -> bool:
+    def delete(self, id: SessionId, *, expected_version: int | None = None) -> bool:
         sid = to_uuid(id)
+        commands.check_expected(expected_version)
         with self._lock:
             if sid not in self._sessions:
                 return False
+            self._check_version(sid, expected_version)
             self.apply(SessionDeleted(sid, datetime.now(UTC)))
             return True
 
-    def add_message(self, id: SessionId, message: SessionMessage) -> None:
+    def add_message(self, id: SessionId, message: SessionMessage, *,
+                    expected_version: int | None = None) -> None:
+        self.add_messages(id, [check_message(message)], expected_version=expected_version)
+
+    def add_messages(self, id: SessionId, messages: Iterable[SessionMessage], *,
+                     expected_version: int | None = None) -> None:
+        """Append several messages at once, one `MessageAdded` each: all or none."""
         sid = to_uuid(id)
-        check_message(message)
+        checked = [check_message(m) for m in messages]
+        commands.check_expected(expected_version)
         with self._lock:
-            if sid not in self._sessions:
-                raise SessionNotFoundError(sid)
-            self.apply(MessageAdded(sid, message.role, message.content, message.timestamp))
+            self._live(sid, expected_version)
+            for m in checked:
+                self.apply(MessageAdded(sid, m.role, m.content, m.timestamp))
+
+    # -- keys, items and state ---------------------------------------------
+
+    def _live(self, sid: uuid.UUID, expected_version: int | None) -> Session:
+        session = self._sessions.get(sid)
+        if session is None:
+            raise SessionNotFoundError(sid)
+        self._check_version(sid, expected_version)
+        return session
+
+    def _check_version(self, sid: uuid.UUID, expected_version: int | None) -> None:
+        actual = self._sessions[sid].version
+        if expected_version is not None and expected_version != actual:
+            raise ConcurrencyError(str(sid), expected_version, actual)
+
+    def create_session(self, title: str | None = None, *, user_id: str | None = None,
+                       tenant_id: str | None = None, key: str | None = None,
+                       state: Mapping[str, Any] | None = None) -> Session:
+        """Create a session; see `EventSourcedSessionStore.create_session`."""
+        return self._new_session(title, user_id, tenant_id, key, state)
+
+    def get_or_create(self, key: str, *, title: str | None = None, user_id: str | None = None,
+                      tenant_id: str | None = None) -> Session:
+        """The live session of the tenant with this key, or a new one with it."""
+        commands.check_key(key)
+        commands.check_optional_owner(user_id, tenant_id)
+        with self._lock:
+            sid = self._keys.get((tenant_id, key))
+            if sid is not None:
+                return _copy(self._sessions[sid])
+            return self._new_session(title, user_id, tenant_id, key)
+
+    def get_by_key(self, key: str, tenant_id: str | None = None) -> Session | None:
+        """The live session of the tenant (None: no tenant) with this key."""
+        commands.check_key(key)
+        commands.check_optional_owner(None, tenant_id)
+        with self._lock:
+            sid = self._keys.get((tenant_id, key))
+            return None if sid is None else _copy(self._sessions[sid])
+
+    def add_items(self, id: SessionId, items: Sequence[NewItem | Mapping[str, Any]], *,
+                  state_delta: Mapping[str, Any] | None = None,
+                  user_state_delta: Mapping[str, Any] | None = None,
+                  tenant_state_delta: Mapping[str, Any] | None = None,
+                  expected_version: int | None = None) -> int:
+        """Append items and state changes at once; returns the new version."""
+        sid = to_uuid(id)
+        new = commands.to_new_items(items)
+        deltas = {name: commands.check_delta(name, d) for name, d in (
+            ("state_delta", state_delta), ("user_state_delta", user_state_delta),
+            ("tenant_state_delta", tenant_state_delta))}
+        commands.check_expected(expected_version)
+        now = datetime.now(UTC)
+        with self._lock:
+            session = self._live(sid, expected_version)
+            own, scoped = commands.state_events(sid, session.user_id, session.tenant_id, now,
+                                                **deltas)
+            for event in [*commands.item_events(sid, new, now), *own]:
+                self.apply(event)
+            for _, events in scoped:
+                for event in events:
+                    self.apply(event)
+            return self._sessions[sid].version
+
+    def pop_items(self, id: SessionId, count: int = 1, *,
+                  expected_version: int | None = None) -> builtins.list[SessionItem]:
+        """Remove the last `count` items (fewer if there are fewer); return
+        them, oldest first. No event when the session has no items."""
+        sid = to_uuid(id)
+        commands.check_count(count, 1)
+        commands.check_expected(expected_version)
+        with self._lock:
+            session = self._live(sid, expected_version)
+            n = min(count, len(session.items))
+            if not n:
+                return []
+            popped = copy.deepcopy(session.items[-n:])
+            self.apply(commands.removed_event(sid, n, datetime.now(UTC)))
+            return popped
+
+    def clear(self, id: SessionId, *, expected_version: int | None = None) -> None:
+        """Remove every item: one `SessionCleared`, even when already empty."""
+        sid = to_uuid(id)
+        commands.check_expected(expected_version)
+        with self._lock:
+            self._live(sid, expected_version)
+            self.apply(SessionCleared(sid, datetime.now(UTC)))
+
+    def replace_last(self, id: SessionId, count: int,
+                     items: Sequence[NewItem | Mapping[str, Any]], *,
+                     expected_version: int | None) -> int:
+        """Replace the last `count` items with `items`, at once; returns the
+        new version."""
+        sid = to_uuid(id)
+        commands.check_count(count, 0)
+        new = commands.to_new_items(items)
+        commands.check_expected(expected_version)
+        now = datetime.now(UTC)
+        with self._lock:
+            session = self._live(sid, expected_version)
+            if count > len(session.items):
+                raise ValueError(f"count {count} is more than the session's "
+                                 f"{len(session.items)} items")
+            events = [commands.removed_event(sid, count, now)] if count else []
+            for event in [*events, *commands.item_events(sid, new, now)]:
+                self.apply(event)
+            return self._sessions[sid].version
+
+    def get_state(self, tenant_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """The tenant's (app) state, or with `user_id` that user's state."""
+        commands.check_scope(tenant_id, user_id)
+        with self._lock:
+            return copy.deepcopy(self._scopes.get(state_stream(tenant_id, user_id), {}))
+
+    def list_summaries(self, *, tenant_id: str | None = None, user_id: str | None = None,
+                       limit: int | None = None,
+                       before: SessionId | None = None) -> builtins.list[SessionSummary]:
+        """Live sessions without their items, newest first, filtered by tenant
+        and user when given, paged as `list`."""
+        commands.check_optional_owner(user_id, tenant_id)
+        with self._lock:
+            chosen = [s for s in self._ordered()
+                      if (tenant_id is None or s.tenant_id == tenant_id)
+                      and (user_id is None or s.user_id == user_id)]
+            return [summary_of(s) for s in _page(chosen, limit, before, self._live_order())]

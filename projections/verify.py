@@ -25,6 +25,7 @@ from eventlog.codec import decode_event
 from eventlog.connection import translate
 
 from .fold import fold_all
+from .models import seed_fields
 from .runner import CHECKPOINTS
 
 if TYPE_CHECKING:
@@ -238,7 +239,9 @@ def _check_sessions(reader, conn, schema, walk, marks) -> tuple[int, list[Proble
     for stream in walk.streams:
         events = reader.log.read_stream(stream)
         folded = fold_all(events)
-        if folded != reader.get(stream):
+        # Phase 1 of core v2: the SQL views hold only the seed's fields
+        # until they learn items, keys, versions and state.
+        if seed_fields(folded) != seed_fields(reader.get(stream)):
             return live, [Problem(events[-1].position,
                                   f"session {stream}: the sessions view differs from the fold")]
         if folded is not None:

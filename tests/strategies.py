@@ -6,7 +6,17 @@ from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
-from eventlog import MessageAdded, SessionCreated, SessionDeleted, SessionRole
+from eventlog import (
+    ItemAdded,
+    ItemsRemoved,
+    MessageAdded,
+    ScopeStateChanged,
+    SessionCleared,
+    SessionCreated,
+    SessionDeleted,
+    SessionRole,
+    StateChanged,
+)
 from projections import Session, SessionMessage
 
 # Any text SQLite and JSON can hold: every plane, NULs, but no lone surrogates.
@@ -24,9 +34,36 @@ sessions = st.builds(
     st.lists(messages, max_size=5), owners, owners,
 )
 
+nonempty = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
+keys = st.one_of(st.none(), nonempty)
+
+# JSON values as JSON holds them exactly (finite floats, str keys).
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(short_texts, inner, max_size=4),
+    max_leaves=12,
+)
+json_objects = st.dictionaries(short_texts, json_values, max_size=5)
+item_roles = st.one_of(st.sampled_from(["user", "assistant", "system", "developer", "tool"]),
+                       nonempty)
+
 session_created = st.builds(
-    SessionCreated, st.uuids(), st.one_of(st.none(), short_texts), timestamps, owners, owners
+    SessionCreated, st.uuids(), st.one_of(st.none(), short_texts), timestamps, owners, owners,
+    keys,
 )
 message_added = st.builds(MessageAdded, st.uuids(), roles, texts, timestamps)
 session_deleted = st.builds(SessionDeleted, st.uuids(), timestamps)
-events = st.one_of(session_created, message_added, session_deleted)
+item_added = st.builds(ItemAdded, st.uuids(), nonempty, item_roles, json_objects, timestamps,
+                       st.one_of(st.none(), texts))
+items_removed = st.builds(ItemsRemoved, st.uuids(), st.integers(1, 10**6), timestamps)
+session_cleared = st.builds(SessionCleared, st.uuids(), timestamps)
+state_changed = st.builds(StateChanged, st.uuids(), json_objects, timestamps)
+scope_state_changed = st.one_of(
+    st.builds(ScopeStateChanged, st.just("tenant"), nonempty, st.none(), json_objects,
+              timestamps),
+    st.builds(ScopeStateChanged, st.just("user"), nonempty, nonempty, json_objects, timestamps),
+)
+EVENT_STRATEGIES = [session_created, message_added, session_deleted, item_added, items_removed,
+                    session_cleared, state_changed, scope_state_changed]
+events = st.one_of(*EVENT_STRATEGIES)

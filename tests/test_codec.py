@@ -8,10 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import (
+    EVENT_STRATEGIES,
     events,
-    message_added,
-    session_created,
-    session_deleted,
     timestamps,
 )
 
@@ -25,7 +23,15 @@ from eventlog import (
 from eventlog.codec import dumps
 
 
-@pytest.mark.parametrize("strategy", [session_created, message_added, session_deleted])
+def test_every_event_type_has_a_strategy():
+    from hypothesis import find
+
+    from eventlog.events import EVENT_TYPES
+    covered = {type(find(s, lambda _: True)).__name__ for s in EVENT_STRATEGIES}
+    assert covered == set(EVENT_TYPES)
+
+
+@pytest.mark.parametrize("strategy", EVENT_STRATEGIES)
 def test_every_event_type_round_trips(strategy):
     @given(strategy)
     def check(event):
@@ -112,3 +118,17 @@ def test_fast_dumps_is_byte_identical_to_json_dumps(value):
     import json
     assert dumps(value) == json.dumps(value, sort_keys=True, separators=(",", ":"),
                                       ensure_ascii=False)
+
+
+def test_fields_added_in_v2_are_left_out_when_none_so_v1_events_keep_their_bytes():
+    import uuid
+
+    from eventlog import ItemAdded, SessionCreated
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    v1 = ('{"created_at":"2026-01-01T00:00:00.000000Z",'
+          '"session_id":"00000000-0000-0000-0000-000000000001","tenant_id":null,"title":"t",'
+          '"user_id":null}')
+    assert dumps(encode_event(SessionCreated(uuid.UUID(int=1), "t", at))[1]) == v1
+    keyed = encode_event(SessionCreated(uuid.UUID(int=1), "t", at, key="k"))[1]
+    assert keyed["key"] == "k"
+    assert "text" not in encode_event(ItemAdded(uuid.UUID(int=1), "i", "tool", {}, at))[1]

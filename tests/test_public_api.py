@@ -11,10 +11,12 @@ def test_eventlog_all():
         "ConcurrencyError",
     }
     assert eventlog.__all__ == [
-        "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "EventDecodeError", "EventLog",
-        "EventLogError", "LayoutError", "MessageAdded", "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "SessionCreated",
-        "SessionDeleted", "SessionRole", "StorageError", "decode_event", "encode_event",
-        "format_timestamp", "parse_timestamp",
+        "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "EventDecodeError",
+        "EventLog", "EventLogError", "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded",
+        "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SessionCleared",
+        "SessionCreated", "SessionDeleted", "SessionRole", "StateChanged", "StorageError",
+        "decode_event", "encode_event", "format_timestamp", "parse_timestamp", "state_stream",
+        "stream_of",
     ]
 
 
@@ -22,7 +24,8 @@ def test_projections_all():
     assert projections.__all__ == sorted(projections.__all__)
     for name in ("Session", "SessionMessage", "SessionRole", "format_session_context",
                  "SessionStore", "InMemorySessionStore", "EventSourcedSessionStore",
-                 "SessionNotFoundError", "session_to_json", "session_from_json"):
+                 "SessionNotFoundError", "session_to_json", "session_from_json",
+                 "SessionItem", "NewItem", "SessionSummary", "DuplicateKeyError"):
         assert name in projections.__all__
         assert getattr(projections, name) is not None
 

@@ -1,0 +1,92 @@
+"""The fold: pure, the same one event at a time or a stream at once, and
+linear in the length of the stream."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import item_roles, json_objects, texts, timestamps
+
+from eventlog import (
+    ItemAdded,
+    ItemsRemoved,
+    MessageAdded,
+    ScopeStateChanged,
+    SessionCleared,
+    SessionCreated,
+    SessionDeleted,
+    SessionRole,
+    StateChanged,
+)
+from projections import fold, fold_all
+
+SID = uuid.UUID(int=7)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+session_steps = st.one_of(
+    st.builds(MessageAdded, st.just(SID), st.sampled_from(list(SessionRole)), texts, timestamps),
+    st.builds(ItemAdded, st.just(SID), st.just("i"), item_roles, json_objects, timestamps,
+              st.one_of(st.none(), texts)),
+    st.builds(ItemsRemoved, st.just(SID), st.integers(1, 4), timestamps),
+    st.builds(SessionCleared, st.just(SID), timestamps),
+    st.builds(StateChanged, st.just(SID), json_objects, timestamps),
+    st.builds(SessionDeleted, st.just(SID), timestamps),
+    st.builds(SessionCreated, st.just(SID), st.none(), timestamps),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(session_steps, max_size=25))
+def test_folding_a_stream_at_once_equals_one_event_at_a_time_and_is_pure(steps):
+    events = [SessionCreated(SID, "t", T0, "u", "acme", "k"), *steps]
+    one_by_one, seen = None, []
+    for e in events:
+        before = copy.deepcopy(one_by_one)
+        after = fold(one_by_one, e)
+        assert one_by_one == before  # pure: the input is never changed
+        seen.append(after)
+        one_by_one = after
+    assert fold_all(events) == one_by_one
+    if one_by_one is not None:  # messages: the user/assistant items with a text
+        live = [i for i in one_by_one.items
+                if i.role in ("user", "assistant") and i.text is not None]
+        assert [(m.role.value, m.content, m.timestamp) for m in one_by_one.messages] == [
+            (i.role, i.text, i.timestamp) for i in live]
+
+def test_a_pop_removes_the_message_of_a_popped_item():
+    s = fold_all([
+        SessionCreated(SID, None, T0),
+        MessageAdded(SID, SessionRole.USER, "a", T0),
+        ItemAdded(SID, "x", "tool", {}, T0),
+        ItemAdded(SID, "y", "assistant", {}, T0, "b"),
+        ItemsRemoved(SID, 2, T0 + timedelta(seconds=1)),
+    ])
+    assert [m.content for m in s.messages] == ["a"] and [i.id for i in s.items] == ["message-2"]
+    assert (s.version, s.updated_at) == (5, T0 + timedelta(seconds=1))
+
+
+def test_scope_state_is_not_a_sessions_event():
+    s = fold_all([SessionCreated(SID, None, T0)])
+    assert fold(s, ScopeStateChanged("tenant", "acme", None, {"a": 1}, T0)) is s
+
+
+def _fold_time(n: int) -> float:
+    events = [SessionCreated(SID, None, T0)] + [
+        MessageAdded(SID, SessionRole.USER, "m", T0) for _ in range(n)]
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        fold_all(events)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def test_folding_a_stream_is_linear():
+    """A ratio, not a deadline: 8x the events cost about 8x (quadratic: ~64x)."""
+    small, large = _fold_time(4_000), _fold_time(32_000)
+    assert large / small < 24, (small, large)
