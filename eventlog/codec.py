@@ -111,9 +111,10 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(SessionRole, lambda r: r.value)
     # Fields added after the first release are left out when None, so an
     # event of that release encodes to the very same bytes.
-    for cls, name in ((SessionCreated, "key"), (ItemAdded, "text")):
-        conv.register_unstructure_hook(cls, make_dict_unstructure_fn(
-            cls, conv, **{name: override(omit_if_default=True)}))
+    conv.register_unstructure_hook(SessionCreated, make_dict_unstructure_fn(
+        SessionCreated, conv, key=override(omit_if_default=True)))
+    conv.register_unstructure_hook(ItemAdded, make_dict_unstructure_fn(
+        ItemAdded, conv, text=override(omit_if_default=True)))
     return conv
 
 

@@ -219,6 +219,6 @@ EVENT_TYPES: dict[str, type] = {
 
 def stream_of(event: Event) -> str:
     """The stream an event belongs to."""
-    if type(event) is ScopeStateChanged:
+    if isinstance(event, ScopeStateChanged):
         return state_stream(event.tenant_id, event.user_id)
     return str(event.session_id)

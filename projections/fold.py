@@ -184,10 +184,12 @@ def fold_all(events: Iterable[Event | RecordedEvent], state: Session | None = No
     return builder.build()
 
 
-def fold_scope(state: dict[str, Any], event: ScopeStateChanged | RecordedEvent) -> dict[str, Any]:
+def fold_scope(state: dict[str, Any], event: Event | RecordedEvent) -> dict[str, Any]:
     """The tenant or user state after one `ScopeStateChanged` (pure)."""
     if isinstance(event, RecordedEvent):
         event = event.event
+    if not isinstance(event, ScopeStateChanged):
+        raise TypeError(f"not a state event: {event!r}")
     new = dict(state)
     apply_delta(new, event.delta)
     return new

@@ -21,8 +21,7 @@ from .models import Session
 
 _converter = make_converter()
 # The seed's wire format: the fields added in v2 are neither written nor read.
-_NOT_ON_THE_WIRE = {name: override(omit=True)
-                    for name in ("key", "version", "items", "state", "updated_at")}
+_OMIT = override(omit=True)
 _converter.register_unstructure_hook(datetime, format_timestamp)
 _converter.register_unstructure_hook(
     Session,
@@ -30,11 +29,11 @@ _converter.register_unstructure_hook(
         Session, _converter,
         user_id=override(omit_if_default=True),
         tenant_id=override(omit_if_default=True),
-        **_NOT_ON_THE_WIRE,
+        key=_OMIT, version=_OMIT, items=_OMIT, state=_OMIT, updated_at=_OMIT,
     ),
 )
-_converter.register_structure_hook(
-    Session, make_dict_structure_fn(Session, _converter, **_NOT_ON_THE_WIRE))
+_converter.register_structure_hook(Session, make_dict_structure_fn(
+    Session, _converter, key=_OMIT, version=_OMIT, items=_OMIT, state=_OMIT, updated_at=_OMIT))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -102,7 +102,8 @@ def _copy(session: Session, last_n: int | None = None) -> Session:
                         state=copy.deepcopy(session.state))
 
 
-def _page(sessions: builtins.list, limit: int | None, before: object, live: Mapping) -> builtins.list:
+def _page(sessions: builtins.list, limit: int | None, before: SessionId | None,
+          live: Mapping) -> builtins.list:
     """Keyset paging over an ordered list of sessions (or summaries)."""
     commands.check_limit("limit", limit)
     if before is not None:
@@ -137,7 +138,7 @@ class InMemorySessionStore:
     def apply(self, event: Event) -> None:
         """Fold one event into the store (what every write does)."""
         with self._lock:
-            if type(event) is ScopeStateChanged:
+            if isinstance(event, ScopeStateChanged):
                 stream = state_stream(event.tenant_id, event.user_id)
                 self._scopes[stream] = fold_scope(self._scopes.get(stream, {}), event)
                 return
@@ -294,7 +295,8 @@ class InMemorySessionStore:
             session = self._live(sid, expected_version)
             own, scoped = commands.state_events(sid, session.user_id, session.tenant_id, now,
                                                 **deltas)
-            for event in [*commands.item_events(sid, new, now), *own]:
+            writes: builtins.list[Event] = [*commands.item_events(sid, new, now), *own]
+            for event in writes:
                 self.apply(event)
             for _, events in scoped:
                 for event in events:
@@ -340,7 +342,7 @@ class InMemorySessionStore:
             if count > len(session.items):
                 raise ValueError(f"count {count} is more than the session's "
                                  f"{len(session.items)} items")
-            events = [commands.removed_event(sid, count, now)] if count else []
+            events: builtins.list[Event] = [commands.removed_event(sid, count, now)] if count else []
             for event in [*events, *commands.item_events(sid, new, now)]:
                 self.apply(event)
             return self._sessions[sid].version

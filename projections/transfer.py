@@ -20,8 +20,7 @@ from eventlog import EventLogError, SessionCreated
 from eventlog.events import Event
 
 from .fold import fold_all
-from .models import seed_fields
-from .models import Session, message_event
+from .models import Session, message_event, seed_fields
 from .serde import decode_json, loads, session_from_dict, session_to_json
 
 if TYPE_CHECKING:
