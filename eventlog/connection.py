@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import time
@@ -19,7 +20,9 @@ def translate(e: sqlite3.Error, path: str) -> EventLogError:
     is done), by its SQLite result code, never by the words of its message."""
     code = _primary(e)
     if code == sqlite3.SQLITE_FULL:
-        return StorageError(f"{path}: disk or database is full; nothing was written")
+        full = StorageError(f"{path}: disk or database is full; nothing was written")
+        full.errno = errno.ENOSPC  # callers tell a full disk by it, as for any OSError
+        return full
     if code == sqlite3.SQLITE_READONLY:
         return ReadOnlyError(f"{path}: database is read-only; nothing was written")
     if code == sqlite3.SQLITE_CANTOPEN:

@@ -1,6 +1,6 @@
 """Session views folded from the event log, behind the SessionStore contract."""
 
-from .errors import DuplicateKeyError, ProjectionError, SessionNotFoundError
+from .errors import DuplicateKeyError, ProjectionError, SessionNotFoundError, StaleViewWarning
 from .eventsourced import EventSourcedSessionStore
 from .fold import fold, fold_all
 from .models import (
@@ -44,6 +44,7 @@ __all__ = [
     "SessionStore",
     "SessionSummary",
     "SessionsProjection",
+    "StaleViewWarning",
     "TenantIndexProjection",
     "TenantSessionStore",
     "VerifyReport",

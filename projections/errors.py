@@ -41,3 +41,8 @@ class DuplicateKeyError(EventLogError, ValueError):
         self.session_id = session_id
         where = "without a tenant" if tenant_id is None else f"of tenant {tenant_id!r}"
         super().__init__(f"key {key!r} is already used by session {session_id} {where}")
+
+
+class StaleViewWarning(RuntimeWarning):
+    """A view could not be brought up to the log (read-only file, full disk):
+    reads show it as it is, possibly missing the newest events."""

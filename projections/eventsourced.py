@@ -5,6 +5,7 @@ come from the projection tables, replay from the log."""
 from __future__ import annotations
 
 import builtins
+import errno
 import gc
 import json
 import os
@@ -22,10 +23,11 @@ from eventlog import (
     RecordedEvent,
     SessionCreated,
     SessionDeleted,
+    StorageError,
 )
 from eventlog.checks import aware, bounded, to_uuid, uuid_from_text
 
-from .errors import SessionNotFoundError
+from .errors import ProjectionError, SessionNotFoundError, StaleViewWarning
 from .fold import fold_all
 from .models import Session, SessionMessage, SessionRole, message_event
 from .runner import Progress, Projection, ProjectionRunner
@@ -67,6 +69,12 @@ def _session(row: Sequence, messages: builtins.list[SessionMessage]) -> Session:
     _set(s, "state", {})
     _set(s, "updated_at", None)
     return s
+
+
+def cannot_write(e: StorageError) -> bool:
+    """Whether a write failed because the file cannot take one now (read-only,
+    or a full disk), so a read may go on without it."""
+    return isinstance(e, ReadOnlyError) or e.errno == errno.ENOSPC
 
 
 @contextmanager
@@ -114,7 +122,13 @@ class EventSourcedSessionStore:
                 self.log,
                 [SessionsProjection(), TenantIndexProjection(), SearchProjection(), *projections],
             )
-            self.runner.setup()
+            try:
+                self.runner.setup()  # writes only for a new or older-layout view
+            except StorageError as e:
+                if not cannot_write(e):
+                    raise
+                warnings.warn(StaleViewWarning(
+                    f"views not set up ({e}); reads show them as they are"), stacklevel=2)
             if catch_up:
                 self._catch_up_for_reading()
                 try:
@@ -126,21 +140,29 @@ class EventSourcedSessionStore:
             self.log.close()
             raise
 
-    def _catch_up_for_reading(self, names: Iterable[str] | None = None) -> None:
+    def _catch_up_for_reading(self, names: Iterable[str] | None = None, *,
+                              setup: bool = False) -> None:
         """Bring projections up to the log before a read, as far as it goes:
-        on a read-only file the views stay as they are (writes will say why);
-        at a broken or unreadable event they stop before it, so reads that do
-        not need it still work (`verify` points at it, writes refuse)."""
+        on a read-only file or a full disk the views stay as they are (with a
+        `StaleViewWarning`; writes will say why); at a broken or unreadable
+        event they stop before it, so reads that do not need it still work
+        (`verify` points at it, writes refuse)."""
         try:
+            if setup:
+                self.runner.setup()
             self.runner.catch_up(names)
-        except ReadOnlyError:
-            pass
         except ChainBrokenError as e:
             warnings.warn(f"{self.log.path}: views stop before position {e.position} "
                           f"({e.reason}); run `sessionlog verify`", RuntimeWarning, stacklevel=3)
         except EventDecodeError as e:
             warnings.warn(f"{self.log.path}: views stop before an unreadable event: {e}",
                           RuntimeWarning, stacklevel=3)
+        except StorageError as e:
+            if not cannot_write(e):
+                raise
+            warnings.warn(StaleViewWarning(
+                f"{', '.join(names) + ' view' if names else 'views'} not brought up to date "
+                f"({e}); reads show them as they are"), stacklevel=3)
 
     # -- writes -------------------------------------------------------------
 
@@ -349,20 +371,38 @@ class EventSourcedSessionStore:
             bounded(as_of, "as_of position")
         return fold_all(self.log.read_stream(str(to_uuid(id)), until=as_of))
 
-    def search(self, query: str, tenant_id: str | None = None, limit: int = 20) -> builtins.list[SearchHit]:
-        """Messages of live sessions matching an FTS5 query (words, "a phrase",
-        prefix*, AND/OR/NOT), best first. The search projection is lazy: it is
-        caught up here, so it sees every write, and writes never pay for it.
+    def search(self, query: str, tenant_id: str | None = None, limit: int = 20, *,
+               syntax: str = "plain") -> builtins.list[SearchHit]:
+        """Messages of live sessions matching `query`, best first, with a
+        snippet (matches in [brackets]).
+
+        The query is plain text by default: every word must match (the last
+        one also as a prefix), punctuation only separates words (`R-88`,
+        `e-mail`, `c++` work), and CJK text matches any substring. With
+        `syntax="fts5"` it is an FTS5 query ("a phrase", prefix*, AND/OR/NOT).
+        At most `fulltext.MAX_QUERY_CHARS` characters and
+        `fulltext.MAX_QUERY_TERMS` words.
+
+        The search projection is lazy: it is caught up here, so it sees every
+        write, and writes never pay for it (on a read-only file or a full
+        disk it is searched as it is, with a `StaleViewWarning`).
 
         Raises:
-            ValueError: an empty or malformed query.
+            ValueError: an empty, too long or (fts5) malformed query.
+            ProjectionError: the search view has an older layout and the file
+                cannot be written to upgrade it.
         """
-        if not isinstance(limit, int) or limit < 1:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, not {limit!r}")
         bounded(limit, "limit")
-        self._catch_up_for_reading(["search"])
+        self._catch_up_for_reading(["search"], setup=True)
+        projection = self.runner.projections["search"]
         with self.log.snapshot() as conn:
-            return _search(conn, query, tenant_id, limit)
+            if not self.runner._ready(conn, projection):
+                raise ProjectionError(
+                    "the search view has an older layout; it is rebuilt when the file is "
+                    "opened with write access (or run `sessionlog rebuild search`)")
+            return _search(conn, query, tenant_id, limit, syntax)
 
     def catch_up(self, names: Iterable[str] | None = None,
                  progress: Progress | None = None) -> dict[str, int]:

@@ -146,24 +146,19 @@ class ProjectionRunner:
 
     def setup(self) -> None:
         """Create the checkpoint table and any projection whose tables are
-        missing (at checkpoint 0, so catch-up fills it). Writes nothing when
-        all are there."""
+        missing, or whose `is_current(conn, names)` (optional) says they have
+        an older layout: dropped and made anew at checkpoint 0, so catch-up
+        refills them. Writes nothing when all are there and current."""
         with self.log.snapshot() as conn:
-            existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            known = (dict(conn.execute(f"SELECT name, position FROM {CHECKPOINTS}").fetchall())
-                     if CHECKPOINTS in existing else {})
-        if all(p.name in known and all(t in existing for t in p.tables)
-               for p in self.projections.values()):
-            return
+            if all(self._ready(conn, p) for p in self.projections.values()):
+                return
         with self.log.transaction() as conn:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
                 "name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
             )
-            existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            known = dict(conn.execute(f"SELECT name, position FROM {CHECKPOINTS}").fetchall())
             for p in self.projections.values():
-                if p.name in known and all(t in existing for t in p.tables):
+                if self._ready(conn, p):
                     continue
                 for t in p.tables:
                     conn.execute(f"DROP TABLE IF EXISTS [{t}]")
@@ -172,6 +167,16 @@ class ProjectionRunner:
                     f"INSERT OR REPLACE INTO {CHECKPOINTS} (name, position) VALUES (?, 0)",
                     (p.name,),
                 )
+
+    def _ready(self, conn: sqlite3.Connection, p: Projection) -> bool:
+        """Whether p has a checkpoint and all its tables, in its current layout."""
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if CHECKPOINTS not in tables or not all(t in tables for t in p.tables):
+            return False
+        if conn.execute(f"SELECT 1 FROM {CHECKPOINTS} WHERE name = ?", (p.name,)).fetchone() is None:
+            return False
+        is_current = getattr(p, "is_current", None)
+        return is_current is None or is_current(conn, self._names[p.name])
 
     def select(self, names: Iterable[str] | None = None) -> list[Projection]:
         """The named projections (all when `names` is empty or None)."""

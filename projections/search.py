@@ -1,5 +1,8 @@
 """Full-text search over message content (SQLite FTS5): a lazy projection,
-caught up just before it is read, so writes do not pay for it."""
+caught up just before it is read, so writes do not pay for it.
+
+Queries are plain text unless FTS5 syntax is asked for; CJK text is found by
+any substring (see `fulltext`)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,11 @@ import attrs
 
 from eventlog import RecordedEvent
 
+from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
 from .views import current_data, run_sql
+
+#: The query languages `search` takes.
+SYNTAXES = ("plain", "fts5")
 
 
 @attrs.frozen
@@ -29,8 +36,9 @@ class SearchHit:
 
 
 class SearchProjection:
-    """`message_search` (FTS5 over content), with `search_sessions` (each live
-    session's tenant) and `search_messages` (which rows a deletion removes)."""
+    """`message_search` (FTS5 over content, and over its CJK characters one
+    by one in `cjk`), with `search_sessions` (each live session's tenant) and
+    `search_messages` (which rows a deletion removes)."""
 
     name = "search"
     tables: ClassVar[tuple[str, ...]] = ("message_search", "search_sessions", "search_messages")
@@ -39,7 +47,7 @@ class SearchProjection:
     def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
         conn.execute(
             f"CREATE VIRTUAL TABLE [{names['message_search']}] USING fts5("
-            "content, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED)"
+            "content, cjk, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED)"
         )
         conn.execute(
             f"CREATE TABLE [{names['search_sessions']}] ("
@@ -49,6 +57,13 @@ class SearchProjection:
             f"CREATE TABLE [{names['search_messages']}] (session_id TEXT NOT NULL, "
             "position INTEGER NOT NULL, PRIMARY KEY (session_id, position)) WITHOUT ROWID"
         )
+
+    def is_current(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> bool:
+        """Whether existing tables have this release's layout (files from
+        before the `cjk` column are rebuilt by the runner)."""
+        columns = {r[1] for r in conn.execute(
+            "SELECT * FROM pragma_table_xinfo(?)", (names["message_search"],))}
+        return "cjk" in columns
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
@@ -69,9 +84,10 @@ class SearchProjection:
                     "(SELECT value FROM json_each(?))", (json.dumps(list({r[1] for r in rows})),)))
                 rows = [r for r in rows if r[1] in tenants]  # messages of live sessions only
                 run_sql(conn,
-                        f"INSERT INTO [{fts}] (rowid, content, session_id, tenant_id, role) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [(pos, content, sid, tenants[sid], role) for pos, sid, content, role in rows])
+                        f"INSERT INTO [{fts}] (rowid, content, cjk, session_id, tenant_id, role) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [(pos, content, cjk_text(content), sid, tenants[sid], role)
+                         for pos, sid, content, role in rows])
                 run_sql(conn, f"INSERT INTO [{msg}] (session_id, position) VALUES (?, ?)",
                         [(sid, pos) for pos, sid, _, _ in rows])
             elif type_name == "SessionDeleted":
@@ -85,23 +101,39 @@ class SearchProjection:
 
 
 def search(conn: sqlite3.Connection, query: str, tenant_id: str | None = None,
-           limit: int = 20) -> list[SearchHit]:
-    """Messages matching an FTS5 query, best first.
+           limit: int = 20, syntax: str = "plain") -> list[SearchHit]:
+    """Messages matching `query`, best first (FTS5's bm25 rank).
+
+    Args:
+        syntax: "plain" (default): words, each must match, the last as a
+            prefix; punctuation only separates words. "fts5": FTS5 query
+            syntax ("a phrase", prefix*, AND/OR/NOT, NEAR, column filters).
 
     Raises:
-        ValueError: the query is not valid FTS5 syntax.
+        ValueError: an empty, too long or (fts5) malformed query.
     """
-    if not isinstance(query, str) or not query.strip():
-        raise ValueError("the search query is empty")
-    sql = ("SELECT session_id, rowid, role, snippet(message_search, 0, '[', ']', '…', 12) "
-           "FROM message_search WHERE message_search MATCH ?")
-    params: list = [query]
+    if syntax not in SYNTAXES:
+        raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
+    expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
+    sql = ("SELECT rowid, session_id, role FROM message_search WHERE message_search MATCH ? "
+           "AND session_id IS NOT NULL")
+    params: list = [expression]
     if tenant_id is not None:
         sql += " AND tenant_id = ?"
         params.append(tenant_id)
     sql += " ORDER BY rank, rowid LIMIT ?"
     params.append(limit)
     try:
-        return [SearchHit(*row) for row in conn.execute(sql, params)]
+        rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as e:
+        if syntax == "plain":
+            raise  # our own expression: not the user's mistake
         raise ValueError(f"bad search query {query!r}: {e}") from None
+    hits = []
+    for position, session_id, role in rows:
+        (text, length) = conn.execute(
+            "SELECT substr(content, 1, ?), length(content) FROM message_search WHERE rowid = ?",
+            (SNIPPET_SCAN, position)).fetchone()
+        hits.append(SearchHit(session_id, position, role,
+                              snippet(text, terms, truncated=length > len(text))))
+    return hits

@@ -102,21 +102,22 @@ def open_store(ctx: click.Context, *, create: bool = False, force_foreign: bool 
 
 @contextmanager
 def _store(path: str, db: str, source: str, catch_up: bool) -> Iterator[EventSourcedSessionStore]:
-    """The store at `path`, our errors as one line that names `db`."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
+    """The store at `path`, our errors as one line that names `db`, and
+    warnings (stale or stopped views) as one `warning:` line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
             store = EventSourcedSessionStore(path, source=source, catch_up=catch_up)
-    except USER_ERRORS as e:
-        raise click.ClickException(str(e).replace(path, db)) from None
-    for w in caught:
-        click.echo(f"warning: {str(w.message).replace(path, db)}", err=True)
-    try:
-        yield store
-    except USER_ERRORS as e:
-        raise click.ClickException(str(e).replace(path, db)) from None
-    finally:
-        store.close()
+        except USER_ERRORS as e:
+            raise click.ClickException(str(e).replace(path, db)) from None
+        try:
+            yield store
+        except USER_ERRORS as e:
+            raise click.ClickException(str(e).replace(path, db)) from None
+        finally:
+            store.close()
+            for w in caught:
+                click.echo(f"warning: {str(w.message).replace(path, db)}", err=True)
 
 
 @contextmanager
@@ -496,26 +497,31 @@ def progress_bar(label: str, total: int) -> Iterator:
         yield bar.update
 
 
-@main.command()
-@click.argument("query")
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, required=True, metavar="QUERY...")
 @click.option("--tenant", help="Only this tenant's sessions.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--fts", is_flag=True, help="QUERY is FTS5 syntax: \"a phrase\", prefix*, AND, OR, NOT.")
 @json_option
 @click.pass_context
-def search(ctx, query, tenant, limit, as_json):
-    """Full-text search over message content (SQLite FTS5 syntax).
+def search(ctx, words, tenant, limit, fts, as_json):
+    """Full-text search over message content.
 
-    QUERY takes words, "a phrase", prefix*, AND, OR, NOT. Matches are shown
-    in [brackets].
+    QUERY is plain text: every word must match (the last one also as the
+    start of a word), punctuation only separates words, and Chinese,
+    Japanese or Korean text matches any part of a word. A QUERY starting
+    with '-' goes after `--`. Matches are shown in [brackets].
 
     Example:
 
     \b
-      sessionlog search refund --tenant acme
-      sessionlog search '"order 1142" OR parcel*' --json
+      sessionlog search refund R-88 --tenant acme
+      sessionlog search -- -foo
+      sessionlog search --fts '"order 1142" OR parcel*' --json
     """
+    query = " ".join(words)
     with open_store(ctx) as store:
-        hits = store.search(query, tenant, limit)
+        hits = store.search(query, tenant, limit, syntax="fts5" if fts else "plain")
     if as_json:
         click.echo(render.to_json([
             {"session_id": h.session_id, "position": h.position, "role": h.role,

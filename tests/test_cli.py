@@ -125,7 +125,7 @@ def test_search_rebuild_catch_up_stats(db):
     assert [(h["session_id"], h["role"]) for h in hits] == [(sid, "user")]
     assert "[parcel]" in hits[0]["snippet"]
     assert ok(db, "search", "nothinglikethis") == "no matches\n"
-    bad = run(db, "search", '"open')
+    bad = run(db, "search", "--fts", '"open')
     assert bad.exit_code == 1 and "bad search query" in bad.stderr
     assert ok(db, "rebuild") == "rebuilt sessions, tenants, search from 4 events\n"
     assert ok(db, "rebuild", "search").startswith("rebuilt search from 4 events")
