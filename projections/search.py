@@ -7,6 +7,7 @@ any substring (see `fulltext`)."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from itertools import groupby
@@ -60,10 +61,12 @@ class SearchProjection:
 
     def is_current(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> bool:
         """Whether existing tables have this release's layout (files from
-        before the `cjk` column are rebuilt by the runner)."""
-        columns = {r[1] for r in conn.execute(
-            "SELECT * FROM pragma_table_xinfo(?)", (names["message_search"],))}
-        return "cjk" in columns
+        before the `cjk` column are rebuilt by the runner). Reads the DDL
+        only: a damaged index must not stop the store from opening."""
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?",
+                           (names["message_search"],)).fetchone()
+        columns = row[0].partition("(")[2] if row and row[0] else ""
+        return re.search(r"(^|,)\s*cjk\b", columns) is not None
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
