@@ -60,6 +60,13 @@ _TAIL_ROW = (
     "FROM events e WHERE position = ?"
 )
 
+# Each stream's version by one index seek (max() of an index prefix), not a
+# GROUP BY that reads every event of every stream.
+_VERSIONS = (
+    "SELECT value, coalesce((SELECT max(version) FROM events WHERE stream_id = value), 0) "
+    "FROM json_each(?)"
+)
+
 
 def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7): new event ids land at the
@@ -369,10 +376,7 @@ class EventLog:
         versions = {plan[0][0]: first_version or 0}
         others = list({stream for stream, _, _ in plan[1:]} - versions.keys())
         if others:
-            versions.update(dict.fromkeys(others, 0))
-            versions.update(conn.execute(
-                "SELECT stream_id, max(version) FROM events WHERE stream_id IN "
-                "(SELECT value FROM json_each(?)) GROUP BY stream_id", (json.dumps(others),)))
+            versions.update(conn.execute(_VERSIONS, (json.dumps(others),)))
         moment = datetime.now(UTC)
         now = format_sortable(moment)
         if now < prev_at:  # another writer's clock ran ahead: never go back

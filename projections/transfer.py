@@ -258,7 +258,8 @@ def _add(totals: list[int], counts: tuple[int, ...], progress) -> None:
 def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
     ids = json.dumps(list({str(s.id) for _, s in batch}))
     present = {r[0] for r in conn.execute(
-        "SELECT DISTINCT stream_id FROM events WHERE stream_id IN (SELECT value FROM json_each(?))",
+        "SELECT value FROM json_each(?) WHERE EXISTS "
+        "(SELECT 1 FROM events WHERE stream_id = value)",  # one index probe each
         (ids,))}
     plan: list[tuple[str | None, tuple[str, list[Event], int]]] = []
     seen: dict[str, Session] = {}

@@ -48,3 +48,37 @@ def test_statement_counts_do_not_grow_with_the_store():
     small, large = counts(3, 2), counts(120, 12)
     assert small == large
     assert large["list"] <= 4 and large["get"] <= 4 and large["add_message"] <= 10
+
+
+def vm_steps(conn, call) -> int:
+    """SQLite virtual-machine instructions `call` runs (a progress handler
+    called on every one): a count, not a time."""
+    steps = [0]
+
+    def tick():
+        steps[0] += 1
+        return 0
+    conn.set_progress_handler(tick, 1)
+    try:
+        call()
+    finally:
+        conn.set_progress_handler(None, 1)
+    return steps[0]
+
+
+def test_append_many_does_not_read_whole_streams_to_find_their_versions():
+    """Each stream's version is one index seek, not a scan of its events."""
+    import uuid
+
+    from eventlog import EventLog, MessageAdded
+
+    def steps_at(n: int) -> int:
+        with EventLog(":memory:") as log:
+            ids = [uuid.uuid4() for _ in range(4)]
+            now = datetime.now(UTC)
+            for sid in ids:
+                log.append(str(sid), [MessageAdded(sid, "user", "x", now)] * n)
+            batch = [(str(sid), [MessageAdded(sid, "user", "y", now)], n) for sid in ids]
+            return vm_steps(log.connection, lambda: log.append_many(batch))
+    small, large = steps_at(5), steps_at(400)
+    assert large < small * 1.2, (small, large)
