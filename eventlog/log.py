@@ -8,6 +8,7 @@ update its tables in the same commit as the events it reads.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -15,22 +16,15 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from . import chain, schema
+from . import chain, lean, schema
 from .chain import ChainWalk
 from .checks import uuid_from_int
-from .codec import (
-    GENESIS_HASH,
-    SCHEMA_VERSION,
-    chain_hash,
-    dumps,
-    encode_event,
-    format_sortable,
-)
+from .codec import GENESIS_HASH, SCHEMA_VERSION, _string, dumps, format_sortable
 from .connection import _retry, connect, connect_reader, is_memory, translate
 from .errors import (
     ChainBrokenError,
@@ -40,9 +34,10 @@ from .errors import (
     EventLogError,
     ReadOnlyError,
 )
-from .events import Event, ScopeStateChanged, stream_of
+from .events import EVENT_TYPES, Event, ScopeStateChanged, stream_of
 from .recorded import COLUMNS, RecordedEvent
 
+_T = TypeVar("_T")
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {COLUMNS} FROM events"
 # The stream's version, the log's tail (for the hash chain) and whether a
@@ -62,6 +57,7 @@ _TAIL_ROW = (
 
 # Each stream's version by one index seek (max() of an index prefix), not a
 # GROUP BY that reads every event of every stream.
+_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?"
 _VERSIONS = (
     "SELECT value, coalesce((SELECT max(version) FROM events WHERE stream_id = value), 0) "
     "FROM json_each(?)"
@@ -71,8 +67,11 @@ _VERSIONS = (
 def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7): new event ids land at the
     end of the `event_id` index instead of on a random page."""
-    return uuid_from_int(
-        (time.time_ns() // 1_000_000) << 80 | _random.getrandbits(80) & _UUID7_MASK | _UUID7_BITS)
+    return uuid_from_int(_uuid7_int(time.time_ns()))
+
+
+def _uuid7_int(ns: int) -> int:
+    return (ns // 1_000_000) << 80 | _random.getrandbits(80) & _UUID7_MASK | _UUID7_BITS
 
 
 # Version 7 in bits 79-76 and the RFC variant in bits 63-62 of the random tail.
@@ -83,16 +82,31 @@ _random = random.Random()  # seeded from os.urandom; reseeded in forked children
 os.register_at_fork(after_in_child=_random.seed)
 
 
-def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str, Any]]]:
-    """Validate that the events belong to the stream and encode them."""
-    if not isinstance(stream_id, str) or not stream_id:
-        raise ValueError("stream_id must be a non-empty string")
-    try:
-        owner = uuid.UUID(stream_id)
-    except ValueError:
-        owner = None
-    if owner is not None and str(owner) != stream_id:
-        owner = None  # only the canonical text form names a session's stream
+def _owner(stream_id: str) -> uuid.UUID | None:
+    """The session a stream id names (its canonical text form only), or None."""
+    owner = _OWNERS.get(stream_id)
+    if owner is None:
+        if not isinstance(stream_id, str) or not stream_id:
+            raise ValueError("stream_id must be a non-empty string")
+        try:
+            owner = uuid.UUID(stream_id)
+        except ValueError:
+            return None
+        if str(owner) != stream_id:
+            return None  # only the canonical text form names a session's stream
+        if len(_OWNERS) >= 4096:
+            _OWNERS.clear()
+        _OWNERS[stream_id] = owner
+    return owner
+
+
+_OWNERS: dict[str, uuid.UUID] = {}  # parsed stream ids: writes repeat the same few
+
+
+def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str, Any], str]]:
+    """Validate that the events belong to the stream and encode them:
+    (type name, data, canonical JSON text) each."""
+    owner = _owner(stream_id)
     encoded = []
     for e in events:
         if type(e) is ScopeStateChanged:
@@ -104,8 +118,31 @@ def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str
                 f"a session's events belong to stream str(session_id): "
                 f"{getattr(e, 'session_id', e)!r} is not {stream_id!r}"
             )
-        encoded.append(encode_event(e))
+        encoded.append(lean.encode(e))
     return encoded
+
+
+_QUOTED = {name: _string(name) for name in EVENT_TYPES}
+_TOKENS = itertools.count(1)
+
+
+class _Call:
+    """One queued `EventLog.run` call and its outcome."""
+
+    __slots__ = ("done", "error", "fn", "result", "wake")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        self.fn = fn
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.wake = threading.Event()
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        try:
+            self.result = self.fn(conn)
+        except Exception as e:
+            self.error = e
 
 
 class EventLog:
@@ -137,9 +174,10 @@ class EventLog:
         self._idle: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._closed = False
-        self._meta_cache: dict[tuple, str] = {}
+        self._meta_cache: dict[tuple, tuple[dict[str, Any], str, str]] = {}
         self._notes_ready = False
         self._good_tail: tuple[int, str] | None = None
+        self._init_write_state(group_commit=synchronous == "full")
         try:
             current = schema.is_current(self._conn)
         except sqlite3.Error as e:
@@ -166,7 +204,24 @@ class EventLog:
         log._lock, log._pool_lock, log._local = threading.RLock(), threading.Lock(), threading.local()
         log._local.conn, log._local.depth = conn, 1  # this thread reads inside the caller's
         log._meta_cache, log._notes_ready, log._good_tail = {}, False, None
+        log._init_write_state(group_commit=False)
         return log
+
+    def _init_write_state(self, group_commit: bool) -> None:
+        self._clock = lean.Clock()
+        # What the last append left, so the next one need not read it back:
+        # valid while `stamp()` equals `_cache_at` (see `stamp`).
+        self._token = next(_TOKENS)  # no other log object's stamp can equal ours
+        self._seq = 0
+        self._wdv: int | None = None  # the write connection's data_version, this transaction
+        self._cache_at: tuple[int, int, int] | None = None
+        self._tail: tuple[int, str, str] = (0, GENESIS_HASH, "")
+        self._versions: dict[str, int] = {}
+        #: Group commit: calls of `run` queued by threads share a transaction.
+        self.group_commit = group_commit
+        self._queue: list[_Call] = []
+        self._queue_lock = threading.Lock()
+        self._leading = False
 
     # -- transactions -------------------------------------------------------
 
@@ -174,7 +229,10 @@ class EventLog:
     def connection(self) -> sqlite3.Connection:
         """The connection of this thread's open `transaction()` or
         `snapshot()`, else the write connection, for tables that live beside
-        the log. Prefer the connection those context managers yield."""
+        the log. Prefer the connection those context managers yield.
+        Whoever takes it may change anything: what was cached starts over."""
+        with self._lock:
+            self._seq += 1
         return self._local.__dict__.get("conn") or self._conn
 
     @contextmanager
@@ -200,11 +258,13 @@ class EventLog:
                 raise translate(e, self.path) from e
             saved = local.get("conn"), local.get("depth", 0)
             local["conn"], local["depth"] = self._conn, 1
+            self._wdv = None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 self._notes_ready = False  # a table it created is rolled back too
+                self._seq += 1  # whatever was cached from inside is gone
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
@@ -212,6 +272,7 @@ class EventLog:
                 raise
             finally:
                 local["conn"], local["depth"] = saved
+                self._wdv = None
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -276,6 +337,115 @@ class EventLog:
             if conn is not None:
                 conn.close()
 
+    def stamp(self) -> tuple[int, int, int]:
+        """Inside a write transaction: a value that changes whenever the log
+        may have changed behind a cache's back: this object's token, the
+        write connection's `PRAGMA data_version` (read once per transaction;
+        it moves when another connection or process commits, not on this
+        connection's own commits), and a counter this object bumps on every
+        append and every rollback. Equal stamps: nothing was written in
+        between except through this object, and nothing rolled back."""
+        dv = self._wdv
+        if dv is None:
+            dv = self._wdv = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return self._token, dv, self._seq
+
+    def forget_cached(self) -> None:
+        """Move the stamp on: everything cached against it starts over (for
+        writes made behind the log's back, such as rewritten views)."""
+        with self._lock:
+            self._seq += 1
+
+    def read_stamp(self) -> tuple[int, int, int] | None:
+        """`stamp()` for a read about to start, or None when it cannot be
+        had without waiting (a writer holds the write connection) or would
+        not describe what the read sees (inside an older open snapshot).
+        Taken before the read: what the read sees is at least that new."""
+        local = self._local.__dict__
+        if local.get("depth") and local.get("conn") is not self._conn:
+            return None
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if local.get("conn") is self._conn:  # inside this thread's transaction
+                return self.stamp()
+            dv = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            return self._token, dv, self._seq
+        except sqlite3.Error:
+            return None
+        finally:
+            self._lock.release()
+
+    def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`fn(conn)` in a write transaction; returns what it returns.
+
+        With `group_commit` (on at synchronous="full"), calls made by several
+        threads at once share one transaction and one fsync: calls queue, one
+        thread (the leader) runs every queued call, each in its own
+        savepoint, commits once, wakes their callers and hands the lead to
+        the next queued call. A call returns only after the commit that holds
+        its writes; a call that raises is rolled back to its savepoint and
+        fails alone.
+        """
+        if not self.group_commit or self._in_own_transaction():
+            with self.transaction() as conn:
+                return fn(conn)
+        call = _Call(fn)
+        with self._queue_lock:
+            self._queue.append(call)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            call.wake.wait()  # done, or handed the lead
+        if not call.done:
+            try:
+                with self._lock:
+                    with self._queue_lock:
+                        batch, self._queue = self._queue, []
+                    self._run_batch(batch)
+            finally:
+                with self._queue_lock:
+                    if self._queue:
+                        self._queue[0].wake.set()  # not done: it leads next
+                    else:
+                        self._leading = False
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _in_own_transaction(self) -> bool:
+        """Is this thread inside a transaction on the write connection (a
+        write that must join it rather than queue behind it)?"""
+        return self._local.__dict__.get("conn") is self._conn
+
+    def _run_batch(self, batch: list[_Call]) -> None:
+        """Run queued calls in one transaction (holding the lock), then mark
+        them done and wake their callers."""
+        try:
+            with self.transaction() as conn:
+                if len(batch) == 1:
+                    batch[0].run(conn)
+                    if batch[0].error is not None:
+                        raise batch[0].error
+                else:
+                    for call in batch:
+                        conn.execute("SAVEPOINT group_commit")
+                        call.run(conn)
+                        if call.error is not None:
+                            self._seq += 1
+                            conn.execute("ROLLBACK TO group_commit")
+                        conn.execute("RELEASE group_commit")
+        except BaseException as exc:
+            for call in batch:
+                if call.error is None:
+                    call.error = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for call in batch:
+                call.done = True
+                call.wake.set()
+
     # -- writes -------------------------------------------------------------
 
     def append(
@@ -309,8 +479,8 @@ class EventLog:
             ValueError: bad arguments or text that cannot be stored.
             StorageError: the file could not be written.
         """
-        with self.transaction() as conn:
-            return self._append(conn, stream_id, events, expected_version, metadata, event_ids)
+        return self.run(lambda conn: self._append(
+            conn, stream_id, events, expected_version, metadata, event_ids))
 
     def append_many(
         self,
@@ -358,56 +528,78 @@ class EventLog:
 
     def _write(self, conn, plan, metadata, ids) -> list[RecordedEvent]:
         """Chain and insert planned (stream_id, encoded events, expected_version)
-        items at the end of the log. Checks every version before writing."""
+        items at the end of the log. Checks every version before writing.
+
+        The log's tail and the streams' versions come from what this object
+        last wrote when `stamp()` says nothing changed since; else they are
+        read (one query, plus one for further streams).
+        """
         plan = [item for item in plan if item[1]]
         if not plan:
             return []
-        meta = {"source": "api", **(metadata or {})}
-        meta_text = self._meta_text(meta)
-        if not self._notes_ready:
-            conn.execute(chain.NOTES_DDL)
-            self._notes_ready = True
-        row = conn.execute(_TAIL, (plan[0][0], *_TAIL_ARGS)).fetchone()
-        if row:
-            self._check_tail(conn, row)
-            first_version, prev_pos, prev_hash, prev_at = row[:4]
-        else:
-            first_version, prev_pos, prev_hash, prev_at = None, 0, GENESIS_HASH, ""
-        versions = {plan[0][0]: first_version or 0}
-        others = list({stream for stream, _, _ in plan[1:]} - versions.keys())
-        if others:
-            versions.update(conn.execute(_VERSIONS, (json.dumps(others),)))
-        moment = datetime.now(UTC)
-        now = format_sortable(moment)
+        meta, meta_text, meta_q = self._meta_entry(metadata)
+        stamp = self.stamp()
+        versions = self._versions
+        if stamp != self._cache_at:
+            # Not the tail this object wrote (or something rolled back): read
+            # it, check it links and that no break is recorded.
+            versions.clear()
+            if not self._notes_ready:
+                conn.execute(chain.NOTES_DDL)
+                self._notes_ready = True
+            row = conn.execute(_TAIL, (plan[0][0], *_TAIL_ARGS)).fetchone()
+            if row:
+                self._check_tail(conn, row)
+                versions[plan[0][0]] = row[0] or 0
+                self._tail = row[1:4]
+            else:
+                self._tail = (0, GENESIS_HASH, "")
+        missing = list({stream for stream, _, _ in plan if stream not in versions})
+        if len(missing) == 1:
+            versions[missing[0]] = conn.execute(_VERSION, missing).fetchone()[0]
+        elif missing:
+            versions.update(conn.execute(_VERSIONS, (json.dumps(missing),)))
+        prev_pos, prev_hash, prev_at = self._tail
+        ns = time.time_ns()
+        now, moment = self._clock.at(ns)
         if now < prev_at:  # another writer's clock ran ahead: never go back
             now, moment = prev_at, datetime.fromisoformat(prev_at)
-        rows, recorded, pos = [], [], prev_pos
+        rows, recorded, pos, written = [], [], prev_pos, dict[str, int]()
         for stream_id, encoded, expected in plan:
-            current = versions[stream_id]
+            current = written.get(stream_id, versions[stream_id])
             if expected is not None and expected != current:
                 raise ConcurrencyError(stream_id, expected, current)
-            for type_name, data in encoded:
+            stream_q = _string(stream_id)
+            for type_name, data, data_text in encoded:
                 pos += 1
                 current += 1
                 if ids:
                     eid = ids[pos - prev_pos - 1]
                     event_id = uuid.UUID(eid)
                 else:
-                    event_id = uuid7()
-                    eid = str(event_id)
-                data_text = dumps(data)
-                prev_hash = chain_hash(prev_hash, pos, eid, stream_id, current, type_name,
-                                       SCHEMA_VERSION, data_text, meta_text, now)
+                    n = _uuid7_int(ns)
+                    eid, event_id = lean.uuid_text(n), uuid_from_int(n)
+                type_q = _QUOTED.get(type_name) or _string(type_name)
+                prev_hash = lean.chain_hash(prev_hash, pos, eid, stream_q, current, type_q,
+                                            data_text, meta_q, now)
                 rows.append((pos, eid, stream_id, current, type_name, data_text, meta_text, now,
                              prev_hash, SCHEMA_VERSION))
                 recorded.append(RecordedEvent(pos, event_id, stream_id, current,
                                               type_name, data, meta, moment, prev_hash))
-            versions[stream_id] = current
-        if len(rows) == 1:
-            conn.execute(_INSERT, rows[0])
-        else:
-            conn.executemany(_INSERT, rows)
+            written[stream_id] = current
+        try:
+            if len(rows) == 1:
+                conn.execute(_INSERT, rows[0])
+            else:
+                conn.executemany(_INSERT, rows)
+        finally:
+            self._seq += 1  # written, or partly: the cache is stamped anew or void
+        if len(versions) > 4096:
+            versions.clear()
+        versions.update(written)
+        self._tail = (pos, prev_hash, now)
         self._good_tail = (pos, prev_hash)
+        self._cache_at = (self._token, stamp[1], self._seq)
         return recorded
 
     def _check_tail(self, conn, row) -> None:
@@ -427,19 +619,24 @@ class EventLog:
             raise ChainBrokenError(pos, problem)
         self._good_tail = (pos, stored)
 
-    def _meta_text(self, meta: dict[str, Any]) -> str:
-        # Writers repeat the same few metadata dicts: encode each once.
+    def _meta_entry(self, metadata: Mapping[str, Any] | None) -> tuple[dict[str, Any], str, str]:
+        """The metadata dict (source defaulted to "api"), its JSON text, and
+        that text as a JSON string literal (for the chain). Writers repeat
+        the same few metadata dicts: each is encoded once."""
         try:
-            key = tuple(meta.items())
-            text = self._meta_cache.get(key)
+            key = tuple(metadata.items()) if metadata else ()
+            entry = self._meta_cache.get(key)
         except TypeError:  # unhashable values
-            return dumps(meta)
-        if text is None:
+            key, entry = None, None
+        if entry is None:
+            meta = {"source": "api", **(metadata or {})}
             text = dumps(meta)
-            if len(self._meta_cache) > 256:
-                self._meta_cache.clear()
-            self._meta_cache[key] = text
-        return text
+            entry = (meta, text, _string(text))
+            if key is not None:
+                if len(self._meta_cache) > 256:
+                    self._meta_cache.clear()
+                self._meta_cache[key] = entry
+        return dict(entry[0]), entry[1], entry[2]
 
     def _recorded_ids(self, conn, ids: list[str]) -> list[RecordedEvent]:
         found = {}
@@ -545,6 +742,7 @@ class EventLog:
             with self.transaction() as conn:
                 if chain.chain_state(conn) != (chain.BROKEN, position):
                     chain.add_note(conn, chain.BROKEN, position, detail)
+                    self._seq += 1  # the next write must read the note
         except EventLogError:
             pass
 
@@ -556,6 +754,7 @@ class EventLog:
                 state = chain.chain_state(conn)
                 if state is not None and state[0] == chain.BROKEN:
                     chain.add_note(conn, chain.INTACT, position, detail)
+                    self._seq += 1
         except EventLogError:
             pass
 

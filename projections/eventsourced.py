@@ -27,6 +27,7 @@ from eventlog import (
 )
 from eventlog.checks import aware, bounded, to_uuid, uuid_from_text
 
+from .cache import SessionCache
 from .errors import ProjectionError, SessionNotFoundError, StaleViewWarning
 from .fold import fold_all
 from .models import Session, SessionMessage, SessionRole, message_event
@@ -39,6 +40,7 @@ from .verify import VerifyReport
 from .verify import verify as _verify
 from .views import SessionsProjection, TenantIndexProjection
 
+_UNKNOWN = object()
 _SESSION_COLS = "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id"
 _ROLES = {r.value: r for r in SessionRole}
 _new, _set = object.__new__, object.__setattr__
@@ -117,6 +119,12 @@ class EventSourcedSessionStore:
                  source: str = "api", catch_up: bool = True) -> None:
         self.log = EventLog(path, synchronous=synchronous, timeout=timeout)
         self.source = source
+        # Write-side memory, exact while the log's stamp is `_synced_at`:
+        # the inline views are current, and `_live` holds the owners of the
+        # sessions this store saw (None: not live).
+        self._synced_at: tuple[int, int, int] | None = None
+        self._live: dict[str, tuple[str | None, str | None] | None] = {}
+        self.cache = SessionCache()
         try:
             self.runner = ProjectionRunner(
                 self.log,
@@ -174,10 +182,31 @@ class EventSourcedSessionStore:
             meta["tenant_id"] = tenant_id
         return meta
 
+    def _sync(self, conn) -> None:
+        """Inside a write: unless nothing changed since this store's last
+        write (`EventLog.stamp`), forget what was cached and bring the inline
+        views up to the log."""
+        stamp = self.log.stamp()
+        if stamp != self._synced_at:
+            self._live.clear()
+            self.runner.sync_inline(conn)
+            self._synced_at = stamp
+
     def _commit(self, conn, stream_id: str, events: list, meta: dict,
-                expected_version: int | None = None) -> list[RecordedEvent]:
-        recorded = self.log.append(stream_id, events, expected_version, meta)
+                expected_version: int | None = None,
+                live: tuple[str | None, str | None] | None = None) -> list[RecordedEvent]:
+        """Append and apply inline, in the caller's transaction (after
+        `_sync`); `live`: the session's owners after the write (None: gone)."""
+        before = self.log.stamp()
+        recorded = self.log._append(conn, stream_id, events, expected_version, meta, None)
         self.runner.apply_inline(conn, recorded)
+        after = self.log.stamp()
+        if before == self._synced_at:  # still exact: it only missed this write
+            self._synced_at = after
+            if len(self._live) >= 10_000:
+                self._live.clear()
+            self._live[stream_id] = live
+        self.cache.wrote(before, after, stream_id)
         return recorded
 
     def create(self, title: str | None = None) -> Session:
@@ -201,9 +230,12 @@ class EventSourcedSessionStore:
 
     def _new_session(self, title, user_id, tenant_id) -> Session:
         event = SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
-        with self.log.transaction() as conn:
-            self.runner.sync_inline(conn)
-            self._commit(conn, str(event.session_id), [event], self._meta(user_id, tenant_id), 0)
+
+        def write(conn) -> None:
+            self._sync(conn)
+            self._commit(conn, str(event.session_id), [event], self._meta(user_id, tenant_id), 0,
+                         (user_id, tenant_id))
+        self.log.run(write)
         return Session(event.session_id, title, event.created_at, [], user_id, tenant_id)
 
     def add_message(self, id: SessionId, message: SessionMessage, *,
@@ -227,31 +259,41 @@ class EventSourcedSessionStore:
         events = [message_event(sid, m) for m in map(check_message, messages)]
         if not events:
             return
-        with self.log.transaction() as conn:
+
+        def write(conn) -> None:
             owners = self._owners(conn, sid)
             if owners is None:
                 raise SessionNotFoundError(sid)
-            self._commit(conn, str(sid), events, self._meta(*owners), expected_version)
+            self._commit(conn, str(sid), events, self._meta(*owners), expected_version, owners)
+        self.log.run(write)
 
     def delete(self, id: SessionId, *, expected_version: int | None = None) -> bool:
         """Delete a live session (one `SessionDeleted`); False, and nothing
         appended, if there is none."""
         sid = to_uuid(id)
-        with self.log.transaction() as conn:
+
+        def write(conn) -> bool:
             owners = self._owners(conn, sid)
             if owners is None:
                 return False
             self._commit(conn, str(sid), [SessionDeleted(sid, datetime.now(UTC))],
                          self._meta(*owners), expected_version)
-        return True
+            return True
+        return self.log.run(write)
 
     def _owners(self, conn, sid: uuid.UUID) -> tuple[str | None, str | None] | None:
         """Inside a write: bring the inline views up to the log, then the live
-        session's (user_id, tenant_id), or None if there is no such session."""
-        self.runner.sync_inline(conn)
-        return conn.execute(
-            "SELECT user_id, tenant_id FROM sessions WHERE id = ?", (str(sid),)
-        ).fetchone()
+        session's (user_id, tenant_id), or None if there is no such session
+        (remembered from this store's own writes while nothing else wrote)."""
+        self._sync(conn)
+        key = str(sid)
+        owners = self._live.get(key, _UNKNOWN)
+        if owners is _UNKNOWN:
+            owners = conn.execute(
+                "SELECT user_id, tenant_id FROM sessions WHERE id = ?", (key,)
+            ).fetchone()
+            self._live[key] = owners
+        return owners  # type: ignore[return-value]
 
     # -- reads --------------------------------------------------------------
 
@@ -260,6 +302,11 @@ class EventSourcedSessionStore:
         sid = str(to_uuid(id))
         if last_n is not None and (not isinstance(last_n, int) or last_n < 0):
             raise ValueError(f"last_n must be a non-negative integer, not {last_n!r}")
+        stamp = self.log.read_stamp() if last_n is None else None
+        if stamp is not None:
+            hit = self.cache.get(stamp, sid)
+            if hit is not None:
+                return hit
         with self.log.snapshot() as conn:
             row = conn.execute(
                 f"SELECT {_SESSION_COLS} FROM sessions s WHERE s.id = ?", (sid,)
@@ -271,6 +318,8 @@ class EventSourcedSessionStore:
                     "SELECT role, content, timestamp FROM messages WHERE session = ? "
                     "ORDER BY position", (row[0],)
                 ).fetchall()
+                session = _session(row, [_message(*m) for m in rows])
+                return session if stamp is None else self.cache.put(stamp, sid, session)
             else:
                 rows = conn.execute(
                     "SELECT role, content, timestamp FROM messages WHERE session = ? "
@@ -408,7 +457,10 @@ class EventSourcedSessionStore:
                  progress: Progress | None = None) -> dict[str, int]:
         """Apply the events after each projection's checkpoint (all
         projections, or the named ones); returns how many each applied."""
-        return self.runner.catch_up(names, progress=progress)
+        try:
+            return self.runner.catch_up(names, progress=progress)
+        finally:
+            self._forget()
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Progress | None = None,
                 batch_size: int = 5000, *, force: bool = False) -> int:
@@ -420,7 +472,11 @@ class EventSourcedSessionStore:
         (then what the log holds is folded, unreadable rows left out, and the
         forced rebuild is recorded in the log's notes).
         """
-        return self.runner.rebuild(names, progress=progress, batch_size=batch_size, force=force)
+        try:
+            return self.runner.rebuild(names, progress=progress, batch_size=batch_size,
+                                       force=force)
+        finally:
+            self._forget()
 
     def repair_triggers(self) -> builtins.list[str]:
         """Reinstall the append-only triggers on `events` if any was dropped,
@@ -473,6 +529,10 @@ class EventSourcedSessionStore:
         self.log.vacuum()
         return {"tables_dropped": dropped, "bytes_before": before,
                 "bytes_after": self.log.file_bytes()}
+
+    def _forget(self) -> None:
+        """The views were rewritten: what was cached about them starts over."""
+        self.log.forget_cached()
 
     def close(self) -> None:
         """Close the database."""
