@@ -93,7 +93,7 @@ def check_message(message: object) -> SessionMessage:
 
 
 def _copy(session: Session, last_n: int | None = None) -> Session:
-    items = session.items if last_n is None else session.items[len(session.items) - last_n:]
+    items = session.items if last_n is None else session.items[max(0, len(session.items) - last_n):]
     if last_n is None:
         messages = builtins.list(session.messages)
     else:

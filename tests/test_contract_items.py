@@ -297,6 +297,7 @@ def test_get_last_n_limits_items_and_messages(store):
     assert [i.role for i in last2.items] == ["tool", "assistant"]
     assert [m.content for m in last2.messages] == ["b"]
     assert store.get(s.id, last_n=0).items == []
+    assert len(store.get(s.id, last_n=4).items) == 3  # more than there are: all of them
     with pytest.raises(ValueError):
         store.get(s.id, last_n=-1)
 
