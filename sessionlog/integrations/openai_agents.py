@@ -1,0 +1,350 @@
+"""sessionlog as the session memory of the OpenAI Agents SDK.
+
+`EventSourcedSession` is a drop-in for the SDK's `SQLiteSession`: pass it as
+`Runner.run(..., session=...)`. Every item the SDK stores becomes one
+`ItemAdded` event, a pop one `ItemsRemoved`, a clear one `SessionCleared`, all in
+the stream of the session whose key is the SDK's `session_id`, so `sessionlog
+history` and `show` print the conversation with its roles and readable text.
+
+This module only translates: SDK items to our items and back, the SDK's async
+calls to the store's sync ones (run in a worker thread), our errors to the ones
+SDK users expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+from agents.items import TResponseInputItem
+from agents.memory import SessionABC, SessionSettings
+
+from eventlog import ConcurrencyError
+from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
+
+try:
+    from agents.memory.session_settings import coerce_session_settings
+except ImportError:  # openai-agents < 0.19 takes SessionSettings objects only
+    def coerce_session_settings(value: SessionSettings | dict[str, Any]) -> SessionSettings:
+        return value if isinstance(value, SessionSettings) else SessionSettings(**value)
+
+__all__ = ["EventSourcedSession", "item_role", "item_text"]
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+# -- SDK item -> our item -------------------------------------------------------
+
+def item_role(item: Mapping[str, Any]) -> str:
+    """The role an SDK item is recorded under: a message's `role` ("user",
+    "assistant", "system", "developer"), otherwise the item's `type`
+    ("function_call", "function_call_output", "reasoning", ...)."""
+    for field in ("role", "type"):
+        value = item.get(field)
+        if isinstance(value, str) and value:
+            return value
+    return "item"
+
+
+def item_text(item: Mapping[str, Any]) -> str | None:
+    """What `history` and `show` print for an SDK item: a message's text, a
+    tool call as "name(arguments)", a tool output's text, a reasoning summary.
+    None when the item has nothing readable (the renderer then falls back)."""
+    kind = item.get("type")
+    if "role" in item and kind in (None, "message"):
+        return _content_text(item.get("content"))
+    if kind == "reasoning":
+        return _content_text(item.get("summary")) or _content_text(item.get("content"))
+    if kind == "compaction":
+        return "(earlier conversation, compacted)"
+    if isinstance(item.get("name"), str):
+        args = item.get("arguments", item.get("input", ""))
+        name = item["name"]
+        if isinstance(item.get("server_label"), str):  # a hosted MCP call
+            name = f"{item['server_label']}.{name}"
+        return f"{name}({args if isinstance(args, str) else _compact(args)})"
+    if "output" in item:
+        return _content_text(item["output"])
+    if isinstance(kind, str) and kind.endswith("_call") and "action" in item:
+        return f"{kind.removesuffix('_call')}({_compact(item['action'])})"
+    return None
+
+
+def _content_text(content: Any) -> str | None:
+    """The text of a message's content: a string, or the parts of a list
+    joined by newlines (images and files as placeholders)."""
+    if content is None:
+        return None
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return _part_text(content)
+    parts = [text for text in map(_part_text, content) if text is not None]
+    return "\n".join(parts) if parts else None
+
+
+def _part_text(part: Any) -> str | None:
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, Mapping):
+        return None
+    for field in ("text", "refusal"):
+        if isinstance(part.get(field), str):
+            return part[field]
+    kind = part.get("type")
+    if kind in ("input_file", "file") and part.get("filename"):
+        return f"[file {part['filename']}]"
+    if isinstance(kind, str):
+        return f"[{kind.removeprefix('input_')}]"
+    return None
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _new_item(item: Any) -> NewItem:
+    if not isinstance(item, Mapping):
+        raise TypeError(f"session item: expected a dict, got {type(item).__name__}")
+    try:  # the SDK's own session stores json.dumps the item: same failure, same type
+        json.dumps(item, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"session item is not JSON: {e}") from None
+    return NewItem(role=item_role(item), data=dict(item), text=item_text(item))
+
+
+def _sdk_item(data: dict[str, Any]) -> TResponseInputItem:
+    return cast(TResponseInputItem, data)  # stored exactly as the SDK gave it
+
+
+# -- the session ----------------------------------------------------------------
+
+class EventSourcedSession(SessionABC):
+    """An OpenAI Agents SDK session kept in a sessionlog event log.
+
+    A drop-in for `SQLiteSession(session_id, db_path)`: same methods, same
+    results. `session_id` is the sessionlog session's key (`get_or_create`, so
+    several processes on one file share one session). The store opens lazily,
+    in a worker thread, on first use; every store call runs in a worker thread,
+    never in the event loop. A mutation the caller cancels still finishes, then
+    the cancellation is raised (the SDK's rule: a write is never half-known).
+
+    Args:
+        session_id: the SDK's session id; the sessionlog session's key.
+        db_path: the SQLite file (created if missing) or ":memory:" (default).
+        store: an open store to use instead of opening `db_path`; many
+            sessions may share it. It is not closed by `close()`.
+        session_settings: `SessionSettings` (or its dict); `limit` is the
+            default for `get_items`.
+    """
+
+    def __init__(self, session_id: str, db_path: str | os.PathLike[str] = ":memory:", *,
+                 store: Any = None,
+                 session_settings: SessionSettings | dict[str, Any] | None = None) -> None:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session_id: expected a non-empty string, got {session_id!r}")
+        self.session_id = session_id
+        self.session_settings = (SessionSettings() if session_settings is None
+                                 else coerce_session_settings(session_settings))
+        path = os.fspath(db_path)
+        self.db_path = path if path == ":memory:" else os.path.expanduser(path)
+        self._store = store
+        self._owns_store = store is None
+        self._sid: uuid.UUID | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- the Session protocol -------------------------------------------------
+
+    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        """The session's items, oldest first; with `limit` (or, if None,
+        `session_settings.limit`), only the latest `limit` of them. A negative
+        limit means all, as in `SQLiteSession`."""
+        if limit is None:
+            limit = self.session_settings.limit if self.session_settings else None
+        if limit is not None and limit < 0:
+            limit = None
+        return await self._run(lambda store: self._read(store, limit))
+
+    async def add_items(self, items: list[TResponseInputItem]) -> None:
+        """Append `items` in order, in one transaction (one `ItemAdded` each)."""
+        new = [_new_item(item) for item in items]
+        self._check_open()
+        if new:
+            await self._settle(lambda store: self._write(store, lambda sid: store.add_items(sid, new)))
+
+    async def pop_item(self) -> TResponseInputItem | None:
+        """Remove and return the latest item (one `ItemsRemoved`); None if
+        there is none."""
+        def pop(store) -> TResponseInputItem | None:
+            sid = self._find(store)
+            if sid is None:
+                return None
+            try:
+                removed = store.pop_items(sid, 1)
+            except SessionNotFoundError:
+                self._sid = None
+                return None
+            return _sdk_item(removed[0].data) if removed else None
+        return await self._settle(pop)
+
+    async def clear_session(self) -> None:
+        """Remove every item (one `SessionCleared`); the session and its
+        history stay in the log."""
+        def clear(store) -> None:
+            sid = self._find(store)
+            if sid is not None:
+                try:
+                    store.clear(sid)
+                except SessionNotFoundError:
+                    self._sid = None
+        await self._settle(clear)
+
+    def close(self) -> None:
+        """Close the store this session opened (not one passed as `store=`).
+        Later calls raise RuntimeError."""
+        with self._lock:
+            self._closed = True
+            store, self._store = self._store, None
+        if store is not None and self._owns_store:
+            store.close()
+
+    # -- the SDK's compaction hooks (OpenAIResponsesCompactionSession) ----------
+
+    async def _get_compaction_snapshot(self, limit: int, *, prune_prefix: Callable | None = None):
+        """The latest `limit` items, and a `replace_suffix(start, output)` that
+        replaces the snapshot's items from `start` on with `output` in one
+        append if the session has not changed since (else returns False).
+
+        `prune_prefix` (expired encrypted items) is not applied: the log keeps
+        every item ever written, the replacement still happens."""
+        from agents.memory.session import _CompactionSnapshot
+
+        if type(self) is not EventSourcedSession:
+            return None  # a subclass may transform items: don't bypass it
+
+        def read(store) -> tuple[list[TResponseInputItem], int, bool]:
+            session = self._session(store, None)
+            if session is None:
+                return [], 0, True
+            tail = session.items[-limit:] if limit > 0 else []
+            return [_sdk_item(i.data) for i in tail], session.version, len(tail) == len(session.items)
+
+        items, version, complete = await self._run(read)
+
+        async def replace_suffix(start: int, output: list[TResponseInputItem]) -> bool:
+            count = len(items) - start
+            if count <= 0 or version == 0:
+                return False
+            new = [_new_item(item) for item in output]
+            return await self._settle(lambda store: self._replace(store, count, new, version))
+
+        return _CompactionSnapshot(items, complete, replace_suffix)
+
+    async def _atomic_replace_items(self, items: list[TResponseInputItem]) -> bool:
+        """Replace the whole history with `items` in one append (the SDK's
+        manual compaction), instead of its clear-then-add."""
+        if type(self) is not EventSourcedSession:
+            return False
+        new = [_new_item(item) for item in items]
+
+        def replace(store) -> bool:
+            for _ in range(100):  # another writer got in between: read again
+                session = self._session(store, None)
+                if session is None or not session.items:
+                    if new:
+                        self._write(store, lambda sid: store.add_items(sid, new))
+                    return True
+                if self._replace(store, len(session.items), new, session.version):
+                    return True
+            return False  # the SDK then clears and adds
+        return await self._settle(replace)
+
+    # -- store calls, in a worker thread ----------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("EventSourcedSession is closed")
+
+    def _open(self):
+        with self._lock:
+            self._check_open()
+            if self._store is None:
+                self._store = EventSourcedSessionStore(self.db_path, source="openai-agents")
+            return self._store
+
+    async def _run(self, fn: Callable[[Any], T]) -> T:
+        self._check_open()
+        return await asyncio.to_thread(lambda: fn(self._open()))
+
+    async def _settle(self, fn: Callable[[Any], T]) -> T:
+        """`_run` for a write: a cancelled caller still waits for the outcome,
+        so a write is never left half-known (then the cancellation is raised)."""
+        task = asyncio.ensure_future(self._run(fn))
+        cancelled: asyncio.CancelledError | None = None
+        while not task.done():
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError as e:
+                cancelled = cancelled or e
+        if cancelled is not None:
+            if not task.cancelled():
+                task.exception()  # retrieved: the cancellation is what the caller sees
+            raise cancelled
+        return task.result()
+
+    def _find(self, store) -> uuid.UUID | None:
+        """The session's id, or None if no live session has this key."""
+        if self._sid is None:
+            session = store.get_by_key(self.session_id)
+            self._sid = None if session is None else session.id
+        return self._sid
+
+    def _session(self, store, last_n: int | None):
+        for _ in range(2):  # the cached id may name a session deleted since
+            sid = self._find(store)
+            if sid is None:
+                return None
+            session = store.get(sid, last_n=last_n)
+            if session is not None:
+                return session
+            self._sid = None
+        return None
+
+    def _read(self, store, limit: int | None) -> list[TResponseInputItem]:
+        if limit == 0:
+            return []
+        session = self._session(store, limit)
+        return [] if session is None else [_sdk_item(item.data) for item in session.items]
+
+    def _write(self, store, write: Callable[[uuid.UUID], T]) -> T:
+        """`write(sid)` on the session with this key, created if missing; once
+        more on a fresh session if it was deleted meanwhile."""
+        for attempt in range(2):
+            if self._sid is None:
+                self._sid = store.get_or_create(self.session_id, title=self.session_id).id
+            try:
+                return write(self._sid)
+            except SessionNotFoundError:
+                self._sid = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _replace(self, store, count: int, new: list[NewItem], version: int) -> bool:
+        """Replace the last `count` items if the session is still at `version`;
+        False if it moved on (the SDK then keeps the history as it is)."""
+        sid = self._find(store)
+        if sid is None:
+            return False
+        try:
+            store.replace_last(sid, count, new, expected_version=version)
+        except (ConcurrencyError, SessionNotFoundError):
+            return False
+        return True
