@@ -301,13 +301,19 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
 def export_sessions(store: EventSourcedSessionStore, tenant_id: str | None = None,
                     page: int = 500) -> Iterator[str]:
     """Yield one serde JSON line per live session, newest first, a page of
-    sessions at a time (memory does not grow with the store)."""
-    before = None
-    while True:
-        sessions = (store.list(page, before) if tenant_id is None
-                    else store.list_for_tenant(tenant_id, page, before))
-        for session in sessions:
-            yield session_to_json(session)
-        if len(sessions) < page:
-            return
-        before = sessions[-1].id
+    sessions at a time (memory does not grow with the store).
+
+    Every page comes from one snapshot (a read transaction held until the
+    iterator is exhausted or closed): sessions created or deleted meanwhile
+    do not change the export. Exhaust or `close()` the iterator.
+    """
+    with store.log.snapshot():
+        before = None
+        while True:
+            sessions = (store.list(page, before) if tenant_id is None
+                        else store.list_for_tenant(tenant_id, page, before))
+            for session in sessions:
+                yield session_to_json(session)
+            if len(sessions) < page:
+                return
+            before = sessions[-1].id

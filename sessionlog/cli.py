@@ -7,8 +7,10 @@ stderr with a non-zero exit, and prints a table (or JSON with --json).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -758,6 +760,21 @@ def import_(ctx, files, on_conflict, force_foreign):
     click.echo(str(summary))
 
 
+def _exclusive_temp(path: str) -> tuple[str, int]:
+    """A new file beside `path` under an unguessable name, created exclusively
+    (O_EXCL: never an existing file, never through a planted symlink), with
+    the permissions the umask gives a new file. Returns (name, fd)."""
+    directory, base = os.path.split(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.partial")
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name", path)
+
+
 @main.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file (atomically) instead of stdout.")
@@ -765,6 +782,10 @@ def import_(ctx, files, on_conflict, force_foreign):
 @click.pass_context
 def export(ctx, output, tenant):
     """Export live sessions as JSON Lines (serde format), newest first.
+
+    The export is one consistent snapshot: sessions created or deleted while
+    it runs do not change it. With -o, it is written to a new temporary file
+    beside FILE and renamed over it when complete.
 
     Example:
 
@@ -782,9 +803,10 @@ def export(ctx, output, tenant):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 ctx.exit(1)
             return
-        tmp = f"{output}.partial"
+        tmp = None
         try:
-            with open(tmp, "w", encoding="utf-8") as out:
+            tmp, fd = _exclusive_temp(output)
+            with open(fd, "w", encoding="utf-8") as out:
                 count = 0
                 for line in lines:
                     out.write(line + "\n")
@@ -792,9 +814,11 @@ def export(ctx, output, tenant):
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, output)
+            tmp = None
         except OSError as e:
             raise click.ClickException(f"cannot write {output}: {e.strerror}") from None
         finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
     click.echo(f"exported {count} session(s) to {output}", err=True)

@@ -165,10 +165,17 @@ def test_returned_sessions_are_copies(store):
 
 
 def test_session_role_serde():
-    assert json.dumps(SessionRole.USER) == '"user"'
-    assert json.dumps(SessionRole.ASSISTANT) == '"assistant"'
-    assert SessionRole(json.loads('"user"')) is SessionRole.USER
-    assert SessionRole(json.loads('"assistant"')) is SessionRole.ASSISTANT
+    """Roles go over the wire as serde's lowercase strings, through our session JSON."""
+    now = datetime.now(UTC)
+    session = Session(uuid.uuid4(), None, now, [SessionMessage(SessionRole.USER, "q", now),
+                                                 SessionMessage(SessionRole.ASSISTANT, "a", now)])
+    wire = json.loads(session_to_json(session))
+    assert [m["role"] for m in wire["messages"]] == ["user", "assistant"]
+    back = session_from_json(json.dumps(wire)).messages
+    assert [m.role for m in back] == [SessionRole.USER, SessionRole.ASSISTANT]
+    wire["messages"][0]["role"] = "User"
+    with pytest.raises(ValueError, match="role"):
+        session_from_json(json.dumps(wire))
 
 
 def test_session_message_roundtrip():

@@ -35,3 +35,35 @@ def test_eventlog_does_not_import_projections():
     import re
     for path in pathlib.Path(eventlog.__file__).parent.glob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+projections", path.read_text(), re.M), path
+
+
+def test_sessionlog_all():
+    """`sessionlog` is the one entry point: it re-exports both layers' public API."""
+    import sessionlog
+    assert sessionlog.__all__ == sorted(sessionlog.__all__)
+    assert sessionlog.__all__ == [
+        "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "EventDecodeError",
+        "EventLog", "EventLogError", "EventSourcedSessionStore", "ImportConflictError",
+        "ImportFileError", "ImportSummary", "InMemorySessionStore", "LayoutError", "MessageAdded",
+        "Problem", "Projection", "ProjectionError", "ProjectionRunner", "ReadOnlyError",
+        "RecordedEvent", "SCHEMA_VERSION", "SearchHit", "SearchProjection", "Session",
+        "SessionCreated", "SessionDeleted", "SessionMessage", "SessionNotFoundError", "SessionRole",
+        "SessionStore", "SessionsProjection", "StorageError", "TenantIndexProjection",
+        "TenantSessionStore", "VerifyReport", "decode_event", "encode_event", "export_sessions",
+        "fold", "fold_all", "format_session_context", "format_timestamp", "import_sessions",
+        "parse_timestamp", "read_sessions", "session_from_dict", "session_from_json",
+        "session_to_dict", "session_to_json", "verify",
+    ]
+    assert set(eventlog.__all__) | set(projections.__all__) <= set(sessionlog.__all__)
+    for name in sessionlog.__all__:
+        source = eventlog if name in eventlog.__all__ else projections
+        if name in source.__all__:
+            assert getattr(sessionlog, name) is getattr(source, name), name
+
+
+def test_importing_sessionlog_does_not_load_the_cli():
+    import subprocess
+    import sys
+    code = "import sys, sessionlog; print('sessionlog.cli' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
