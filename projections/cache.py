@@ -20,12 +20,31 @@ from collections import OrderedDict
 
 import attrs
 
-from .models import Session
+from .models import Session, SessionItem
 
 _new, _set = object.__new__, object.__setattr__
 
 #: Every field of `Session`, from attrs: a new field cannot be dropped.
 SESSION_FIELDS = tuple(f.name for f in attrs.fields(Session))
+ITEM_FIELDS = tuple(f.name for f in attrs.fields(SessionItem))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy_item(item: SessionItem) -> SessionItem:
+    """An item with its own `data` (a flat dict, as a message's is, is copied
+    shallowly: its values are immutable)."""
+    data = item.data
+    if all(type(v) in _SCALARS for v in data.values()):
+        data = data.copy()
+    else:
+        data = copy.deepcopy(data)
+    out = _new(SessionItem)
+    for name in ITEM_FIELDS:
+        _set(out, name, getattr(item, name))
+    _set(out, "data", data)
+    return out
 
 
 def copy_session(session: Session) -> Session:
@@ -35,7 +54,9 @@ def copy_session(session: Session) -> Session:
     out = _new(Session)
     for name in SESSION_FIELDS:
         value = getattr(session, name)
-        if type(value) is list:
+        if name == "items":
+            value = [_copy_item(i) for i in value]
+        elif type(value) is list:
             value = value.copy()
         elif type(value) is dict:
             value = copy.deepcopy(value)

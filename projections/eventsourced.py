@@ -6,31 +6,32 @@ from __future__ import annotations
 
 import builtins
 import errno
-import gc
-import json
 import os
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from eventlog import (
     ChainBrokenError,
+    ConcurrencyError,
     EventDecodeError,
     EventLog,
+    ItemsRemoved,
     ReadOnlyError,
     RecordedEvent,
-    SessionCreated,
+    SessionCleared,
     SessionDeleted,
     StorageError,
 )
-from eventlog.checks import aware, bounded, to_uuid, uuid_from_text
+from eventlog.checks import aware, bounded, to_uuid
 
+from . import commands, views
 from .cache import SessionCache
-from .errors import ProjectionError, SessionNotFoundError, StaleViewWarning
+from .errors import DuplicateKeyError, ProjectionError, SessionNotFoundError, StaleViewWarning
 from .fold import fold_all
-from .models import Session, SessionMessage, SessionRole, message_event
+from .models import NewItem, Session, SessionItem, SessionMessage, SessionSummary, message_event
 from .runner import Progress, Projection, ProjectionRunner
 from .search import SearchHit, SearchProjection
 from .search import search as _search
@@ -41,57 +42,12 @@ from .verify import verify as _verify
 from .views import SessionsProjection, TenantIndexProjection
 
 _UNKNOWN = object()
-_SESSION_COLS = "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id"
-_ROLES = {r.value: r for r in SessionRole}
-_new, _set = object.__new__, object.__setattr__
-_parse_time = datetime.fromisoformat
-
-
-def _message(role: str, content: str, timestamp: str) -> SessionMessage:
-    # Rows come from our own projection, already validated on the way in:
-    # build without re-running the converters (get/list are hot paths).
-    m = _new(SessionMessage)
-    _set(m, "role", _ROLES[role])
-    _set(m, "content", content)
-    _set(m, "timestamp", _parse_time(timestamp))
-    return m
-
-
-def _session(row: Sequence, messages: builtins.list[SessionMessage]) -> Session:
-    s = _new(Session)
-    _set(s, "id", uuid_from_text(row[1]))
-    _set(s, "title", row[2])
-    _set(s, "created_at", _parse_time(row[3]))
-    _set(s, "messages", messages)
-    _set(s, "user_id", row[4])
-    _set(s, "tenant_id", row[5])
-    _set(s, "key", None)
-    _set(s, "version", 0)
-    _set(s, "items", [])
-    _set(s, "state", {})
-    _set(s, "updated_at", None)
-    return s
 
 
 def cannot_write(e: StorageError) -> bool:
     """Whether a write failed because the file cannot take one now (read-only,
     or a full disk), so a read may go on without it."""
     return isinstance(e, ReadOnlyError) or e.errno == errno.ENOSPC
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects that
-    hold no cycles: otherwise it runs full passes over every live object as
-    they pile up (measured: list() of 10,000 sessions 20% faster alone, 3x
-    faster in a process that already holds many objects)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class EventSourcedSessionStore:
@@ -219,24 +175,74 @@ class EventSourcedSessionStore:
         check_owner(user_id, tenant_id)
         return self._new_session(title, user_id, tenant_id)
 
+    def create_session(self, title: str | None = None, *, user_id: str | None = None,
+                       tenant_id: str | None = None, key: str | None = None,
+                       state: Mapping[str, Any] | None = None) -> Session:
+        """Create a session; appends one `SessionCreated` (and one
+        `StateChanged` when `state` is not empty), at version 1 (2).
+
+        Raises:
+            DuplicateKeyError: a live session of the tenant holds `key`.
+            ValueError: a bad argument; nothing is written.
+        """
+        return self._new_session(title, user_id, tenant_id, key, state)
+
     def for_tenant(self, tenant_id: str) -> TenantSessionStore:
         """A SessionStore confined to `tenant_id` (see `TenantSessionStore`)."""
         return TenantSessionStore(self, tenant_id)
 
     def _tenant_of(self, sid: uuid.UUID) -> object:
         with self.log.snapshot() as conn:
-            row = conn.execute("SELECT tenant_id FROM sessions WHERE id = ?", (str(sid),)).fetchone()
+            row = views.tenant_of(conn, sid)
         return _NO_SESSION if row is None else row[0]
 
-    def _new_session(self, title, user_id, tenant_id) -> Session:
-        event = SessionCreated(uuid.uuid4(), title, datetime.now(UTC), user_id, tenant_id)
+    def _new_session(self, title, user_id, tenant_id, key=None, state=None) -> Session:
+        events = commands.created_events(title, user_id, tenant_id, key, state, datetime.now(UTC))
 
         def write(conn) -> None:
             self._sync(conn)
-            self._commit(conn, str(event.session_id), [event], self._meta(user_id, tenant_id), 0,
-                         (user_id, tenant_id))
+            if key is not None:
+                holder = views.find_by_key(conn, key, tenant_id)
+                if holder is not None:
+                    raise DuplicateKeyError(key, tenant_id, uuid.UUID(holder))
+            self._commit(conn, str(events[0].session_id), events,
+                         self._meta(user_id, tenant_id), 0, (user_id, tenant_id))
         self.log.run(write)
-        return Session(event.session_id, title, event.created_at, [], user_id, tenant_id)
+        session = fold_all(events)
+        assert session is not None
+        return session
+
+    def get_or_create(self, key: str, *, title: str | None = None, user_id: str | None = None,
+                      tenant_id: str | None = None) -> Session:
+        """The live session of the tenant (None: no tenant) with this key, or
+        a new one with it (one `SessionCreated`). Atomic across threads and
+        processes: the look-up and the creation share one write transaction."""
+        commands.check_key(key)
+        commands.check_optional_owner(user_id, tenant_id)
+        events = commands.created_events(title, user_id, tenant_id, key, None, datetime.now(UTC))
+
+        def write(conn) -> Session | None:
+            self._sync(conn)
+            holder = views.find_by_key(conn, key, tenant_id)
+            if holder is not None:
+                return views.read_session(conn, holder)
+            self._commit(conn, str(events[0].session_id), events,
+                         self._meta(user_id, tenant_id), 0, (user_id, tenant_id))
+            return None
+        found = self.log.run(write)
+        if found is not None:
+            return found
+        session = fold_all(events)
+        assert session is not None
+        return session
+
+    def get_by_key(self, key: str, tenant_id: str | None = None) -> Session | None:
+        """The live session of the tenant (None: no tenant) with this key."""
+        commands.check_key(key)
+        commands.check_optional_owner(None, tenant_id)
+        with self.log.snapshot() as conn:
+            holder = views.find_by_key(conn, key, tenant_id)
+            return None if holder is None else views.read_session(conn, holder)
 
     def add_message(self, id: SessionId, message: SessionMessage, *,
                     expected_version: int | None = None) -> None:
@@ -257,27 +263,24 @@ class EventSourcedSessionStore:
         """
         sid = to_uuid(id)
         events = [message_event(sid, m) for m in map(check_message, messages)]
-        if not events:
-            return
+        commands.check_expected(expected_version)
 
         def write(conn) -> None:
-            owners = self._owners(conn, sid)
-            if owners is None:
-                raise SessionNotFoundError(sid)
-            self._commit(conn, str(sid), events, self._meta(*owners), expected_version, owners)
+            self._write(conn, sid, self._live_owners(conn, sid), events, expected_version)
         self.log.run(write)
 
     def delete(self, id: SessionId, *, expected_version: int | None = None) -> bool:
         """Delete a live session (one `SessionDeleted`); False, and nothing
-        appended, if there is none."""
+        appended, if there is none. Its key is free again."""
         sid = to_uuid(id)
+        commands.check_expected(expected_version)
 
         def write(conn) -> bool:
             owners = self._owners(conn, sid)
             if owners is None:
                 return False
-            self._commit(conn, str(sid), [SessionDeleted(sid, datetime.now(UTC))],
-                         self._meta(*owners), expected_version)
+            self._write(conn, sid, owners, [SessionDeleted(sid, datetime.now(UTC))],
+                        expected_version, live=None)
             return True
         return self.log.run(write)
 
@@ -289,44 +292,148 @@ class EventSourcedSessionStore:
         key = str(sid)
         owners = self._live.get(key, _UNKNOWN)
         if owners is _UNKNOWN:
-            owners = conn.execute(
-                "SELECT user_id, tenant_id FROM sessions WHERE id = ?", (key,)
-            ).fetchone()
+            owners = views.owners(conn, key)
             self._live[key] = owners
         return owners  # type: ignore[return-value]
+
+    def _live_owners(self, conn, sid: uuid.UUID) -> tuple[str | None, str | None]:
+        owners = self._owners(conn, sid)
+        if owners is None:
+            raise SessionNotFoundError(sid)
+        return owners
+
+    def _write(self, conn, sid: uuid.UUID, owners: tuple[str | None, str | None],
+               events: Sequence, expected_version: int | None,
+               scoped: Sequence[tuple[str, list]] = (), *,
+               live: tuple[str | None, str | None] | object | None = _UNKNOWN) -> int:
+        """Inside a write (after `_owners`): append the session's events
+        (checking its version) and the state events of other streams, apply
+        them inline, and return the session's new version. `live`: the
+        session's owners after the write (default: unchanged)."""
+        meta = self._meta(*owners)
+        after = owners if live is _UNKNOWN else live
+        if events:
+            recorded = self._commit(conn, str(sid), list(events), meta, expected_version,
+                                    after)  # type: ignore[arg-type]
+            version = recorded[-1].version
+        else:
+            version = views.stream_version(conn, str(sid))
+            if expected_version is not None and expected_version != version:
+                raise ConcurrencyError(str(sid), expected_version, version)
+        for stream, scope_events in scoped:
+            self._commit(conn, stream, scope_events, meta)
+        return version
+
+    def add_items(self, id: SessionId, items: Sequence[NewItem | Mapping[str, Any]], *,
+                  state_delta: Mapping[str, Any] | None = None,
+                  user_state_delta: Mapping[str, Any] | None = None,
+                  tenant_state_delta: Mapping[str, Any] | None = None,
+                  expected_version: int | None = None) -> int:
+        """Append items (one `ItemAdded` each), then the session's state delta
+        (one `StateChanged`), and the user's and tenant's (one
+        `ScopeStateChanged` each, in their own streams), all in one
+        transaction. Returns the session's new version (unchanged, and
+        nothing written, when there is nothing to write).
+
+        Raises:
+            SessionNotFoundError: no live session has this id.
+            ConcurrencyError: the session is not at `expected_version`.
+            ValueError: a bad item or delta, or a user/tenant delta for a
+                session without user/tenant; nothing is written.
+        """
+        sid = to_uuid(id)
+        new = commands.to_new_items(items)
+        own_delta = commands.check_delta("state_delta", state_delta)
+        user_delta = commands.check_delta("user_state_delta", user_state_delta)
+        tenant_delta = commands.check_delta("tenant_state_delta", tenant_state_delta)
+        commands.check_expected(expected_version)
+        now = datetime.now(UTC)
+        def write(conn) -> int:
+            owners = self._live_owners(conn, sid)
+            own, scoped = commands.state_events(
+                sid, owners[0], owners[1], now, state_delta=own_delta,
+                user_state_delta=user_delta, tenant_state_delta=tenant_delta)
+            return self._write(conn, sid, owners, [*commands.item_events(sid, new, now), *own],
+                               expected_version, scoped)
+        return self.log.run(write)
+
+    def pop_items(self, id: SessionId, count: int = 1, *,
+                  expected_version: int | None = None) -> builtins.list[SessionItem]:
+        """Remove the last `count` items (fewer if there are fewer) with one
+        `ItemsRemoved`; return them, oldest first. [] and no event when the
+        session has no items."""
+        sid = to_uuid(id)
+        commands.check_count(count, 1)
+        commands.check_expected(expected_version)
+        def write(conn) -> builtins.list[SessionItem]:
+            owners = self._live_owners(conn, sid)
+            popped = views.last_items(conn, sid, count)
+            events = [ItemsRemoved(sid, len(popped), datetime.now(UTC))] if popped else []
+            self._write(conn, sid, owners, events, expected_version)
+            return popped
+        return self.log.run(write)
+
+    def clear(self, id: SessionId, *, expected_version: int | None = None) -> None:
+        """Remove every item: one `SessionCleared`, even when already empty."""
+        sid = to_uuid(id)
+        commands.check_expected(expected_version)
+        def write(conn) -> None:
+            owners = self._live_owners(conn, sid)
+            self._write(conn, sid, owners, [SessionCleared(sid, datetime.now(UTC))],
+                        expected_version)
+        self.log.run(write)
+
+    def replace_last(self, id: SessionId, count: int,
+                     items: Sequence[NewItem | Mapping[str, Any]], *,
+                     expected_version: int | None) -> int:
+        """Replace the last `count` items with `items` in one append (one
+        `ItemsRemoved` unless count is 0, then one `ItemAdded` each), if the
+        session is still at `expected_version` (None: skip the check).
+        Returns the new version.
+
+        Raises:
+            ValueError: count is more than the session's items; nothing written.
+        """
+        sid = to_uuid(id)
+        commands.check_count(count, 0)
+        new = commands.to_new_items(items)
+        commands.check_expected(expected_version)
+        now = datetime.now(UTC)
+        def write(conn) -> int:
+            owners = self._live_owners(conn, sid)
+            held = views.item_count(conn, sid)
+            if count > held:
+                raise ValueError(f"count {count} is more than the session's {held} items")
+            events: builtins.list = [ItemsRemoved(sid, count, now)] if count else []
+            return self._write(conn, sid, owners, [*events, *commands.item_events(sid, new, now)],
+                               expected_version)
+        return self.log.run(write)
+
+    def get_state(self, tenant_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """The tenant's (app) state, or with `user_id` that user's state."""
+        commands.check_scope(tenant_id, user_id)
+        with self.log.snapshot() as conn:
+            return views.read_scope_state(conn, tenant_id, user_id)
 
     # -- reads --------------------------------------------------------------
 
     def get(self, id: SessionId, last_n: int | None = None) -> Session | None:
-        """The live session, or None; with `last_n`, only its last n messages."""
+        """The live session, or None; with `last_n`, only its last n items
+        (and the messages among them)."""
         sid = str(to_uuid(id))
-        if last_n is not None and (not isinstance(last_n, int) or last_n < 0):
-            raise ValueError(f"last_n must be a non-negative integer, not {last_n!r}")
+        commands.check_limit("last_n", last_n)
+        if last_n is not None:
+            bounded(last_n, "last_n")
         stamp = self.log.read_stamp() if last_n is None else None
         if stamp is not None:
             hit = self.cache.get(stamp, sid)
             if hit is not None:
                 return hit
         with self.log.snapshot() as conn:
-            row = conn.execute(
-                f"SELECT {_SESSION_COLS} FROM sessions s WHERE s.id = ?", (sid,)
-            ).fetchone()
-            if row is None:
-                return None
-            if last_n is None:
-                rows = conn.execute(
-                    "SELECT role, content, timestamp FROM messages WHERE session = ? "
-                    "ORDER BY position", (row[0],)
-                ).fetchall()
-                session = _session(row, [_message(*m) for m in rows])
-                return session if stamp is None else self.cache.put(stamp, sid, session)
-            else:
-                rows = conn.execute(
-                    "SELECT role, content, timestamp FROM messages WHERE session = ? "
-                    "ORDER BY position DESC LIMIT ?", (row[0], last_n)
-                ).fetchall()
-                rows.reverse()
-        return _session(row, [_message(*m) for m in rows])
+            session = views.read_session(conn, sid, last_n)
+        if session is None or stamp is None:
+            return session
+        return self.cache.put(stamp, sid, session)
 
     def list(self, limit: int | None = None, before: SessionId | None = None) -> builtins.list[Session]:
         """Live sessions, newest first (ties: later-created first).
@@ -349,58 +456,29 @@ class EventSourcedSessionStore:
         return self._list(tenant_id, limit, before)
 
     def _list(self, tenant_id, limit, before) -> builtins.list[Session]:
-        with _no_gc():
-            return self._list_rows(tenant_id, limit, before)
-
-    def _list_rows(self, tenant_id, limit, before) -> builtins.list[Session]:
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+        commands.check_limit("limit", limit)
         if limit is not None:
             bounded(limit, "limit")
-        if tenant_id is None:
-            source, key, where, params = "sessions s", "s", [], []
-        else:
-            source = "tenant_sessions t JOIN sessions s ON s.position = t.session"
-            key, where, params = "s", ["t.tenant_id = ?"], [tenant_id]
+        anchor = None if before is None else to_uuid(before)
         with self.log.snapshot() as conn:
-            if before is not None:
-                anchor = conn.execute(
-                    "SELECT created_at, position FROM sessions WHERE id = ?",
-                    (str(to_uuid(before)),),
-                ).fetchone()
-                if anchor is None:
-                    raise SessionNotFoundError(before)
-                where.append(f"({key}.created_at, {key}.position) < (?, ?)")
-                params.extend(anchor)
-            cond = f"WHERE {' AND '.join(where)}" if where else ""
-            rows = conn.execute(
-                f"SELECT {_SESSION_COLS} FROM {source} {cond} "
-                f"ORDER BY {key}.created_at DESC, {key}.position DESC LIMIT ?",
-                (*params, -1 if limit is None else limit),
-            ).fetchall()
-            if not rows:
-                return []
-            by_session: dict[int, builtins.list[SessionMessage]] = {r[0]: [] for r in rows}
-            args: tuple[object, ...]
-            if limit is None and before is None:
-                # Everything (of the tenant): one ordered scan, no id list.
-                if tenant_id is None:
-                    sql, args = ("SELECT session, role, content, timestamp FROM messages "
-                                 "ORDER BY session, position"), ()
-                else:
-                    sql, args = ("SELECT m.session, m.role, m.content, m.timestamp "
-                                 "FROM tenant_sessions t JOIN messages m ON m.session = t.session "
-                                 "WHERE t.tenant_id = ? ORDER BY m.session, m.position",
-                                 (tenant_id,))
-            else:
-                sql = ("SELECT session, role, content, timestamp FROM messages WHERE session IN "
-                       "(SELECT value FROM json_each(?)) ORDER BY session, position")
-                args = (json.dumps(builtins.list(by_session)),)
-            for pos, role, content, ts in conn.execute(sql, args):
-                bucket = by_session.get(pos)
-                if bucket is not None:  # a view edited by hand may hold orphans
-                    bucket.append(_message(role, content, ts))
-        return [_session(r, by_session[r[0]]) for r in rows]
+            try:
+                return views.read_sessions(conn, tenant_id, limit, anchor)
+            except LookupError:
+                raise SessionNotFoundError(str(before)) from None
+
+    def list_summaries(self, *, tenant_id: str | None = None, user_id: str | None = None,
+                       limit: int | None = None,
+                       before: SessionId | None = None) -> builtins.list[SessionSummary]:
+        """Live sessions without their items, newest first, of a tenant and a
+        user when given, paged as `list`."""
+        commands.check_optional_owner(user_id, tenant_id)
+        commands.check_limit("limit", limit)
+        anchor = None if before is None else to_uuid(before)
+        with self.log.snapshot() as conn:
+            try:
+                return views.read_summaries(conn, tenant_id, user_id, limit, anchor)
+            except LookupError:
+                raise SessionNotFoundError(str(before)) from None
 
     # -- the log ------------------------------------------------------------
 
@@ -502,14 +580,15 @@ class EventSourcedSessionStore:
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM events), "
                 "(SELECT count(DISTINCT stream_id) FROM events), "
-                "(SELECT count(*) FROM sessions), (SELECT count(*) FROM messages), "
                 "(SELECT count(*) FROM events WHERE type = 'SessionDeleted')"
             ).fetchone()
+            sessions, items, messages = views.counts(conn)
         last = self.log.last_position()
         size = self.log.file_bytes()
         return {
             "path": self.log.path, "events": counts[0], "streams": counts[1],
-            "sessions": counts[2], "messages": counts[3], "deleted_sessions": counts[4],
+            "sessions": sessions, "messages": messages, "items": items,
+            "deleted_sessions": counts[2],
             "last_position": last, "file_bytes": size,
             "checkpoints": {name: {"position": pos, "behind": last - pos}
                             for name, pos in self.runner.checkpoints().items()},

@@ -160,7 +160,7 @@ class ProjectionRunner:
             for p in self.projections.values():
                 if self._ready(conn, p):
                     continue
-                for t in p.tables:
+                for t in (*p.tables, *getattr(p, "replaces", ())):
                     conn.execute(f"DROP TABLE IF EXISTS [{t}]")
                 p.create(conn, self._names[p.name])
                 conn.execute(

@@ -146,9 +146,10 @@ class Bench:
                 conn.execute(_INSERT, (pos, str(uuid.uuid4()), sid, version, "MessageAdded", data,
                                        '{"source":"api"}', "2026-01-01T00:00:00.000000Z",
                                        "0" * 64, 1))
-                conn.execute("INSERT INTO messages (position, session, role, content, timestamp) "
-                             "SELECT ?, position, ?, ?, ? FROM sessions WHERE id = ?",
-                             (pos, "user", TEXT, "2026-01-01T00:00:00.000000Z", sid))
+                conn.execute("INSERT INTO items (position, session, item_id, role, data, text, "
+                             "timestamp) SELECT ?, position, ?, ?, NULL, ?, ? FROM sessions "
+                             "WHERE id = ?", (pos, f"message-{version}", "user", TEXT,
+                                              "2026-01-01T00:00:00.000000Z", sid))
                 conn.execute("UPDATE projection_checkpoints SET position = ? WHERE name IN (?, ?)",
                              (pos, "sessions", "tenants"))
                 conn.execute("COMMIT")
@@ -202,7 +203,8 @@ class Bench:
         conn = sqlite3.connect(store.log.path)
         spos = conn.execute("SELECT position FROM sessions WHERE id = ?", (str(s.id),)).fetchone()[0]
         raw = median_time(lambda: conn.execute(
-            "SELECT role, content, timestamp FROM messages WHERE session = ? ORDER BY position",
+            "SELECT item_id, role, data, text, timestamp FROM items WHERE session = ? "
+            "ORDER BY position",
             (spos,)).fetchall(), reps) * 1e3
         self.row("get", f"raw indexed SELECT of {k} rows", raw, "ms", raw, "the floor")
         self.row("get", "sessionlog get", median_time(lambda: store.get(s.id), reps) * 1e3, "ms",
@@ -242,7 +244,7 @@ class Bench:
             rows = conn.execute(f"SELECT position, id, title, created_at, user_id, tenant_id "
                                 f"FROM sessions {where} ORDER BY created_at DESC, position DESC"
                                 ).fetchall()
-            conn.execute("SELECT session, role, content, timestamp FROM messages "
+            conn.execute("SELECT session, item_id, role, data, text, timestamp FROM items "
                          "ORDER BY session, position").fetchall()
             return rows
         raw = median_time(raw_list, reps) * 1e3

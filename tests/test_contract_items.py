@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from helpers import make_store
+from helpers import STORES, make_store
 
 from eventlog import ConcurrencyError
 from projections import (
@@ -22,7 +22,7 @@ from projections import (
 )
 
 #: The stores the v2 API is implemented on so far.
-ITEM_STORES = ["memory"]
+ITEM_STORES = STORES
 
 
 @pytest.fixture(params=ITEM_STORES)

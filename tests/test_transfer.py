@@ -143,7 +143,8 @@ def test_export_then_import_round_trips(batch):
     with EventSourcedSessionStore(":memory:") as source, EventSourcedSessionStore(":memory:") as target:
         run_import(source, "\n".join(session_to_json(s) for s in batch))
         lines = list(export_sessions(source, page=2))
-        assert [session_from_json(line) for line in lines] == source.list()
+        assert lines == [session_to_json(s) for s in source.list()]
+        assert [session_to_json(session_from_json(line)) for line in lines] == lines
         run_import(target, "\n".join(lines))
         assert sorted(map(session_to_json, target.list())) == sorted(map(session_to_json, batch))
         for line in lines:  # what the seed's serde writes: Z, no null owners

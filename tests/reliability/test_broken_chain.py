@@ -36,7 +36,7 @@ def sql(path, *statements):
 
 def dump(path):
     with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT group_concat(content, '|') FROM messages").fetchone()[0]
+        return conn.execute("SELECT group_concat(text, '|') FROM items").fetchone()[0]
 
 
 FORGE = ("DROP TRIGGER events_no_update",

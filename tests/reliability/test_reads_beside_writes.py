@@ -28,10 +28,10 @@ def test_a_long_read_transaction_does_not_delay_a_write_on_another_thread(tmp_pa
 
         def reader():
             with store.log.snapshot() as conn:
-                seen["first"] = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+                seen["first"] = conn.execute("SELECT count(*) FROM items").fetchone()[0]
                 reading.set()
                 release.wait(60)
-                seen["second"] = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+                seen["second"] = conn.execute("SELECT count(*) FROM items").fetchone()[0]
 
         def writer():
             store.add_message(sid, msg("during"))

@@ -76,7 +76,7 @@ def test_missing_triggers_are_reported(path):
 
 def test_an_edited_view_is_reported(path):
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE messages SET content = 'rewritten' WHERE position = 3")
+    conn.execute("UPDATE items SET text = 'rewritten' WHERE position = 3")
     conn.commit()
     conn.close()
     report = check(path)
