@@ -131,8 +131,8 @@ def make_old_layout(path) -> None:
             conn.execute("DROP TABLE message_search")
             conn.execute(OLD_SEARCH_DDL)
             conn.execute("INSERT INTO message_search (rowid, content, session_id, tenant_id, role) "
-                         "SELECT m.position, m.content, s.id, s.tenant_id, m.role "
-                         "FROM messages m JOIN sessions s ON s.position = m.session")
+                         "SELECT m.position, m.text, s.id, s.tenant_id, m.role "
+                         "FROM items m JOIN sessions s ON s.position = m.session")
             last = conn.execute("SELECT max(position) FROM events").fetchone()[0]
             conn.execute("UPDATE projection_checkpoints SET position = ? WHERE name = 'search'",
                          (last,))
