@@ -50,7 +50,7 @@ def test_sessionlog_all():
         "SCHEMA_VERSION", "ScopeStateChanged", "SearchHit", "SearchProjection", "Session",
         "SessionCleared", "SessionCreated", "SessionDeleted", "SessionItem", "SessionMessage",
         "SessionNotFoundError", "SessionRole", "SessionStore", "SessionSummary",
-        "SessionsProjection", "StateChanged", "StorageError", "TenantIndexProjection",
+        "SessionsProjection", "StaleViewWarning", "StateChanged", "StorageError", "TenantIndexProjection",
         "TenantSessionStore", "VerifyReport", "decode_event", "encode_event", "export_sessions",
         "fold", "fold_all", "format_session_context", "format_timestamp", "import_sessions",
         "parse_timestamp", "read_sessions", "session_from_dict", "session_from_json",
