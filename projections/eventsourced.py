@@ -127,6 +127,8 @@ class EventSourcedSessionStore:
             warnings.warn(StaleViewWarning(
                 f"{', '.join(names) + ' view' if names else 'views'} not brought up to date "
                 f"({e}); reads show them as they are"), stacklevel=3)
+        except ProjectionError as e:
+            warnings.warn(f"{self.log.path}: {e}", RuntimeWarning, stacklevel=3)
 
     # -- writes -------------------------------------------------------------
 

@@ -224,7 +224,13 @@ class ProjectionRunner:
         done = 0
         walk = self.log.walk_after(checkpoint)
         for batch in self.log.read_batches(checkpoint + 1, batch_size=limit or 5000, chain=walk):
-            p.apply(conn, batch, names)
+            try:
+                p.apply(conn, batch, names)
+            except sqlite3.IntegrityError as e:
+                raise ProjectionError(
+                    f"projection {p.name} cannot apply the events after its checkpoint "
+                    f"{checkpoint} ({e}): its tables and checkpoint disagree; "
+                    f"`sessionlog rebuild {p.name}` refolds it from the log") from e
             conn.execute(f"UPDATE {CHECKPOINTS} SET position = ? WHERE name = ?",
                          (batch[-1].position, p.name))
             done += len(batch)

@@ -556,15 +556,16 @@ def rebuild(ctx, names, force):
       sessionlog rebuild
       sessionlog rebuild search
     """
-    with open_store(ctx) as store:
+    with open_store(ctx, catch_up=False) as store:  # rebuild works when catch-up cannot
         chosen = store.runner.select(names)
         total = store.log.last_position() or 0
         with progress_bar("rebuilding", total) as step:
             folded = store.rebuild(names, progress=step, force=force)
-        forced = [n for n in store.log.notes() if n["kind"] == "rebuild_forced"]
+        notes = store.log.notes()
     click.echo(f"rebuilt {', '.join(p.name for p in chosen)} from {folded} events")
-    if force and forced:
-        click.echo(f"forced over a broken chain: {forced[-1]['detail']} (recorded in the notes)")
+    if force and notes and notes[-1]["kind"] == "rebuild_forced":
+        click.echo(f"forced over a broken chain at position {notes[-1]['position']} "
+                   "(recorded in the log's notes)")
 
 
 @main.command(name="repair-triggers")

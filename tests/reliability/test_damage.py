@@ -1,0 +1,80 @@
+"""A damaged file gives one clear line, never a traceback; writes refuse a
+file with damaged pages; views whose checkpoint disagrees with their tables
+are recovered by `rebuild`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from eventlog import StorageError
+from projections import EventSourcedSessionStore
+from sessionlog.cli import main
+
+
+@pytest.fixture
+def path(tmp_path):
+    p = str(tmp_path / "d.db")
+    assert run(p, "demo").exit_code == 0
+    return p
+
+
+def run(path, *args):
+    return CliRunner().invoke(main, ["--db", path, *args])
+
+
+def damage(path, table):
+    """Overwrite the b-tree header of one of `table`'s pages."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("SELECT pageno FROM dbstat WHERE name = ? ORDER BY pageno",
+                            (table,)).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with open(path, "r+b") as f:
+        f.seek((page - 1) * size)
+        f.write(b"\xff" * 200)
+
+
+def test_reads_of_a_damaged_page_are_one_line(path):
+    damage(path, "messages")
+    for args in (["list"], ["export"], ["verify"]):
+        result = run(path, *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "Traceback" not in result.output and result.exception is not None
+        assert "corrupt" in result.stderr or "damaged" in result.stderr or \
+            "FAILED" in result.stdout, (args, result.output)
+        assert not isinstance(result.exception, sqlite3.Error)
+
+
+@pytest.mark.parametrize("args", [["create", "--title", "x"], ["create", "--title", "y", "--user", "u", "--tenant", "t"]])
+def test_writes_refuse_a_file_with_damaged_pages(path, args):
+    with sqlite3.connect(path) as conn:
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    damage(path, "tenant_sessions")
+    result = run(path, *args)
+    assert result.exit_code == 1 and "damaged pages" in result.stderr
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == events
+
+
+def test_the_library_refuses_too(path):
+    damage(path, "tenant_sessions")
+    with pytest.raises(StorageError, match="damaged pages"):
+        EventSourcedSessionStore(path).create("x")
+
+
+def test_a_rolled_back_checkpoint_is_recovered_by_rebuild(path):
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE projection_checkpoints SET position = 3")
+    listed = run(path, "list")
+    assert listed.exit_code == 0 and "Refund" in listed.stdout
+    assert "sessionlog rebuild" in listed.stderr  # the warning says what recovers it
+    assert run(path, "verify").exit_code == 1
+    rebuilt = run(path, "rebuild")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert run(path, "verify").exit_code == 0
+    info = json.loads(run(path, "stats", "--json").stdout)
+    assert all(c["behind"] == 0 for c in info["checkpoints"].values())
