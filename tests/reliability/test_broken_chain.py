@@ -148,3 +148,12 @@ def test_dropped_triggers_are_reinstalled_and_the_gap_stays_visible(path):
     with EventSourcedSessionStore(path) as store:
         assert [n["kind"] for n in store.log.notes()] == ["triggers_reinstalled"]
         store.create("the log takes writes again")
+
+
+def test_the_same_store_object_refuses_to_write_after_its_own_verify_finds_a_break(path):
+    with EventSourcedSessionStore(path) as store:
+        store.create("before")  # this object now remembers the tail it wrote
+        sql(path, *FORGE)
+        assert not store.verify().ok
+        with pytest.raises(ChainBrokenError):
+            store.create("after")
