@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 from agents.items import TResponseInputItem
 from agents.memory import SessionABC, SessionSettings
+from agents.memory import session as _sdk_session
 
 from eventlog import ConcurrencyError
 from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
@@ -34,6 +35,9 @@ except ImportError:  # openai-agents < 0.19 takes SessionSettings objects only
         return value if isinstance(value, SessionSettings) else SessionSettings(**value)
 
 __all__ = ["EventSourcedSession", "item_role", "item_text"]
+
+# The compaction hook's snapshot (openai-agents >= 0.24; a private SDK type).
+_CompactionSnapshot = getattr(_sdk_session, "_CompactionSnapshot", None)
 
 T = TypeVar("T")
 _MISSING = object()
@@ -135,6 +139,12 @@ class EventSourcedSession(SessionABC):
     never in the event loop. A mutation the caller cancels still finishes, then
     the cancellation is raised (the SDK's rule: a write is never half-known).
 
+    Errors are the ones `SQLiteSession`'s users handle: `RuntimeError` once
+    closed, `TypeError` for an item that is not a JSON object; a session
+    deleted meanwhile (`sessionlog delete`) reads as empty and the next write
+    starts a new one under the same key; the store's own errors
+    (`StorageError`, an `OSError`) pass through.
+
     Args:
         session_id: the SDK's session id; the sessionlog session's key.
         db_path: the SQLite file (created if missing) or ":memory:" (default).
@@ -156,7 +166,7 @@ class EventSourcedSession(SessionABC):
         self.db_path = path if path == ":memory:" else os.path.expanduser(path)
         self._store = store
         self._owns_store = store is None
-        self._sid: uuid.UUID | None = None
+        self._sid: uuid.UUID | None = None  # the key's session, once looked up
         self._lock = threading.Lock()
         self._closed = False
 
@@ -166,45 +176,35 @@ class EventSourcedSession(SessionABC):
         """The session's items, oldest first; with `limit` (or, if None,
         `session_settings.limit`), only the latest `limit` of them. A negative
         limit means all, as in `SQLiteSession`."""
-        if limit is None:
-            limit = self.session_settings.limit if self.session_settings else None
-        if limit is not None and limit < 0:
-            limit = None
-        return await self._run(lambda store: self._read(store, limit))
+        if limit is None and self.session_settings is not None:
+            limit = self.session_settings.limit
+        last_n = None if limit is None or limit < 0 else limit
+
+        def read(store) -> list[TResponseInputItem]:
+            session = self._on_session(store, lambda sid: _get(store, sid, last_n), create=False)
+            return [] if session is None else [_sdk_item(item.data) for item in session.items]
+        return await self._run(read)
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append `items` in order, in one transaction (one `ItemAdded` each)."""
         new = [_new_item(item) for item in items]
         self._check_open()
         if new:
-            await self._settle(lambda store: self._write(store, lambda sid: store.add_items(sid, new)))
+            await self._settle(lambda store: self._on_session(
+                store, lambda sid: store.add_items(sid, new), create=True))
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Remove and return the latest item (one `ItemsRemoved`); None if
         there is none."""
         def pop(store) -> TResponseInputItem | None:
-            sid = self._find(store)
-            if sid is None:
-                return None
-            try:
-                removed = store.pop_items(sid, 1)
-            except SessionNotFoundError:
-                self._sid = None
-                return None
+            removed = self._on_session(store, lambda sid: store.pop_items(sid, 1), create=False)
             return _sdk_item(removed[0].data) if removed else None
         return await self._settle(pop)
 
     async def clear_session(self) -> None:
         """Remove every item (one `SessionCleared`); the session and its
         history stay in the log."""
-        def clear(store) -> None:
-            sid = self._find(store)
-            if sid is not None:
-                try:
-                    store.clear(sid)
-                except SessionNotFoundError:
-                    self._sid = None
-        await self._settle(clear)
+        await self._settle(lambda store: self._on_session(store, store.clear, create=False))
 
     def close(self) -> None:
         """Close the store this session opened (not one passed as `store=`).
@@ -220,17 +220,16 @@ class EventSourcedSession(SessionABC):
     async def _get_compaction_snapshot(self, limit: int, *, prune_prefix: Callable | None = None):
         """The latest `limit` items, and a `replace_suffix(start, output)` that
         replaces the snapshot's items from `start` on with `output` in one
-        append if the session has not changed since (else returns False).
+        append if the session is still at the version read (else returns
+        False: the SDK keeps the history as it is).
 
         `prune_prefix` (expired encrypted items) is not applied: the log keeps
-        every item ever written, the replacement still happens."""
-        from agents.memory.session import _CompactionSnapshot
-
-        if type(self) is not EventSourcedSession:
+        every item ever written; the replacement still happens."""
+        if type(self) is not EventSourcedSession or _CompactionSnapshot is None:
             return None  # a subclass may transform items: don't bypass it
 
         def read(store) -> tuple[list[TResponseInputItem], int, bool]:
-            session = self._session(store, None)
+            session = self._on_session(store, lambda sid: _get(store, sid, limit + 1), create=False)
             if session is None:
                 return [], 0, True
             tail = session.items[-limit:] if limit > 0 else []
@@ -256,11 +255,7 @@ class EventSourcedSession(SessionABC):
 
         def replace(store) -> bool:
             for _ in range(100):  # another writer got in between: read again
-                session = self._session(store, None)
-                if session is None or not session.items:
-                    if new:
-                        self._write(store, lambda sid: store.add_items(sid, new))
-                    return True
+                session = self._on_session(store, lambda sid: _get(store, sid, None), create=True)
                 if self._replace(store, len(session.items), new, session.version):
                     return True
             return False  # the SDK then clears and adds
@@ -299,38 +294,19 @@ class EventSourcedSession(SessionABC):
             raise cancelled
         return task.result()
 
-    def _find(self, store) -> uuid.UUID | None:
-        """The session's id, or None if no live session has this key."""
-        if self._sid is None:
-            session = store.get_by_key(self.session_id)
-            self._sid = None if session is None else session.id
-        return self._sid
-
-    def _session(self, store, last_n: int | None):
-        for _ in range(2):  # the cached id may name a session deleted since
-            sid = self._find(store)
-            if sid is None:
-                return None
-            session = store.get(sid, last_n=last_n)
-            if session is not None:
-                return session
-            self._sid = None
-        return None
-
-    def _read(self, store, limit: int | None) -> list[TResponseInputItem]:
-        if limit == 0:
-            return []
-        session = self._session(store, limit)
-        return [] if session is None else [_sdk_item(item.data) for item in session.items]
-
-    def _write(self, store, write: Callable[[uuid.UUID], T]) -> T:
-        """`write(sid)` on the session with this key, created if missing; once
-        more on a fresh session if it was deleted meanwhile."""
+    def _on_session(self, store, fn: Callable[[uuid.UUID], Any], *, create: bool) -> Any:
+        """`fn(id)` on the live session with this key (created first if
+        `create`); None if there is none. The one place a session deleted
+        meanwhile is handled: the id is looked up again once."""
         for attempt in range(2):
             if self._sid is None:
-                self._sid = store.get_or_create(self.session_id, title=self.session_id).id
+                session = (store.get_or_create(self.session_id, title=self.session_id) if create
+                           else store.get_by_key(self.session_id))
+                if session is None:
+                    return None
+                self._sid = session.id
             try:
-                return write(self._sid)
+                return fn(self._sid)
             except SessionNotFoundError:
                 self._sid = None
                 if attempt:
@@ -339,12 +315,19 @@ class EventSourcedSession(SessionABC):
 
     def _replace(self, store, count: int, new: list[NewItem], version: int) -> bool:
         """Replace the last `count` items if the session is still at `version`;
-        False if it moved on (the SDK then keeps the history as it is)."""
-        sid = self._find(store)
-        if sid is None:
-            return False
+        False if it moved on."""
         try:
-            store.replace_last(sid, count, new, expected_version=version)
+            version_after = self._on_session(store, lambda sid: store.replace_last(
+                sid, count, new, expected_version=version), create=False)
         except (ConcurrencyError, SessionNotFoundError):
             return False
-        return True
+        return version_after is not None
+
+
+def _get(store, sid: uuid.UUID, last_n: int | None):
+    """The session, with only its last `last_n` items; SessionNotFoundError if
+    it was deleted (as the writes say it)."""
+    session = store.get(sid, last_n=last_n)
+    if session is None:
+        raise SessionNotFoundError(sid)
+    return session

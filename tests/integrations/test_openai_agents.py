@@ -394,6 +394,21 @@ def test_a_session_deleted_elsewhere_starts_afresh_under_the_same_key(new_sessio
     run(main())
 
 
+def test_a_session_recreated_elsewhere_is_the_one_read_and_written(new_session):
+    """An instance that looked its session up before a delete follows the key to the new one."""
+    async def main():
+        session = new_session("moved")
+        await session.add_items([{"role": "user", "content": "old"}])
+        with new_session.store() as other:
+            assert other.delete(other.get_by_key("moved").id)
+        await new_session("moved").add_items([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+        assert await session.pop_item() == {"role": "user", "content": "b"}
+        assert await session.get_items() == [{"role": "user", "content": "a"}]
+        await session.clear_session()
+        assert await new_session("moved").get_items() == []
+    run(main())
+
+
 @pytest.mark.parametrize("item, role, text", [
     ({"role": "user", "content": "Hello"}, "user", "Hello"),
     ({"role": "system", "content": "Be brief."}, "system", "Be brief."),
