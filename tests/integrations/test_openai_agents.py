@@ -101,7 +101,7 @@ def db(tmp_path):
     return str(tmp_path / "agents.db")
 
 
-@pytest.fixture(params=["memory"])  # "sqlite" once EventSourcedSessionStore has items (core v2 phase 2)
+@pytest.fixture(params=["memory", "sqlite"])
 def new_session(request, db):
     """Opens EventSourcedSessions that share one store: an InMemorySessionStore
     passed as `store=`, or one SQLite file each opens itself."""
@@ -306,7 +306,7 @@ def test_two_instances_with_one_id_share_one_session(new_session):
         assert store.get_by_key("user-42/chat-7").title == "user-42/chat-7"
 
 
-@pytest.mark.parametrize("kind", ["memory"])
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_many_sessions_share_one_store_which_close_leaves_open(kind, tmp_path):
     store = InMemorySessionStore() if kind == "memory" else EventSourcedSessionStore(tmp_path / "s.db")
 
@@ -587,3 +587,19 @@ def test_manual_compaction_replaces_the_whole_history(new_session):
         await compacting(backend, Compactor([SUMMARY])).run_compaction({"force": True})
         assert await backend.get_items() == [SUMMARY]
     run(main())
+
+
+def test_compactions_are_one_removal_and_the_additions_in_the_log(db):
+    """No clear-then-add: the audit trail shows exactly what compaction replaced."""
+    async def main():
+        auto, manual = EventSourcedSession("auto", db), EventSourcedSession("manual", db)
+        await compact_automatically(auto, Compactor([SUMMARY]))
+        await manual.add_items(messages("a", "b", "c"))
+        await compacting(manual, Compactor([SUMMARY])).run_compaction({"force": True})
+        auto.close()
+        manual.close()
+    run(main())
+    with EventSourcedSessionStore(db) as store:
+        auto, manual = (store.history(store.get_by_key(key).id) for key in ("auto", "manual"))
+    assert [(e.type, e.data.get("count")) for e in auto[-2:]] == [("ItemsRemoved", 3), ("ItemAdded", None)]
+    assert [e.type for e in manual] == ["SessionCreated"] + ["ItemAdded"] * 3 + ["ItemsRemoved", "ItemAdded"]
