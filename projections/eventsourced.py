@@ -198,6 +198,16 @@ class EventSourcedSessionStore:
             row = views.tenant_of(conn, sid)
         return _NO_SESSION if row is None else row[0]
 
+    def _created_for(self, sid: uuid.UUID) -> object:
+        """The tenant a session (live or deleted) was created for, from its
+        first event alone; `_NO_SESSION` when the log has no such stream."""
+        with self.log.snapshot() as conn:
+            row = conn.execute(
+                "SELECT json_extract(data, '$.tenant_id') FROM events "
+                "WHERE stream_id = ? AND version = 1 AND type = 'SessionCreated'",
+                (str(sid),)).fetchone()
+        return _NO_SESSION if row is None else row[0]
+
     def _new_session(self, title, user_id, tenant_id, key=None, state=None) -> Session:
         events = commands.created_events(title, user_id, tenant_id, key, state, datetime.now(UTC))
 

@@ -63,6 +63,10 @@ class TenantSessionStore:
         return self._store.create_with_user(title, user_id, tenant_id)
 
     def get(self, id: SessionId, last_n: int | None = None) -> Session | None:
+        """This tenant's live session, or None (another tenant's too, at the
+        cost of a missing one: its messages are never read)."""
+        if not self._owns(id):
+            return None
         session = self._store.get(id, last_n)
         return session if session is not None and session.tenant_id == self.tenant_id else None
 
@@ -141,6 +145,15 @@ class TenantSessionStore:
             raise SessionNotFoundError(before)
         return self._store.list_summaries(tenant_id=self._mine(tenant_id), user_id=user_id,
                                           limit=limit, before=before)
+
+    def history(self, id: SessionId) -> builtins.list[Any]:
+        """The audit trail of a session created for this tenant, deleted ones
+        included; [] for another tenant's, as for an unknown id (only its
+        first event is read)."""
+        sid = to_uuid(id)
+        if self._store._created_for(sid) != self.tenant_id:
+            return []
+        return self._store.history(sid)
 
     def for_tenant(self, tenant_id: str) -> TenantSessionStore:
         """Itself for its own tenant; another tenant cannot be reached."""

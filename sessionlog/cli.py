@@ -395,18 +395,22 @@ def delete(ctx, session_id, tenant):
 
 @main.command()
 @click.argument("session_id", metavar="ID")
+@tenant_option
 @json_option
 @click.pass_context
-def history(ctx, session_id, as_json):
+def history(ctx, session_id, tenant, as_json):
     """Print a session's audit trail: every event, deleted sessions included.
+
+    With --tenant, another tenant's session is "not found", as a missing one.
 
     Example:
 
     \b
       sessionlog history 5b0c...e1 --json
+      sessionlog history 5b0c...e1 --tenant acme
     """
     with open_store(ctx) as store:
-        events = store.history(session_id)
+        events = scoped(store, tenant).history(session_id)
     if not events:
         raise click.ClickException(f"session {session_id} not found")
     click.echo(render.to_json(events) if as_json else render.history_table(events))
