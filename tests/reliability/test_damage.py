@@ -39,7 +39,7 @@ def damage(path, table):
 
 
 def test_reads_of_a_damaged_page_are_one_line(path):
-    damage(path, "messages")
+    damage(path, "items")
     for args in (["list"], ["export"], ["verify"]):
         result = run(path, *args)
         assert result.exit_code == 1, (args, result.output)
