@@ -40,7 +40,6 @@ __all__ = ["EventSourcedSession", "item_role", "item_text"]
 _CompactionSnapshot = getattr(_sdk_session, "_CompactionSnapshot", None)
 
 T = TypeVar("T")
-_MISSING = object()
 
 
 # -- SDK item -> our item -------------------------------------------------------
@@ -114,13 +113,13 @@ def _compact(value: Any) -> str:
 
 
 def _new_item(item: Any) -> NewItem:
+    """The item as `SQLiteSession` would store and return it: through
+    `json.dumps` (so a tuple comes back a list, an int key a string, and an
+    object that is not JSON raises its TypeError)."""
     if not isinstance(item, Mapping):
         raise TypeError(f"session item: expected a dict, got {type(item).__name__}")
-    try:  # the SDK's own session stores json.dumps the item: same failure, same type
-        json.dumps(item, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"session item is not JSON: {e}") from None
-    return NewItem(role=item_role(item), data=dict(item), text=item_text(item))
+    data = json.loads(json.dumps(item, allow_nan=False))
+    return NewItem(role=item_role(data), data=data, text=item_text(data))
 
 
 def _sdk_item(data: dict[str, Any]) -> TResponseInputItem:

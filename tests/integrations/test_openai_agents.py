@@ -247,6 +247,18 @@ def test_items_are_stored_exactly(new_session):
     assert [canonical(i) for i in got] == [canonical(i) for i in items]
 
 
+def test_items_come_back_as_sqlite_session_returns_them(new_session):
+    """Through JSON, as SQLiteSession stores them: a tuple comes back a list, an int key a string."""
+    item = {"role": "user", "content": "x", "extra": (1, 2), "by_number": {1: "one"}}
+
+    async def main():
+        session = new_session("json")
+        await session.add_items([item])
+        return await session.get_items()
+
+    assert run(main()) == [json.loads(json.dumps(item))]
+
+
 def test_changing_an_item_after_add_or_get_changes_nothing_stored(new_session):
     async def main():
         session = new_session("copies")
