@@ -37,9 +37,10 @@ class SearchHit:
 
 
 class SearchProjection:
-    """`message_search` (FTS5 over content, and over its CJK characters one
-    by one in `cjk`), with `search_sessions` (each live session's tenant) and
-    `search_messages` (which rows a deletion removes)."""
+    """`message_search` (FTS5 over the text of messages and items, and over
+    its CJK characters one by one in `cjk`), with `search_sessions` (each live
+    session's tenant) and `search_messages` (every item of a live session:
+    which rows a pop, a clear or a deletion removes)."""
 
     name = "search"
     tables: ClassVar[tuple[str, ...]] = ("message_search", "search_sessions", "search_messages")
@@ -77,22 +78,36 @@ class SearchProjection:
                     f"INSERT OR IGNORE INTO [{ses}] (session_id, tenant_id) VALUES (?, ?)",
                     [(d["session_id"], d.get("tenant_id")) for d in map(current_data, run)],
                 )
-            elif type_name == "MessageAdded":
-                rows = [(e.position, d["session_id"], d["content"], d["role"])
+            elif type_name in ("MessageAdded", "ItemAdded"):
+                # Every item is recorded in `msg` (a pop removes the last n
+                # items, text or not); those with text are indexed.
+                key = "content" if type_name == "MessageAdded" else "text"
+                rows = [(e.position, d["session_id"], d.get(key), d["role"])
                         for e in run for d in (current_data(e),)]
                 # Tenants looked up once per run: FTS5 takes INSERT ... VALUES
                 # several times faster than INSERT ... SELECT.
                 tenants = dict(conn.execute(
                     f"SELECT session_id, tenant_id FROM [{ses}] WHERE session_id IN "
                     "(SELECT value FROM json_each(?))", (json.dumps(list({r[1] for r in rows})),)))
-                rows = [r for r in rows if r[1] in tenants]  # messages of live sessions only
+                rows = [r for r in rows if r[1] in tenants]  # items of live sessions only
                 run_sql(conn,
                         f"INSERT INTO [{fts}] (rowid, content, cjk, session_id, tenant_id, role) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
                         [(pos, content, cjk_text(content), sid, tenants[sid], role)
-                         for pos, sid, content, role in rows])
+                         for pos, sid, content, role in rows if content is not None])
                 run_sql(conn, f"INSERT INTO [{msg}] (session_id, position) VALUES (?, ?)",
                         [(sid, pos) for pos, sid, _, _ in rows])
+            elif type_name in ("ItemsRemoved", "SessionCleared"):
+                for e in run:
+                    d = current_data(e)
+                    gone = [r[0] for r in conn.execute(
+                        f"SELECT position FROM [{msg}] WHERE session_id = ? "
+                        "ORDER BY position DESC LIMIT ?", (d["session_id"], d.get("count", -1)))]
+                    marks = json.dumps(gone)
+                    conn.execute(f"DELETE FROM [{fts}] WHERE rowid IN "
+                                 "(SELECT value FROM json_each(?))", (marks,))
+                    conn.execute(f"DELETE FROM [{msg}] WHERE session_id = ? AND position IN "
+                                 "(SELECT value FROM json_each(?))", (d["session_id"], marks))
             elif type_name == "SessionDeleted":
                 ids = [(current_data(e)["session_id"],) for e in run]
                 run_sql(conn,

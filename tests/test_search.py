@@ -159,3 +159,29 @@ def test_an_older_search_view_is_upgraded_lazily_by_search(tmp_path):
         assert "cjk" in columns  # setup() upgraded the layout on open
         assert s.runner.checkpoints()["search"] == 0
         assert found(s, "本語") == [5]
+
+
+def test_items_with_text_are_searched_and_pops_and_clears_remove_them(tmp_path):
+    """ItemAdded text is indexed (items without text are not, but count for a
+    pop); popped and cleared items are no longer found."""
+    from projections import NewItem
+    with EventSourcedSessionStore(tmp_path / "items.db") as s:
+        sid = s.create("t").id
+        s.add_items(sid, [NewItem("user", {"q": 1}, "where is parcel 77"),
+                          NewItem("tool", {"call": "track"}),  # no text: not searchable
+                          NewItem("tool", {"r": 2}, "parcel 77 is in Lisbon"),
+                          NewItem("assistant", {"a": 3}, "在里斯本的包裹")])
+        assert sorted(h.role for h in s.search("parcel 77")) == ["tool", "user"]
+        assert [h.role for h in s.search("里斯本")] == ["assistant"]
+        assert s.search("track") == []
+        s.pop_items(sid, 2)  # the assistant's and the tool's text items
+        assert [h.role for h in s.search("parcel")] == ["user"]
+        assert s.search("里斯本") == []
+        s.pop_items(sid, 1)  # the item without text
+        assert [h.role for h in s.search("parcel")] == ["user"]
+        s.add_message(sid, SessionMessage(SessionRole.USER, "parcel again", datetime.now(UTC)))
+        s.clear(sid)
+        assert s.search("parcel") == []
+        s.add_items(sid, [NewItem("user", {}, "parcel after the clear")])
+        assert [h.snippet for h in s.search("parcel")] == ["[parcel] after the clear"]
+        assert s.verify().ok
