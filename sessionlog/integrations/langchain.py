@@ -24,7 +24,7 @@ import os
 import threading
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import (
@@ -173,9 +173,7 @@ class EventSourcedChatMessageHistory(BaseChatMessageHistory):
             with self._opening:
                 store = self._store
                 if store is None:
-                    # cast until EventSourcedSessionStore has the v2 item API (core phase 2)
-                    store = self._store = cast(
-                        ItemStore, EventSourcedSessionStore(self.db_path, source="langchain"))
+                    store = self._store = EventSourcedSessionStore(self.db_path, source="langchain")
         return store
 
     def close(self) -> None:

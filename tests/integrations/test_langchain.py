@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+import threading
 
 import pytest
 
@@ -18,7 +20,7 @@ except ImportError:
         raise
     pytest.skip("langchain-core is not installed (pip install -e '.[test]')", allow_module_level=True)
 
-from helpers import make_store
+from helpers import STORES, make_store
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import (
     AIMessage,
@@ -41,6 +43,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
+from eventlog import StorageError
 from projections import EventSourcedSessionStore
 from sessionlog.integrations.langchain import EventSourcedChatMessageHistory, message_role, message_text
 
@@ -52,7 +55,7 @@ def run(coro):
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["memory"])  # the SQLite stores get the v2 API next
+@pytest.fixture(params=STORES)
 def store(request, tmp_path):
     s = make_store(request.param, tmp_path)
     yield s
@@ -211,6 +214,14 @@ def test_chunks_round_trip_as_chunks(histories):
     same(history.messages, written)
 
 
+def test_messages_survive_reopening_the_file(tmp_path):
+    path = tmp_path / "chat.db"
+    with EventSourcedChatMessageHistory("user-42/chat-7", path) as history:
+        history.add_messages(every_kind())
+    with EventSourcedChatMessageHistory("user-42/chat-7", str(path)) as again:
+        same(again.messages, every_kind())
+
+
 def test_str_is_the_buffer_string(histories):
     history, _ = histories
     history.add_message(SystemMessage("system"))
@@ -278,6 +289,15 @@ def test_a_refused_message_leaves_earlier_messages_alone(histories):
     assert [m.content for m in history.messages] == ["first"]
 
 
+def test_add_messages_is_one_event_per_message(tmp_path):
+    store = EventSourcedSessionStore(tmp_path / "s.db")
+    history = EventSourcedChatMessageHistory("one-tx", store=store)
+    history.add_messages([HumanMessage("a"), AIMessage("b"), HumanMessage("c")])
+    events = store.history(store.get_by_key("one-tx").id)
+    assert [e.type for e in events] == ["SessionCreated", "ItemAdded", "ItemAdded", "ItemAdded"]
+    store.close()
+
+
 def test_tuples_read_back_as_lists_like_the_sql_history(histories):
     history, _ = histories
     history.add_message(AIMessage("t", additional_kwargs={"pair": (1, 2)}))
@@ -299,6 +319,70 @@ def test_a_bad_session_id_is_refused():
 
 
 # -- keys, sharing, deletion -----------------------------------------------------------
+
+def test_histories_with_one_session_id_share_one_session(tmp_path):
+    path = tmp_path / "shared.db"
+    a = EventSourcedChatMessageHistory("user-42/chat-7", path)
+    b = EventSourcedChatMessageHistory("user-42/chat-7", path)
+    a.add_user_message("from a")
+    b.add_ai_message("from b")
+    assert [m.content for m in a.messages] == ["from a", "from b"]
+    a.close()
+    b.close()
+    with EventSourcedSessionStore(path) as store:
+        sessions = store.list()
+        assert len(sessions) == 1 and sessions[0].key == "user-42/chat-7"
+
+
+def test_threads_racing_on_one_session_id_lose_nothing(tmp_path):
+    path = tmp_path / "race.db"
+    EventSourcedSessionStore(path).close()  # the schema exists before the race
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def writer(n: int) -> None:
+        try:
+            with EventSourcedChatMessageHistory("hot-key", path) as history:
+                start.wait()
+                for i in range(10):
+                    history.add_user_message(f"{n}:{i}")
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with EventSourcedChatMessageHistory("hot-key", path) as history:
+        contents = [m.content for m in history.messages]
+    assert sorted(contents) == sorted(f"{n}:{i}" for n in range(4) for i in range(10))
+    for n in range(4):
+        assert [c for c in contents if c.startswith(f"{n}:")] == [f"{n}:{i}" for i in range(10)]
+
+
+def test_many_histories_share_one_store_and_leave_it_open(tmp_path):
+    store = EventSourcedSessionStore(tmp_path / "s.db")
+    histories = [EventSourcedChatMessageHistory(f"chat-{i}", store=store) for i in range(5)]
+    for i, history in enumerate(histories):
+        history.add_user_message(f"hello {i}")
+        history.close()
+    assert len(store.list()) == 5  # still open
+    assert [m.content for m in histories[3].messages] == ["hello 3"]
+    store.close()
+
+
+def test_a_tenant_view_keeps_the_sessions_in_that_tenant(tmp_path):
+    store = EventSourcedSessionStore(tmp_path / "s.db")
+    acme = EventSourcedChatMessageHistory("chat", store=store.for_tenant("acme"))
+    globex = EventSourcedChatMessageHistory("chat", store=store.for_tenant("globex"))
+    acme.add_user_message("acme's")
+    globex.add_user_message("globex's")
+    assert [m.content for m in acme.messages] == ["acme's"]
+    assert store.get_by_key("chat", tenant_id="acme").tenant_id == "acme"
+    store.close()
+
 
 def test_a_session_deleted_elsewhere_starts_afresh_under_its_key(store):
     history = EventSourcedChatMessageHistory("gone", store=store)
@@ -329,10 +413,77 @@ def test_items_written_by_others_read_back_by_role(store):
                                 SystemMessage('{"x":1}')]
 
 
+# -- opening lazily, async off the event loop --------------------------------------
+
+def test_the_store_opens_on_first_use_not_in_the_constructor(tmp_path):
+    path = tmp_path / "lazy.db"
+
+    async def go():
+        history = EventSourcedChatMessageHistory("lazy", path)  # inside the running loop
+        assert not path.exists()
+        assert await history.aget_messages() == []
+        assert path.exists()
+        history.close()
+
+    run(go())
+
+
+def test_async_writes_leave_the_event_loop_free_while_sqlite_waits(tmp_path):
+    """Another connection holds the write lock; the history's write waits for it
+    in a worker thread while the loop runs the coroutine that releases it. A
+    write run on the loop would block it until the store's timeout, then fail."""
+    path = tmp_path / "locked.db"
+    store = EventSourcedSessionStore(path, timeout=3)
+    history = EventSourcedChatMessageHistory("busy", store=store)
+    history.add_user_message("first")  # the session exists; the next writes only append
+    blocker = sqlite3.connect(path, isolation_level=None)
+
+    async def go(action):
+        blocker.execute("BEGIN IMMEDIATE")
+        task = asyncio.ensure_future(action())
+        await asyncio.sleep(0)  # the task starts; a blocking one would hold the loop here
+        blocker.execute("ROLLBACK")
+        await task
+
+    run(go(lambda: history.aadd_messages([AIMessage("second")])))
+    assert [m.content for m in history.messages] == ["first", "second"]
+    run(go(history.aclear))
+    assert history.messages == []
+    blocker.close()
+    store.close()
+
+
+def test_a_write_that_times_out_says_so_and_writes_nothing(tmp_path):
+    path = tmp_path / "stuck.db"
+    store = EventSourcedSessionStore(path, timeout=0.2)
+    history = EventSourcedChatMessageHistory("stuck", store=store)
+    history.add_user_message("first")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StorageError, match="locked"):
+        run(history.aadd_messages([AIMessage("second")]))
+    blocker.execute("ROLLBACK")
+    assert [m.content for m in history.messages] == ["first"]
+    blocker.close()
+    store.close()
+
+
 # -- RunnableWithMessageHistory, fully offline -------------------------------------
 
 def echo(messages: list[BaseMessage]) -> str:
     return "you said: " + "\n".join(str(m.content) for m in messages if isinstance(m, HumanMessage))
+
+
+def test_runnable_with_message_history_input_messages(tmp_path):
+    path = tmp_path / "chain.db"
+    chain = RunnableWithMessageHistory(RunnableLambda(echo),
+                                       lambda sid: EventSourcedChatMessageHistory(sid, path))
+    config = {"configurable": {"session_id": "1"}}
+    assert chain.invoke([HumanMessage("hello")], config) == "you said: hello"
+    assert chain.invoke([HumanMessage("good bye")], config) == "you said: hello\ngood bye"
+    with EventSourcedChatMessageHistory("1", path) as history:
+        assert history.messages == [HumanMessage("hello"), AIMessage("you said: hello"),
+                                    HumanMessage("good bye"), AIMessage("you said: hello\ngood bye")]
 
 
 def chat_chain(store, model, seen: list):
@@ -387,3 +538,4 @@ def test_runnable_with_message_history_keeps_sessions_apart(store):
         RunnableLambda(echo), lambda sid: EventSourcedChatMessageHistory(sid, store=store))
     chain.invoke([HumanMessage("hello")], {"configurable": {"session_id": "a"}})
     assert chain.invoke([HumanMessage("meow")], {"configurable": {"session_id": "b"}}) == "you said: meow"
+
