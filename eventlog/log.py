@@ -149,7 +149,10 @@ class _Call:
 class EventLog:
     """An append-only log of session events in one SQLite file.
 
-    Thread-safe: one connection, serialised by a lock. Several processes may
+    Thread-safe: writes share one connection, serialised by a lock; reads of a
+    file database run on a small pool of read connections (each `snapshot()`
+    in its own WAL snapshot), so they never wait for a writer nor hold one up.
+    An in-memory database has one connection for both. Several processes may
     open the same file: WAL, a busy timeout and `BEGIN IMMEDIATE` for every
     write, with bounded retries.
 
