@@ -6,7 +6,8 @@ data_version` of the write connection), or an append or rollback through
 this log object. The cache holds sessions read at one stamp; a read at
 another stamp empties it first. The store's own writes move it along
 (`wrote`): the written session is dropped, the others stay valid. A session
-read is cached only if no write moved the stamp while it was read.
+read is cached only if no write moved the stamp while it was read; an
+entry of an older stamp still lends its items to the next read.
 
 Callers get copies: a returned `Session` shares no mutable state with the
 cache.
@@ -20,38 +21,36 @@ from collections import OrderedDict
 
 import attrs
 
+from .build import builder
 from .models import Session, SessionItem
 
-_new, _set = object.__new__, object.__setattr__
-
-#: Every field of `Session`, from attrs: a new field cannot be dropped.
+#: Every field of `Session` and `SessionItem`, from attrs: a new field cannot
+#: be dropped from a copy.
 SESSION_FIELDS = tuple(f.name for f in attrs.fields(Session))
 ITEM_FIELDS = tuple(f.name for f in attrs.fields(SessionItem))
-
-
+_build_session = builder(Session, SESSION_FIELDS)
+_build_item = builder(SessionItem, ITEM_FIELDS)
+_DATA = ITEM_FIELDS.index("data")
 _SCALARS = (str, int, float, bool, type(None))
 
 
 def _copy_item(item: SessionItem) -> SessionItem:
     """An item with its own `data` (a flat dict, as a message's is, is copied
     shallowly: its values are immutable)."""
-    data = item.data
+    values = [getattr(item, name) for name in ITEM_FIELDS]
+    data = values[_DATA]
     if all(type(v) in _SCALARS for v in data.values()):
-        data = data.copy()
+        values[_DATA] = data.copy()
     else:
-        data = copy.deepcopy(data)
-    out = _new(SessionItem)
-    for name in ITEM_FIELDS:
-        _set(out, name, getattr(item, name))
-    _set(out, "data", data)
-    return out
+        values[_DATA] = copy.deepcopy(data)
+    return _build_item(*values)
 
 
 def copy_session(session: Session) -> Session:
     """A copy that shares nothing mutable with `session`: lists are copied
-    (their elements are frozen), dicts deeply; the other values are
-    immutable and shared."""
-    out = _new(Session)
+    (their elements are frozen), items get their own `data`, dicts are
+    copied deeply; the other values are immutable and shared."""
+    values = []
     for name in SESSION_FIELDS:
         value = getattr(session, name)
         if name == "items":
@@ -59,55 +58,86 @@ def copy_session(session: Session) -> Session:
         elif type(value) is list:
             value = value.copy()
         elif type(value) is dict:
-            value = copy.deepcopy(value)
-        _set(out, name, value)
-    return out
+            value = copy.deepcopy(value) if value else {}
+        values.append(value)
+    return _build_session(*values)
+
+
+class _Entry:
+    __slots__ = ("epoch", "rows", "session")
+
+    def __init__(self, epoch: int, session: Session, rows: list) -> None:
+        self.epoch, self.session, self.rows = epoch, session, rows
 
 
 class SessionCache:
     """Sessions by id, at most `size`, least recently used dropped first.
-    Thread-safe: readers on pooled connections and the writer share it."""
+    Thread-safe: readers on pooled connections and the writer share it.
+
+    An entry read at an older stamp no longer answers `get`, but lends its
+    items and messages to the next read of that session (`reuse`): rows
+    equal to the ones it was built from give equal objects, so a session
+    that grew by one item costs one new item, not all.
+    """
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self._at: tuple[int, int, int] | None = None
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._epoch = 0  # entries of this epoch are current
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, stamp: tuple[int, int, int], sid: str) -> Session | None:
-        """A copy of the session cached at `stamp` (the log's, before the
-        read), or None. A new stamp empties the cache first."""
+        """A copy of the session cached at `stamp` (the log's, taken before
+        the read), or None."""
         with self._lock:
             if stamp != self._at:
-                self._sessions.clear()
                 self._at = stamp
+                self._epoch += 1
+            entry = self._entries.get(sid)
+            if entry is None or entry.epoch != self._epoch:
                 return None
-            session = self._sessions.get(sid)
-            if session is None:
-                return None
-            self._sessions.move_to_end(sid)
+            self._entries.move_to_end(sid)
+            session = entry.session
         return copy_session(session)
 
-    def put(self, stamp: tuple[int, int, int], sid: str, session: Session) -> Session:
-        """Cache `session`, read after `stamp` was taken, if the cache is
-        still at that stamp; returns a copy for the caller."""
+    def reuse(self, sid: str, rows: list) -> tuple[list[SessionItem], list] | None:
+        """The items (and their messages) an earlier read of this session
+        built from the same leading rows, or None. Never handed to callers
+        as they are: `put` copies."""
         with self._lock:
-            if stamp == self._at:
-                self._sessions[sid] = session
-                self._sessions.move_to_end(sid)
-                if len(self._sessions) > self.size:
-                    self._sessions.popitem(last=False)
+            entry = self._entries.get(sid)
+        if entry is None:
+            return None
+        n = len(entry.rows)
+        if n <= len(rows) and rows[:n] == entry.rows:
+            return entry.session.items, entry.session.messages
+        return None
+
+    def put(self, stamp: tuple[int, int, int] | None, sid: str, session: Session,
+            rows: list) -> Session:
+        """Cache `session`, built from item `rows` after `stamp` was taken:
+        current if the cache is still at that stamp, else only a lender for
+        later reads. Returns a copy for the caller."""
+        with self._lock:
+            epoch = self._epoch if stamp is not None and stamp == self._at else -1
+            self._entries[sid] = _Entry(epoch, session, rows)
+            self._entries.move_to_end(sid)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
         return copy_session(session)
 
     def wrote(self, before: tuple[int, int, int], after: tuple[int, int, int], sid: str) -> None:
         """This store wrote to `sid`, moving the stamp from `before` to
-        `after`: if the cache was current, it stays current without `sid`."""
+        `after`: if the cache was current, it stays current but for `sid`."""
         with self._lock:
             if before == self._at:
                 self._at = after
-                self._sessions.pop(sid, None)
+                entry = self._entries.get(sid)
+                if entry is not None:
+                    entry.epoch = -1
 
     def clear(self) -> None:
         with self._lock:
-            self._sessions.clear()
+            self._entries.clear()
             self._at = None

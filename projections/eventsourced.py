@@ -442,10 +442,14 @@ class EventSourcedSessionStore:
             if hit is not None:
                 return hit
         with self.log.snapshot() as conn:
-            session = views.read_session(conn, sid, last_n)
-        if session is None or stamp is None:
-            return session
-        return self.cache.put(stamp, sid, session)
+            found = views.read_session_rows(conn, sid, last_n)
+        if found is None:
+            return None
+        row, rows = found
+        if last_n is not None:
+            return views.session_from_rows(row, rows)
+        session = views.session_from_rows(row, rows, self.cache.reuse(sid, rows))
+        return self.cache.put(stamp, sid, session, rows)
 
     def list(self, limit: int | None = None, before: SessionId | None = None) -> builtins.list[Session]:
         """Live sessions, newest first (ties: later-created first).

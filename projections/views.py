@@ -23,8 +23,9 @@ from eventlog import SCHEMA_VERSION, RecordedEvent, state_stream
 from eventlog.checks import uuid_from_text
 from eventlog.codec import dumps, upcast
 
+from .build import builder
 from .fold import apply_delta, item_message
-from .models import Session, SessionItem, SessionSummary
+from .models import Session, SessionItem, SessionMessage, SessionSummary
 
 
 def current_data(event: RecordedEvent) -> dict:
@@ -167,43 +168,44 @@ SESSION_COLS = (
     f"{_LAST.format(col='version')}, {_LAST.format(col=_UPDATED)}"
 )
 _ITEM_COLS = "item_id, role, data, text, timestamp"
-_new, _set = object.__new__, object.__setattr__
 _parse_time = datetime.fromisoformat
+
+
+# Rows come from our own projection, validated on the way in: build without
+# re-running the converters (get/list are hot paths), through builders made
+# from attrs.fields (a field added to a class must be added here too).
+_build_item = builder(SessionItem, ("id", "role", "data", "timestamp", "text"))
+_build_session = builder(Session, ("id", "title", "created_at", "messages", "user_id",
+                                   "tenant_id", "key", "version", "items", "state",
+                                   "updated_at"))
 
 
 def _item(item_id: str, role: str, data: str | None, text: str | None,
           timestamp: str) -> SessionItem:
-    # Rows come from our own projection, validated on the way in: build
-    # without re-running the converters (get/list are hot paths).
-    item = _new(SessionItem)
-    _set(item, "id", item_id)
-    _set(item, "role", role)
-    _set(item, "data", {"role": role, "content": text} if data is None else json.loads(data))
-    _set(item, "timestamp", _parse_time(timestamp))
-    _set(item, "text", text)
-    return item
+    return _build_item(item_id, role,
+                       {"role": role, "content": text} if data is None else json.loads(data),
+                       _parse_time(timestamp), text)
 
 
-def _session(row: Sequence, items: builtins.list[SessionItem]) -> Session:
-    s = _new(Session)
-    _set(s, "id", uuid_from_text(row[1]))
-    _set(s, "title", row[2])
-    _set(s, "created_at", _parse_time(row[3]))
-    _set(s, "messages", [m for m in map(item_message, items) if m is not None])
-    _set(s, "user_id", row[4])
-    _set(s, "tenant_id", row[5])
-    _set(s, "key", row[6])
-    _set(s, "version", row[8] or 0)
-    _set(s, "items", items)
-    _set(s, "state", json.loads(row[7]) if row[7] else {})
-    _set(s, "updated_at", _parse_time(row[9]) if row[9] else None)
-    return s
+def _session(row: Sequence, items: builtins.list[SessionItem],
+             messages: builtins.list[SessionMessage] | None = None) -> Session:
+    """The session of a `sessions` row, its items and (if already derived)
+    their messages."""
+    if messages is None:
+        messages = _messages(items)
+    return _build_session(uuid_from_text(row[1]), row[2], _parse_time(row[3]), messages,
+                          row[4], row[5], row[6], row[8] or 0, items,
+                          json.loads(row[7]) if row[7] else {},
+                          _parse_time(row[9]) if row[9] else None)
 
 
-def read_session(conn: sqlite3.Connection, sid: uuid.UUID | str,
-                 last_n: int | None = None) -> Session | None:
-    """The live session with this id from the view, or None; with `last_n`,
-    only its last n items (and the messages among them)."""
+def _messages(items: builtins.list[SessionItem]) -> builtins.list[SessionMessage]:
+    return [m for m in map(item_message, items) if m is not None]
+
+
+def read_session_rows(conn: sqlite3.Connection, sid: uuid.UUID | str,
+                      last_n: int | None = None) -> tuple[Sequence, builtins.list] | None:
+    """The `sessions` row and the item rows of a live session, or None."""
     row = conn.execute(f"SELECT {SESSION_COLS} FROM sessions s WHERE s.id = ?",
                        (str(sid),)).fetchone()
     if row is None:
@@ -215,7 +217,27 @@ def read_session(conn: sqlite3.Connection, sid: uuid.UUID | str,
         rows = conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
                             "ORDER BY position DESC LIMIT ?", (row[0], last_n)).fetchall()
         rows.reverse()
-    return _session(row, [_item(*r) for r in rows])
+    return row, rows
+
+
+def session_from_rows(row: Sequence, rows: builtins.list,
+                      reused: tuple[builtins.list[SessionItem], builtins.list[SessionMessage]]
+                      | None = None) -> Session:
+    """Build a session from `read_session_rows`. `reused`: the items built
+    from the leading rows by an earlier read, and their messages."""
+    if not reused or not reused[0]:
+        return _session(row, [_item(*r) for r in rows])
+    items, messages = reused
+    new = [_item(*r) for r in rows[len(items):]]
+    return _session(row, items + new, messages + _messages(new))
+
+
+def read_session(conn: sqlite3.Connection, sid: uuid.UUID | str,
+                 last_n: int | None = None) -> Session | None:
+    """The live session with this id from the view, or None; with `last_n`,
+    only its last n items (and the messages among them)."""
+    found = read_session_rows(conn, sid, last_n)
+    return None if found is None else session_from_rows(*found)
 
 
 def find_by_key(conn: sqlite3.Connection, key: str, tenant_id: str | None) -> str | None:

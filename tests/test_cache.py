@@ -73,7 +73,7 @@ def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(path):
         store.get(a.id), store.get(b.id)
         store.add_message(a.id, msg("x"))
         assert [m.content for m in store.get(a.id).messages] == ["x"]
-        assert store.cache._sessions.get(str(b.id)) is not None  # b stayed cached
+        assert store.cache._entries[str(b.id)].epoch == store.cache._epoch  # b stayed current
 
 
 def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(path):
@@ -125,7 +125,7 @@ def test_the_cache_is_bounded(path):
         ids = [store.create(str(i)).id for i in range(10)]
         for sid in ids:
             store.get(sid)
-        assert len(store.cache._sessions) == 3
+        assert len(store.cache._entries) == 3
         assert all(store.get(sid).title == str(i) for i, sid in enumerate(ids))
 
 
@@ -138,3 +138,25 @@ def test_copies_cover_every_session_field():
     fresh = Session(uuid.uuid4(), "t", datetime.now(UTC), [])
     from projections.cache import copy_session
     assert copy_session(fresh) == fresh
+
+
+def test_a_session_changed_elsewhere_is_read_again_reusing_its_unchanged_messages(path):
+    with EventSourcedSessionStore(path) as a, EventSourcedSessionStore(path) as b:
+        s = a.create("t")
+        a.add_messages(s.id, [msg(str(i)) for i in range(5)])
+        first = a.get(s.id)
+        b.add_message(s.id, msg("5"))
+        second = a.get(s.id)
+        assert [m.content for m in second.messages] == [str(i) for i in range(6)]
+        assert all(x is y for x, y in zip(first.messages, second.messages[:5]))  # frozen, reused
+
+
+def test_rows_changed_behind_the_stores_back_are_not_reused(path):
+    import sqlite3
+    with EventSourcedSessionStore(path) as store:
+        s = store.create("t")
+        store.add_messages(s.id, [msg("a"), msg("b")])
+        assert [m.content for m in store.get(s.id).messages] == ["a", "b"]
+        with sqlite3.connect(path) as raw:  # a hand edit of the view, by another connection
+            raw.execute("UPDATE items SET text = 'edited' WHERE text = 'a'")
+        assert [m.content for m in store.get(s.id).messages] == ["edited", "b"]
