@@ -29,24 +29,26 @@ from .models import Session, SessionItem
 SESSION_FIELDS = tuple(f.name for f in attrs.fields(Session))
 ITEM_FIELDS = tuple(f.name for f in attrs.fields(SessionItem))
 _build_session = builder(Session, SESSION_FIELDS)
-_build_item = builder(SessionItem, ITEM_FIELDS)
-_DATA = ITEM_FIELDS.index("data")
+_build_item = builder(SessionItem, ("id", "role", "data", "timestamp", "text"))
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def _copy_item(item: SessionItem) -> SessionItem:
-    """An item with its own `data` (a flat dict, as a message's is, is copied
-    shallowly: its values are immutable)."""
-    values = [getattr(item, name) for name in ITEM_FIELDS]
-    data = values[_DATA]
-    if all(type(v) in _SCALARS for v in data.values()):
-        values[_DATA] = data.copy()
-    else:
-        values[_DATA] = copy.deepcopy(data)
-    return _build_item(*values)
+def _flat(data: dict) -> bool:
+    return all(type(v) in _SCALARS for v in data.values())
 
 
-def copy_session(session: Session) -> Session:
+def _copy_items(items: list[SessionItem], flat: list[bool] | None = None) -> list[SessionItem]:
+    """Items with their own `data`: a flat dict (a message's is) copied
+    shallowly, its values being immutable; any other deeply. `flat`: known
+    flatness of each item (else found out)."""
+    build, deep = _build_item, copy.deepcopy
+    if flat is None:
+        flat = [_flat(i.data) for i in items]
+    return [build(i.id, i.role, i.data.copy() if f else deep(i.data), i.timestamp, i.text)
+            for i, f in zip(items, flat)]
+
+
+def copy_session(session: Session, flat: list[bool] | None = None) -> Session:
     """A copy that shares nothing mutable with `session`: lists are copied
     (their elements are frozen), items get their own `data`, dicts are
     copied deeply; the other values are immutable and shared."""
@@ -54,7 +56,7 @@ def copy_session(session: Session) -> Session:
     for name in SESSION_FIELDS:
         value = getattr(session, name)
         if name == "items":
-            value = [_copy_item(i) for i in value]
+            value = _copy_items(value, flat)
         elif type(value) is list:
             value = value.copy()
         elif type(value) is dict:
@@ -64,10 +66,22 @@ def copy_session(session: Session) -> Session:
 
 
 class _Entry:
-    __slots__ = ("epoch", "rows", "session")
+    __slots__ = ("epoch", "flat", "rows", "session")
 
-    def __init__(self, epoch: int, session: Session, rows: list) -> None:
+    def __init__(self, epoch: int, session: Session, rows: list, known: list[bool]) -> None:
         self.epoch, self.session, self.rows = epoch, session, rows
+        self.flat = known + [_flat(i.data) for i in session.items[len(known):]]
+
+
+class Lender:
+    """What `SessionCache.reuse` found: the items and messages an earlier
+    read built, to build on."""
+
+    __slots__ = ("entry", "items", "messages")
+
+    def __init__(self, entry: _Entry) -> None:
+        self.entry = entry
+        self.items, self.messages = entry.session.items, entry.session.messages
 
 
 class SessionCache:
@@ -98,34 +112,36 @@ class SessionCache:
             if entry is None or entry.epoch != self._epoch:
                 return None
             self._entries.move_to_end(sid)
-            session = entry.session
-        return copy_session(session)
+        return copy_session(entry.session, entry.flat)
 
-    def reuse(self, sid: str, rows: list) -> tuple[list[SessionItem], list] | None:
-        """The items (and their messages) an earlier read of this session
-        built from the same leading rows, or None. Never handed to callers
-        as they are: `put` copies."""
+    def reuse(self, sid: str, rows: list) -> Lender | None:
+        """An earlier read of this session whose item rows are the leading
+        ones of `rows`, or None: its `items` and `messages` can be built on
+        (never handed to callers as they are: `put` copies). Pass it to
+        `put`."""
         with self._lock:
             entry = self._entries.get(sid)
         if entry is None:
             return None
         n = len(entry.rows)
         if n <= len(rows) and rows[:n] == entry.rows:
-            return entry.session.items, entry.session.messages
+            return Lender(entry)
         return None
 
     def put(self, stamp: tuple[int, int, int] | None, sid: str, session: Session,
-            rows: list) -> Session:
+            rows: list, lender: Lender | None = None) -> Session:
         """Cache `session`, built from item `rows` after `stamp` was taken:
         current if the cache is still at that stamp, else only a lender for
         later reads. Returns a copy for the caller."""
+        entry = _Entry(-1, session, rows, [] if lender is None else lender.entry.flat)
         with self._lock:
-            epoch = self._epoch if stamp is not None and stamp == self._at else -1
-            self._entries[sid] = _Entry(epoch, session, rows)
+            if stamp is not None and stamp == self._at:
+                entry.epoch = self._epoch
+            self._entries[sid] = entry
             self._entries.move_to_end(sid)
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-        return copy_session(session)
+        return copy_session(session, entry.flat)
 
     def wrote(self, before: tuple[int, int, int], after: tuple[int, int, int], sid: str) -> None:
         """This store wrote to `sid`, moving the stamp from `before` to

@@ -448,8 +448,10 @@ class EventSourcedSessionStore:
         row, rows = found
         if last_n is not None:
             return views.session_from_rows(row, rows)
-        session = views.session_from_rows(row, rows, self.cache.reuse(sid, rows))
-        return self.cache.put(stamp, sid, session, rows)
+        lender = self.cache.reuse(sid, rows)
+        session = views.session_from_rows(
+            row, rows, None if lender is None else (lender.items, lender.messages))
+        return self.cache.put(stamp, sid, session, rows, lender)
 
     def list(self, limit: int | None = None, before: SessionId | None = None) -> builtins.list[Session]:
         """Live sessions, newest first (ties: later-created first).
