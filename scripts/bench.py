@@ -625,8 +625,13 @@ NOTES = """
   three of them.
 - **16 threads at `full`**: with the fsync shared, what is left is Python per append, run
   one thread at a time (the GIL) on 2 cores.
-- **list() and get()**: one indexed range read; the rest is building `Session` and
-  `SessionMessage` objects (one `datetime` parse per message).
+- **repeated get**: the cache answers without SQL, but every call returns a copy in which each
+  item has its own `data` dict, so callers may mutate what `get` returns: for 500 items that
+  copy was 1.07 ms of a 1.27 ms get (raw SELECT 2.06 ms on a loaded VM, in-process medians);
+  copying only the lists takes 0.006 ms. Sharing the items (read-only `data`) would clear 10x.
+- **cold get, list()**: one indexed range read; the rest is building `Session`, `SessionItem`
+  and `SessionMessage` objects (one `datetime` parse per item). A cold `get` of a session that
+  grew builds only its new items (the cache lends the unchanged ones).
 - **import**: per message, validating the record, encoding, chaining and inserting the event
   and its view rows; the "bare minimum" row does only the unavoidable part and is the bound.
 """
