@@ -10,6 +10,8 @@ import contextlib
 import copy
 import json
 import os
+import subprocess
+import sys
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -316,6 +318,41 @@ def test_two_instances_with_one_id_share_one_session(new_session):
     with new_session.store() as store:
         assert len(store.list()) == 1
         assert store.get_by_key("user-42/chat-7").title == "user-42/chat-7"
+
+
+WRITER = """
+import asyncio, sys, threading
+from sessionlog.integrations.openai_agents import EventSourcedSession
+
+async def write(db, name):
+    session = EventSourcedSession("user-42/chat-7", db)
+    for i in range(10):
+        await session.add_items([{"role": "user", "content": f"{name}-{i}"}])
+    session.close()
+
+threads = [threading.Thread(target=asyncio.run, args=(write(sys.argv[1], f"{sys.argv[2]}{t}"),))
+           for t in "ab"]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+@pytest.mark.slow
+def test_writers_racing_on_one_id_write_one_session_and_lose_nothing(db):
+    """The failure that started issue #11 (writers on one key split the
+    conversation), through the adapter: 2 processes x 2 threads, each its own
+    EventSourcedSession on one file."""
+    processes = [subprocess.Popen([sys.executable, "-c", WRITER, db, f"p{n}"]) for n in range(2)]
+    assert [p.wait(timeout=300) for p in processes] == [0, 0]
+    writers = [f"p{n}{t}" for n in range(2) for t in "ab"]
+    with EventSourcedSessionStore(db) as store:
+        assert len(store.list()) == 1
+        contents = [item.data["content"] for item in store.get_by_key("user-42/chat-7").items]
+    assert sorted(contents) == sorted(f"{w}-{i}" for w in writers for i in range(10))
+    for w in writers:
+        assert [c for c in contents if c.startswith(f"{w}-")] == [f"{w}-{i}" for i in range(10)]
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
