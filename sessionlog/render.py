@@ -63,19 +63,40 @@ def sessions_table(sessions: Sequence[Session]) -> str:
     )
 
 
+def item_text(role: str, text: str | None, data: Any) -> str:
+    """What a person should read of an item: its text, else (an item an
+    adapter stored without one) its JSON, cut short."""
+    if text is not None:
+        return text
+    shown = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return shown if len(shown) <= 200 else shown[:199] + "…"
+
+
 def session_text(session: Session) -> str:
     owner = ""
     if session.user_id is not None or session.tenant_id is not None:
         owner = f" (user {session.user_id}, tenant {session.tenant_id})"
+    key = f"\nKey:     {visible(session.key)}" if session.key is not None else ""
+    extra = (f", {len(session.items)} item(s)" if len(session.items) != len(session.messages)
+             else "")
     head = f"Session {session.id}{visible(owner)}\n" \
-           f"Title:   {visible(session.title or '(none)')}\n" \
-           f"Created: {when(session.created_at)} UTC, {len(session.messages)} message(s)"
-    lines = [head, ""] if session.messages else [head]
-    for m in session.messages:
+           f"Title:   {visible(session.title or '(none)')}{key}\n" \
+           f"Created: {when(session.created_at)} UTC, {len(session.messages)} message(s){extra}"
+    # Items (messages are items too); a session folded without them shows its messages.
+    entries = ([(i.timestamp, i.role, item_text(i.role, i.text, i.data)) for i in session.items]
+               if session.items or not session.messages else
+               [(m.timestamp, m.role.value, m.content) for m in session.messages])
+    lines = [head, ""] if entries else [head]
+    for at, role, text in entries:
         # Continuation lines are indented: a message cannot pose as the next one.
-        content = visible(m.content, newlines=True).replace("\n", "\n    ")
-        lines.append(f"[{when(m.timestamp)}] {m.role.value}: {content}")
+        content = visible(text, newlines=True).replace("\n", "\n    ")
+        lines.append(f"[{when(at)}] {visible(role)}: {content}")
     return "\n".join(lines)
+
+
+def _delta(delta: dict) -> str:
+    return ", ".join(f"{k}={'(removed)' if v is None else json.dumps(v, ensure_ascii=False)}"
+                     for k, v in delta.items())
 
 
 def describe(event: RecordedEvent) -> str:
@@ -83,9 +104,20 @@ def describe(event: RecordedEvent) -> str:
     d = event.data
     if event.type == "SessionCreated":
         owner = f", user {d.get('user_id')}, tenant {d.get('tenant_id')}" if d.get("tenant_id") else ""
-        return f"title {d.get('title')!r}{owner}"
+        key = f", key {d['key']!r}" if d.get("key") is not None else ""
+        return f"title {d.get('title')!r}{owner}{key}"
     if event.type == "MessageAdded":
         return f"{d.get('role', '?')}: {d.get('content', d.get('text', ''))}"
+    if event.type == "ItemAdded":
+        return f"{d.get('role', '?')}: {item_text(d.get('role', '?'), d.get('text'), d.get('data'))}"
+    if event.type == "ItemsRemoved":
+        return f"removed the last {d.get('count')} item(s)"
+    if event.type == "SessionCleared":
+        return "cleared every item"
+    if event.type == "StateChanged":
+        return f"state: {_delta(d.get('delta', {}))}"
+    if event.type == "ScopeStateChanged":
+        return f"{d.get('scope')} state: {_delta(d.get('delta', {}))}"
     return ""
 
 
@@ -106,11 +138,24 @@ def event_dict(event: RecordedEvent) -> dict[str, Any]:
     }
 
 
+def session_dict(session: Session) -> dict[str, Any]:
+    """The session's seed JSON, plus its key, version, items and state."""
+    out = session_to_dict(session)
+    out["key"] = session.key
+    out["version"] = session.version
+    out["updated_at"] = (None if session.updated_at is None
+                         else format_timestamp(session.updated_at))
+    out["items"] = [{"id": i.id, "role": i.role, "text": i.text, "data": i.data,
+                     "timestamp": format_timestamp(i.timestamp)} for i in session.items]
+    out["state"] = session.state
+    return out
+
+
 def to_json(value: Any) -> str:
     if isinstance(value, Session):
-        value = session_to_dict(value)
+        value = session_dict(value)
     elif isinstance(value, list) and value and isinstance(value[0], Session):
-        value = [session_to_dict(s) for s in value]
+        value = [session_dict(s) for s in value]
     elif isinstance(value, list) and value and isinstance(value[0], RecordedEvent):
         value = [event_dict(e) for e in value]
     return json.dumps(value, ensure_ascii=False, indent=2)
