@@ -26,6 +26,8 @@ ROWS = (
 NOTES = "log_notes"
 #: The note `repair_triggers` records.
 TRIGGERS_REINSTALLED = "triggers_reinstalled"
+#: The kind of the note a layout upgrade leaves (see `schema.migrate`).
+LAYOUT_MIGRATED = "layout_migrated"
 #: The note a rebuild forced over a broken chain records.
 REBUILD_FORCED = "rebuild_forced"
 NOTES_DDL = (

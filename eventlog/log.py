@@ -39,7 +39,7 @@ from .events import EVENT_TYPES, Event, ScopeStateChanged, stream_of
 from .recorded import COLUMNS, RecordedEvent
 
 _T = TypeVar("_T")
-_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO events ({COLUMNS}, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {COLUMNS} FROM events"
 # The stream's version, the log's tail (for the hash chain) and whether a
 # break was recorded, in one read.
@@ -184,6 +184,7 @@ class EventLog:
         self._good_tail: tuple[int, str] | None = None
         self._init_write_state(group_commit=synchronous == "full")
         self._pages_checked = self._shared  # in memory: nothing on disk to check
+        self._layout_checked = False  # an older layout is migrated on the first write
         try:
             current = schema.is_current(self._conn)
         except sqlite3.Error as e:
@@ -192,13 +193,25 @@ class EventLog:
         except BaseException:
             self._conn.close()
             raise
-        if not current:
+        if not current:  # a new file (or a pre-release one): set up now
             try:
-                with self.transaction() as conn:
-                    schema.migrate(conn)
+                with self.transaction():
+                    pass  # the first write of this object migrates
             except BaseException:
                 self._conn.close()
                 raise
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Inside a write: bring an older layout up to date (once per object:
+        another process may have done it meanwhile), noting what was done."""
+        done = schema.migrate(conn)
+        self._layout_checked = True
+        if done is not None:
+            (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+            kind = chain.TRIGGERS_REINSTALLED if "reinstalled" in done else chain.LAYOUT_MIGRATED
+            chain.add_note(conn, kind, last, done)
+            self._notes_ready = True
+            self._seq += 1
 
     @classmethod
     def _over(cls, conn: sqlite3.Connection, path: str) -> EventLog:
@@ -212,6 +225,7 @@ class EventLog:
         log._meta_cache, log._notes_ready, log._good_tail = {}, False, None
         log._init_write_state(group_commit=False)
         log._pages_checked = True
+        log._layout_checked = True
         return log
 
     def _init_write_state(self, group_commit: bool) -> None:
@@ -269,6 +283,8 @@ class EventLog:
             local["conn"], local["depth"] = self._conn, 1
             self._wdv = None
             try:
+                if not self._layout_checked:
+                    self._migrate(self._conn)
                 yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException as exc:
@@ -613,7 +629,7 @@ class EventLog:
                 prev_hash = lean.chain_hash(prev_hash, pos, eid, stream_q, current, type_q,
                                             data_text, meta_q, now)
                 rows.append((pos, eid, stream_id, current, type_name, data_text, meta_text, now,
-                             prev_hash, SCHEMA_VERSION))
+                             prev_hash, SCHEMA_VERSION, eid if ids else None))
                 recorded.append(RecordedEvent(pos, event_id, stream_id, current,
                                               type_name, data, meta, moment, prev_hash))
             written[stream_id] = current
@@ -673,7 +689,7 @@ class EventLog:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in conn.execute(f"{_SELECT} WHERE event_id IN ({marks})", chunk):
+            for row in conn.execute(f"{_SELECT} WHERE idempotency_key IN ({marks})", chunk):
                 found[row[1]] = RecordedEvent.from_row(row)
         return [found[i] for i in ids if i in found]
 

@@ -11,13 +11,18 @@ import sqlite_utils
 
 from .errors import LayoutError
 
-#: The file layout this release writes.
-DB_VERSION = 1
+#: The file layout this release writes. Layout 2 (this release): no
+#: AUTOINCREMENT, `event_id` chained but not indexed, and idempotency by a
+#: partial UNIQUE index on `idempotency_key`, which only caller-given event ids
+#: fill. Layout 1 files are read as they are and migrated on their first write.
+DB_VERSION = 2
 
-EVENTS_DDL = """
-CREATE TABLE IF NOT EXISTS events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
+#: Layouts this release reads without migrating first.
+READABLE = (1, 2)
+
+_EVENTS_COLUMNS = """
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
     stream_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     type TEXT NOT NULL,
@@ -26,9 +31,16 @@ CREATE TABLE IF NOT EXISTS events (
     recorded_at TEXT NOT NULL,
     hash TEXT NOT NULL,
     schema_version INTEGER NOT NULL DEFAULT 1,
+    idempotency_key TEXT,
     UNIQUE (stream_id, version)
-)
 """
+EVENTS_DDL = f"CREATE TABLE IF NOT EXISTS events ({_EVENTS_COLUMNS})"
+IDEMPOTENCY_DDL = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency_key ON events (idempotency_key) "
+    "WHERE idempotency_key IS NOT NULL"
+)
+_COPIED = ("position, event_id, stream_id, version, type, data, metadata, recorded_at, hash, "
+           "schema_version")
 
 TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
@@ -49,16 +61,26 @@ def install_triggers(conn: sqlite3.Connection) -> None:
             conn.execute(statement + "END;")
 
 
-def is_current(conn: sqlite3.Connection) -> bool:
-    """True when the file needs no migration (so opening writes nothing,
-    and a read-only file can still be read).
+def layout(conn: sqlite3.Connection) -> int:
+    """The file's layout (`PRAGMA user_version`; 0: new or pre-release).
 
     Raises:
         LayoutError: the file is in a newer layout than this release reads.
     """
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     _refuse_newer(conn, current)
-    return current == DB_VERSION
+    return current
+
+
+def is_current(conn: sqlite3.Connection) -> bool:
+    """True when the file can be opened without writing (so a read-only
+    file can still be read): layout 1 is read as it is and migrated on the
+    first write (see `migrate`).
+
+    Raises:
+        LayoutError: the file is in a newer layout than this release reads.
+    """
+    return layout(conn) in READABLE
 
 
 def _refuse_newer(conn: sqlite3.Connection, current: int) -> None:
@@ -67,19 +89,43 @@ def _refuse_newer(conn: sqlite3.Connection, current: int) -> None:
         raise LayoutError(path, current, DB_VERSION)
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Create or upgrade the events table. Call inside a write transaction."""
+def migrate(conn: sqlite3.Connection) -> str | None:
+    """Create or upgrade the events table to `DB_VERSION`. Call inside a
+    write transaction; returns what an upgrade of an existing log did (to
+    record in the log's notes), or None.
+
+    Layout 1 to 2 copies the events into a table of the new layout, row for
+    row (every column, so every hash stays valid; `idempotency_key` =
+    `event_id`, so a retry of an append made before still records once),
+    then installs the index and the append-only triggers.
+    """
     db = sqlite_utils.Database(conn)
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    _refuse_newer(conn, current)
+    current = layout(conn)
+    if current == DB_VERSION:
+        return None
     if "events" not in db.table_names():
         conn.execute(EVENTS_DDL)
-    elif "schema_version" not in db["events"].columns_dict:
+        conn.execute(IDEMPOTENCY_DDL)
+        install_triggers(conn)
+        conn.execute(f"PRAGMA user_version = {DB_VERSION}")
+        return None
+    if "schema_version" not in db["events"].columns_dict:
         # Layout 0 (pre-release) had no per-event schema version: its events
         # are version 0 and are upcast when read.
         db.table("events").add_column("schema_version", int, not_null_default=0)
-    if current != DB_VERSION:
-        # Only when the file is new or upgraded: a file whose triggers were
-        # dropped by hand keeps that evidence for `verify` to report.
-        install_triggers(conn)
-        conn.execute(f"PRAGMA user_version = {DB_VERSION}")
+    had = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")}
+    conn.execute(f"CREATE TABLE events_v2 ({_EVENTS_COLUMNS})")
+    conn.execute(f"INSERT INTO events_v2 ({_COPIED}, idempotency_key) "
+                 f"SELECT {_COPIED}, event_id FROM events ORDER BY position")
+    (count,) = conn.execute("SELECT count(*) FROM events_v2").fetchone()
+    conn.execute("DROP TABLE events")
+    conn.execute("ALTER TABLE events_v2 RENAME TO events")
+    conn.execute(IDEMPOTENCY_DDL)
+    install_triggers(conn)
+    conn.execute(f"PRAGMA user_version = {DB_VERSION}")
+    missing = [t for t in TRIGGER_NAMES if t not in had]
+    done = f"layout {current} -> {DB_VERSION}: {count} events copied, hashes unchanged"
+    if missing:
+        done += f"; the append-only triggers {', '.join(missing)} were missing and are reinstalled"
+    return done

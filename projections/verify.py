@@ -82,6 +82,8 @@ class VerifyReport:
         )
         if self.kept_position is not None:
             text += f"; the kept hash is event {self.kept_position}, unchanged"
+        else:
+            text += "; only a kept last hash (expect_hash) would show events cut from the end"
         if self.note:
             text += f" ({self.note})"
         return text + "".join(f"; note: {n}" for n in self.notes)
@@ -206,8 +208,9 @@ def _check(store, conn, schema, reader, progress, kept,
 
 
 def _log_problems(conn, schema: str, count: int) -> list[Problem]:
-    """What the walk cannot see: a deleted tail (the layout with
-    AUTOINCREMENT remembers the positions handed out) and missing triggers."""
+    """What the walk cannot see: a deleted tail (only layout 1, whose
+    AUTOINCREMENT remembered the positions handed out: in layout 2 only a kept
+    last hash shows it), a repeated event id, and missing triggers."""
     problems = []
     has_seq = conn.execute(f"SELECT 1 FROM [{schema}].sqlite_master WHERE name = "
                            "'sqlite_sequence'").fetchone()
@@ -216,6 +219,13 @@ def _log_problems(conn, schema: str, count: int) -> list[Problem]:
     if seq and seq[0] > count:
         problems.append(Problem(count + 1, f"the last {seq[0] - count} event(s) were deleted "
                                            f"(positions up to {seq[0]} were handed out)"))
+    # Layout 2 does not index event_id (only caller-given idempotency keys):
+    # a copied row shows here as a repeated id.
+    dup = conn.execute(
+        f"SELECT event_id, max(position) FROM [{schema}].events GROUP BY event_id "
+        "HAVING count(*) > 1 ORDER BY max(position) LIMIT 1").fetchone()
+    if dup:
+        problems.append(Problem(dup[1], f"event id {dup[0]} is recorded more than once"))
     triggers = {r[0] for r in conn.execute(
         f"SELECT name FROM [{schema}].sqlite_master WHERE type = 'trigger' "
         "AND tbl_name = 'events'")}

@@ -451,7 +451,7 @@ def bare_import_rate(path: str, n: int) -> float:
                       "timestamp": format_sortable(parse_timestamp(d["timestamp"]))})
         eid = str(uuid7())
         prev = chain_hash(prev, i, eid, sid, i, "MessageAdded", 1, data, "{}", "2026")
-        rows.append((i, eid, sid, i, "MessageAdded", data, "{}", "2026", prev, 1))
+        rows.append((i, eid, sid, i, "MessageAdded", data, "{}", "2026", prev, 1, *(None,) * (_INSERT.count("?") - 10)))
     conn.execute("BEGIN")
     conn.executemany(_INSERT, rows)
     conn.execute("COMMIT")

@@ -125,7 +125,7 @@ def test_the_write_check_trusts_only_the_tail_it_wrote(tmp_path):
     eid = str(uuid.uuid4())
     h = chain_hash(prev[0], 2, eid, str(other), 1, "SessionCreated", 1, data, "{}", prev[1])
     log.connection.execute(
-        "INSERT INTO events VALUES (2, ?, ?, 1, 'SessionCreated', ?, '{}', ?, ?, 1)",
+        "INSERT INTO events VALUES (2, ?, ?, 1, 'SessionCreated', ?, '{}', ?, ?, 1, NULL)",
         (eid, str(other), data, prev[1], h))
     third = uuid.uuid4()
     log.append(str(third), [SessionCreated(third, "t", datetime.now(UTC))])

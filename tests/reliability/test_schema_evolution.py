@@ -57,7 +57,7 @@ def test_an_older_release_file_opens_and_migrates_without_loss(tmp_path):
         assert [m.content for m in store.get(SID).messages] == ["written long ago", "and now"]
         assert store.verify().ok
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     with __import__("pytest").raises(sqlite3.IntegrityError):
         conn.execute("DELETE FROM events")  # the migration installed the triggers
 

@@ -3,7 +3,9 @@ position of one edited by hand."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +52,6 @@ def test_clean_log_verifies(path):
     (["UPDATE events SET data = replace(data, 'm10', 'm99') WHERE position = 6"], 6, "hash mismatch"),
     (["UPDATE events SET metadata = '{\"source\":\"evil\"}' WHERE position = 2"], 2, "hash mismatch"),
     (["DELETE FROM events WHERE position = 5"], 5, "position gap"),
-    (["DELETE FROM events WHERE position = 12"], 12, "were deleted"),
     # Reorder: swap the contents of two rows.
     (["UPDATE events SET position = -3 WHERE position = 3",
       "UPDATE events SET position = 3 WHERE position = 4",
@@ -66,6 +67,38 @@ def test_hand_edits_are_reported_at_the_first_bad_position(path, statements, pos
     assert not report.ok
     assert report.problems[0].position == position
     assert words in report.problems[0].what
+
+
+def test_a_truncated_tail_shows_against_a_kept_last_hash(path):
+    """Layout 2 has no AUTOINCREMENT counter: only a kept `last_hash` catches
+    events removed from the end, and verify says so."""
+    kept = check(path)
+    assert "only a kept last hash" in kept.summary()
+    tamper(path, "DELETE FROM events WHERE position = 12")
+    with EventSourcedSessionStore(path, catch_up=False) as store:
+        report = store.verify(expect_hash=kept.last_hash)
+    assert not report.ok and any("is not in the log" in p.what for p in report.problems)
+
+
+def test_a_repeated_event_id_is_reported(path):
+    """event_id is chained but no longer indexed: a row appended with another
+    tool, correctly chained but reusing an id, is reported."""
+    from eventlog.codec import chain_hash
+    conn = sqlite3.connect(path)
+    first = conn.execute("SELECT event_id FROM events WHERE position = 1").fetchone()[0]
+    prev, at = conn.execute("SELECT hash, recorded_at FROM events WHERE position = 12").fetchone()
+    other = str(uuid.uuid4())
+    data = json.dumps({"created_at": "2026-01-01T00:00:00.000000Z", "session_id": other,
+                       "tenant_id": None, "title": None, "user_id": None}, separators=(",", ":"))
+    h = chain_hash(prev, 13, first, other, 1, "SessionCreated", 1, data, "{}", at)
+    conn.execute("INSERT INTO events (position, event_id, stream_id, version, type, data, "
+                 "metadata, recorded_at, hash, schema_version) VALUES (13, ?, ?, 1, "
+                 "'SessionCreated', ?, '{}', ?, ?, 1)", (first, other, data, at, h))
+    conn.commit()
+    conn.close()
+    report = check(path)
+    assert not report.ok
+    assert any(f"event id {first} is recorded more than once" in p.what for p in report.problems)
 
 
 def test_missing_triggers_are_reported(path):

@@ -1,0 +1,78 @@
+"""A file made by the previous release (layout 1, tests/fixtures/v1.db, made
+with the code of commit 4260d05): read as it is, migrated in place on the
+first write with every hash unchanged, verify passes, and retries of its
+idempotent appends still record nothing."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eventlog import EventLog, MessageAdded, SessionRole
+from projections import EventSourcedSessionStore, SessionMessage, fold_all
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "v1.db"
+RETRIED = [uuid.UUID(int=0xABC), uuid.UUID(int=0xABD)]  # the event_ids the fixture used
+
+
+@pytest.fixture
+def v1(tmp_path):
+    path = tmp_path / "v1.db"
+    shutil.copy(FIXTURE, path)
+    return str(path)
+
+
+def rows(path):
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT position, event_id, stream_id, version, type, data, "
+                            "metadata, recorded_at, hash, schema_version FROM events "
+                            "ORDER BY position").fetchall()
+
+
+def layout(path):
+    with sqlite3.connect(path) as conn:
+        return (conn.execute("PRAGMA user_version").fetchone()[0],
+                conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0])
+
+
+def test_a_v1_file_is_read_without_migrating(v1):
+    before = layout(v1)
+    assert before[0] == 1 and "AUTOINCREMENT" in before[1]
+    with EventLog(v1) as log:
+        events = list(log.read_all())
+        assert len(events) == 9
+        assert {e.stream_id for e in events} and log.last_position() == 9
+    assert layout(v1) == before
+
+
+def test_the_first_write_migrates_in_place_with_hashes_unchanged(v1):
+    before = rows(v1)
+    with EventSourcedSessionStore(v1) as store:
+        sessions = {s.title: s for s in store.list()}
+        assert set(sessions) == {"refund R-88", "no tenant"}
+        refund = sessions["refund R-88"]
+        assert [m.content for m in refund.messages] == [
+            "where is R-88?", "It ships in 5 business days.", "retried once", "recorded once"]
+        assert refund.version == 5 and refund.items[0].id == "message-2"
+        assert store.replay(refund.id) == refund
+        # A retry of the fixture's idempotent append records nothing.
+        again = store.log.append(str(refund.id), [
+            MessageAdded(refund.id, SessionRole.USER, "retried once", datetime(2026, 1, 1, 0, 0, 4, tzinfo=UTC)),
+            MessageAdded(refund.id, SessionRole.ASSISTANT, "recorded once", datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)),
+        ], event_ids=RETRIED)
+        assert [e.position for e in again] == [8, 9]
+        store.add_message(refund.id, SessionMessage(SessionRole.USER, "new", datetime.now(UTC)))
+        report = store.verify()
+        assert report.ok, report.summary()
+        assert any("layout 1 -> 2" in n for n in report.notes)
+        assert fold_all(store.history(refund.id)).messages[-1].content == "new"
+    version, ddl = layout(v1)
+    assert version == 2 and "AUTOINCREMENT" not in ddl and "idempotency_key" in ddl
+    assert rows(v1)[:9] == before  # every column of every old row, hashes included
+    with sqlite3.connect(v1) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("DELETE FROM events")  # the triggers are back
