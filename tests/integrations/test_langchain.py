@@ -7,11 +7,13 @@ gives (one session per key, the audit trail)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import threading
 
 import pytest
+from click.testing import CliRunner
 
 try:
     import langchain_core  # noqa: F401
@@ -45,6 +47,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from eventlog import StorageError
 from projections import EventSourcedSessionStore
+from sessionlog.cli import main as cli
 from sessionlog.integrations.langchain import EventSourcedChatMessageHistory, message_role, message_text
 
 # RunnableWithMessageHistory is deprecated in langchain-core 1.x in favour of LangGraph; it still works.
@@ -539,3 +542,36 @@ def test_runnable_with_message_history_keeps_sessions_apart(store):
     chain.invoke([HumanMessage("hello")], {"configurable": {"session_id": "a"}})
     assert chain.invoke([HumanMessage("meow")], {"configurable": {"session_id": "b"}}) == "you said: meow"
 
+
+
+# -- the audit trail -----------------------------------------------------------------
+
+def test_history_and_show_print_the_conversation_with_roles_and_text(tmp_path):
+    path = str(tmp_path / "audit.db")
+    with EventSourcedChatMessageHistory("user-42/chat-7", path) as history:
+        history.add_messages(every_kind()[:4])
+        history.add_ai_message("It is 18°C and sunny.")
+        history.clear()
+        history.add_user_message("Thanks!")
+    with EventSourcedSessionStore(path) as store:
+        sid = str(store.get_by_key("user-42/chat-7").id)
+
+    def ok(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--db", path, *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    trail = ok("history", sid)
+    expected = [("system", "You are terse."), ("user", "What's the weather in Paris?"),
+                ("assistant", 'get_weather({"city":"Paris","days":[1,2]})'), ("tool", "18°C and sunny"),
+                ("assistant", "It is 18°C and sunny."), ("user", "Thanks!")]
+    lines = trail.splitlines()
+    for role, text in expected:
+        assert any(f"{role}: {text}" in line for line in lines), (role, text, trail)
+    assert "SessionCleared" in trail
+    assert '"type"' not in trail and "additional_kwargs" not in trail  # no JSON blobs
+    shown = ok("show", sid)
+    assert "user: Thanks!" in shown
+    assert "What's the weather" not in shown  # cleared
+    events = json.loads(ok("history", sid, "--json"))
+    assert [e["type"] for e in events].count("ItemAdded") == 6
