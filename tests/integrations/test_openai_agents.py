@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 try:
     import agents  # noqa: F401
@@ -40,6 +41,7 @@ from openai.types.responses import (
 
 from eventlog import StorageError
 from projections import EventSourcedSessionStore, InMemorySessionStore
+from sessionlog.cli import main as cli
 from sessionlog.integrations import openai_agents
 from sessionlog.integrations.openai_agents import EventSourcedSession, item_role, item_text
 
@@ -567,6 +569,38 @@ def test_run_config_session_settings_override_the_sessions(new_session):
 def get_weather(city: str) -> str:
     """The weather in a city."""
     return f"sunny in {city}"
+
+
+def test_an_agent_run_is_the_audit_trail_history_and_show_print(db):
+    """A run with a tool call is recorded item by item, and the CLI prints it
+    with the right roles and readable text (no JSON blobs)."""
+    async def main():
+        session = EventSourcedSession("user-42/chat-7", db)
+        model = ScriptModel([tool_call("get_weather", '{"city":"Paris"}')], [reply("It is sunny in Paris.")])
+        agent = Agent(name="weather", model=model, tools=[get_weather])
+        result = await Runner.run(agent, "Weather in Paris?", session=session)
+        assert result.final_output == "It is sunny in Paris."
+        await session.add_items([{"role": "user", "content": "typo"}])
+        assert await session.pop_item() == {"role": "user", "content": "typo"}
+        session.close()
+    run(main())
+
+    with EventSourcedSessionStore(db) as store:
+        sid = str(store.get_by_key("user-42/chat-7").id)
+    history = CliRunner().invoke(cli, ["--db", db, "history", sid])
+    assert history.exit_code == 0, history.output
+    for line in ["user: Weather in Paris?", 'function_call: get_weather({"city":"Paris"})',
+                 "function_call_output: sunny in Paris", "assistant: It is sunny in Paris.",
+                 "user: typo", "ItemsRemoved"]:
+        assert line in history.output
+    assert '"type"' not in history.output
+
+    show = CliRunner().invoke(cli, ["--db", db, "show", sid])
+    assert show.exit_code == 0, show.output
+    shown = [line for line in show.output.splitlines() if line.startswith("[")]
+    assert [line.split("] ", 1)[1] for line in shown] == [
+        "user: Weather in Paris?", 'function_call: get_weather({"city":"Paris"})',
+        "function_call_output: sunny in Paris", "assistant: It is sunny in Paris."]
 
 
 # -- the SDK's compaction hooks -------------------------------------------------
