@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from .checks import uuid_from_text
-from .codec import SCHEMA_VERSION, decode_event
+from .codec import SCHEMA_VERSION, decode_event, upcast
 from .errors import EventDecodeError
 from .events import Event
 
@@ -41,8 +41,10 @@ def _metadata(text: str) -> dict[str, Any]:
 class RecordedEvent:
     """An event as stored: its place in the log and the chain, and its data.
 
-    `data` and `metadata` are the decoded JSON of their columns; `event` gives
-    the event object (older schema versions upcast).
+    `data` is the decoded JSON of its column, upcast once, here, to the
+    current schema version (`schema_version` keeps the version it was stored
+    at; the chain covers the stored text). `metadata` is its column's JSON;
+    `event` gives the event object.
     """
 
     position: int
@@ -59,18 +61,22 @@ class RecordedEvent:
     @property
     def event(self) -> Event:
         """The event object this row records."""
-        return decode_event(self.type, self.data, self.schema_version)
+        # `data` is already current (see `from_row`); a newer version is refused.
+        return decode_event(self.type, self.data, max(self.schema_version, SCHEMA_VERSION))
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> RecordedEvent:
         """Build from a row of the `events` table, in `_COLUMNS` order."""
         pos, eid, stream, ver, typ, data, meta, at, h, sv = row
         try:
+            decoded = json.loads(data)
+            if sv < SCHEMA_VERSION:
+                decoded = upcast(typ, decoded, sv)
             return cls(
-                pos, uuid_from_text(eid), stream, ver, typ, json.loads(data), _metadata(meta),
+                pos, uuid_from_text(eid), stream, ver, typ, decoded, _metadata(meta),
                 datetime.fromisoformat(at), h, sv,
             )
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, KeyError) as e:
             raise EventDecodeError(
                 f"event at position {pos} is unreadable ({e}); run `sessionlog verify`"
             ) from None

@@ -19,7 +19,7 @@ import attrs
 from eventlog import RecordedEvent
 
 from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
-from .views import current_data, run_sql
+from .views import run_sql
 
 #: The query languages `search` takes.
 SYNTAXES = ("plain", "fts5")
@@ -76,14 +76,14 @@ class SearchProjection:
             if type_name == "SessionCreated":
                 run_sql(conn,
                     f"INSERT OR IGNORE INTO [{ses}] (session_id, tenant_id) VALUES (?, ?)",
-                    [(d["session_id"], d.get("tenant_id")) for d in map(current_data, run)],
+                    [(d["session_id"], d.get("tenant_id")) for d in (e.data for e in run)],
                 )
             elif type_name in ("MessageAdded", "ItemAdded"):
                 # Every item is recorded in `msg` (a pop removes the last n
                 # items, text or not); those with text are indexed.
                 key = "content" if type_name == "MessageAdded" else "text"
                 rows = [(e.position, d["session_id"], d.get(key), d["role"])
-                        for e in run for d in (current_data(e),)]
+                        for e in run for d in (e.data,)]
                 # Tenants looked up once per run: FTS5 takes INSERT ... VALUES
                 # several times faster than INSERT ... SELECT.
                 tenants = dict(conn.execute(
@@ -99,7 +99,7 @@ class SearchProjection:
                         [(sid, pos) for pos, sid, _, _ in rows])
             elif type_name in ("ItemsRemoved", "SessionCleared"):
                 for e in run:
-                    d = current_data(e)
+                    d = e.data
                     gone = [r[0] for r in conn.execute(
                         f"SELECT position FROM [{msg}] WHERE session_id = ? "
                         "ORDER BY position DESC LIMIT ?", (d["session_id"], d.get("count", -1)))]
@@ -109,7 +109,7 @@ class SearchProjection:
                     conn.execute(f"DELETE FROM [{msg}] WHERE session_id = ? AND position IN "
                                  "(SELECT value FROM json_each(?))", (d["session_id"], marks))
             elif type_name == "SessionDeleted":
-                ids = [(current_data(e)["session_id"],) for e in run]
+                ids = [(e.data["session_id"],) for e in run]
                 run_sql(conn,
                     f"DELETE FROM [{fts}] WHERE rowid IN "
                     f"(SELECT position FROM [{msg}] WHERE session_id = ?)", ids,

@@ -19,20 +19,13 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, ClassVar
 
-from eventlog import SCHEMA_VERSION, RecordedEvent, state_stream
+from eventlog import RecordedEvent, state_stream
 from eventlog.checks import uuid_from_text
-from eventlog.codec import dumps, upcast
+from eventlog.codec import dumps
 
 from .build import builder
 from .fold import apply_delta, item_message
 from .models import Session, SessionItem, SessionMessage, SessionSummary
-
-
-def current_data(event: RecordedEvent) -> dict:
-    """The event's data at the current schema version."""
-    if event.schema_version == SCHEMA_VERSION:
-        return event.data
-    return upcast(event.type, event.data, event.schema_version)
 
 
 def run_sql(conn: sqlite3.Connection, sql: str, rows: list) -> None:
@@ -97,25 +90,25 @@ class SessionsProjection:
                     [(e.position, d["session_id"], d["title"], d["created_at"],
                       d.get("user_id"), d.get("tenant_id"), d.get("key"),
                       key_scope(d.get("tenant_id"), d.get("key")))
-                     for e in run for d in (current_data(e),)],
+                     for e in run for d in (e.data,)],
                 )
             elif type_name in ("MessageAdded", "ItemAdded"):
                 rows: builtins.list[tuple]
                 if type_name == "MessageAdded":
                     rows = [(e.position, f"message-{e.version}", d["role"], None, d["content"],
                              d["timestamp"], d["session_id"])
-                            for e in run for d in (current_data(e),)]
+                            for e in run for d in (e.data,)]
                 else:
                     rows = [(e.position, d["item_id"], d["role"], dumps(d["data"]), d.get("text"),
                              d["timestamp"], d["session_id"])
-                            for e in run for d in (current_data(e),)]
+                            for e in run for d in (e.data,)]
                 run_sql(conn,
                     f"INSERT INTO [{i}] (position, session, item_id, role, data, text, timestamp) "
                     f"SELECT ?, position, ?, ?, ?, ?, ? FROM [{s}] WHERE id = ?", rows,
                 )
             elif type_name == "ItemsRemoved":
                 for e in run:
-                    d = current_data(e)
+                    d = e.data
                     conn.execute(
                         f"DELETE FROM [{i}] WHERE session = (SELECT position FROM [{s}] "
                         f"WHERE id = ?1) AND position IN (SELECT position FROM [{i}] WHERE "
@@ -124,11 +117,11 @@ class SessionsProjection:
             elif type_name == "SessionCleared":
                 run_sql(conn,
                     f"DELETE FROM [{i}] WHERE session = (SELECT position FROM [{s}] WHERE id = ?)",
-                    [(current_data(e)["session_id"],) for e in run],
+                    [(e.data["session_id"],) for e in run],
                 )
             elif type_name == "StateChanged":
                 for e in run:
-                    d = current_data(e)
+                    d = e.data
                     row = conn.execute(f"SELECT state FROM [{s}] WHERE id = ?",
                                        (d["session_id"],)).fetchone()
                     if row is not None:
@@ -139,7 +132,7 @@ class SessionsProjection:
             elif type_name == "ScopeStateChanged":
                 st = names["scope_state"]
                 for e in run:
-                    d = current_data(e)
+                    d = e.data
                     stream = state_stream(d["tenant_id"], d.get("user_id"))
                     row = conn.execute(f"SELECT state FROM [{st}] WHERE stream = ?",
                                        (stream,)).fetchone()
@@ -148,7 +141,7 @@ class SessionsProjection:
                     conn.execute(f"INSERT OR REPLACE INTO [{st}] (stream, state) VALUES (?, ?)",
                                  (stream, dumps(state)))
             elif type_name == "SessionDeleted":
-                ids = [(current_data(e)["session_id"],) for e in run]
+                ids = [(e.data["session_id"],) for e in run]
                 run_sql(conn,
                     f"DELETE FROM [{i}] WHERE session = (SELECT position FROM [{s}] WHERE id = ?)",
                     ids,
@@ -387,7 +380,7 @@ class TenantIndexProjection:
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
                 rows = [(e.position, d["session_id"], d["tenant_id"], d["created_at"])
-                        for e in run for d in (current_data(e),) if d.get("tenant_id") is not None]
+                        for e in run for d in (e.data,) if d.get("tenant_id") is not None]
                 run_sql(conn,
                     f"INSERT OR IGNORE INTO [{t}] (session, session_id, tenant_id, created_at) "
                     "VALUES (?, ?, ?, ?)",
@@ -396,5 +389,5 @@ class TenantIndexProjection:
             elif type_name == "SessionDeleted":
                 run_sql(conn,
                     f"DELETE FROM [{t}] WHERE session_id = ?",
-                    [(current_data(e)["session_id"],) for e in run],
+                    [(e.data["session_id"],) for e in run],
                 )

@@ -107,7 +107,7 @@ def describe(event: RecordedEvent) -> str:
         key = f", key {d['key']!r}" if d.get("key") is not None else ""
         return f"title {d.get('title')!r}{owner}{key}"
     if event.type == "MessageAdded":
-        return f"{d.get('role', '?')}: {d.get('content', d.get('text', ''))}"
+        return f"{d.get('role', '?')}: {d.get('content', '')}"
     if event.type == "ItemAdded":
         return f"{d.get('role', '?')}: {item_text(d.get('role', '?'), d.get('text'), d.get('data'))}"
     if event.type == "ItemsRemoved":

@@ -49,6 +49,9 @@ def test_an_older_release_file_opens_and_migrates_without_loss(tmp_path):
         assert session.title == "from release 0" and session.tenant_id == "acme"
         assert [m.content for m in session.messages] == ["written long ago"]
         assert [e.schema_version for e in store.history(SID)] == [0, 0]
+        # Upcast once, when read: every consumer sees the current shape.
+        assert store.history(SID)[1].data["content"] == "written long ago"
+        assert "text" not in store.history(SID)[1].data
         assert store.verify().ok, store.verify().summary()
         store.add_message(SID, SessionMessage(SessionRole.ASSISTANT, "and now", datetime.now(UTC)))
         assert [e.schema_version for e in store.history(SID)] == [0, 0, 1]
