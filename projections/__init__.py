@@ -1,6 +1,13 @@
 """Session views folded from the event log, behind the SessionStore contract."""
 
-from .errors import DuplicateKeyError, ProjectionError, SessionNotFoundError, StaleViewWarning
+from .errors import (
+    DuplicateKeyError,
+    ProjectionError,
+    SessionDeletedError,
+    SessionNotFoundError,
+    SessionNotYetError,
+    StaleViewWarning,
+)
 from .eventsourced import EventSourcedSessionStore
 from .fold import fold, fold_all
 from .models import (
@@ -37,9 +44,11 @@ __all__ = [
     "SearchHit",
     "SearchProjection",
     "Session",
+    "SessionDeletedError",
     "SessionItem",
     "SessionMessage",
     "SessionNotFoundError",
+    "SessionNotYetError",
     "SessionRole",
     "SessionStore",
     "SessionSummary",

@@ -22,6 +22,36 @@ class SessionNotFoundError(EventLogError, LookupError):
         return f"session {self.session_id} not found"
 
 
+class SessionDeletedError(SessionNotFoundError):
+    """The session existed and was deleted (its events stay in the log).
+
+    Attributes:
+        position: the position of its `SessionDeleted` event.
+    """
+
+    def __init__(self, session_id: uuid.UUID | str, position: int) -> None:
+        super().__init__(session_id)
+        self.position = position
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} was deleted (position {self.position})"
+
+
+class SessionNotYetError(SessionNotFoundError):
+    """At the moment asked for, the session did not exist yet (it does later).
+
+    Attributes:
+        as_of: the position or moment asked for.
+    """
+
+    def __init__(self, session_id: uuid.UUID | str, as_of: object) -> None:
+        super().__init__(session_id)
+        self.as_of = as_of
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} did not exist at {self.as_of}"
+
+
 class ProjectionError(EventLogError):
     """A projection is unknown, misdeclared, or disagrees with the log."""
 

@@ -29,7 +29,14 @@ from eventlog.checks import aware, bounded, to_uuid
 
 from . import commands, views
 from .cache import SessionCache
-from .errors import DuplicateKeyError, ProjectionError, SessionNotFoundError, StaleViewWarning
+from .errors import (
+    DuplicateKeyError,
+    ProjectionError,
+    SessionDeletedError,
+    SessionNotFoundError,
+    SessionNotYetError,
+    StaleViewWarning,
+)
 from .fold import fold_all
 from .models import NewItem, Session, SessionItem, SessionMessage, SessionSummary, message_event
 from .runner import Progress, Projection, ProjectionRunner
@@ -515,6 +522,36 @@ class EventSourcedSessionStore:
         elif as_of is not None:
             bounded(as_of, "as_of position")
         return fold_all(self.log.read_stream(str(to_uuid(id)), until=as_of))
+
+    def require(self, id: SessionId, *, as_of: int | datetime | None = None,
+                tenant_id: str | None = None) -> Session:
+        """The session (now, or as of a position or moment, see `replay`),
+        or an error that says why there is none.
+
+        Args:
+            tenant_id: only a session of this tenant (another tenant's
+                session behaves as one that never existed).
+
+        Raises:
+            SessionDeletedError: it was deleted (now: at any time; as of: by then).
+            SessionNotYetError: as of then, it was not created yet.
+            SessionNotFoundError: it never existed (or is another tenant's).
+        """
+        sid = to_uuid(id)
+        session = self.get(sid) if as_of is None else self.replay(sid, as_of)
+        if session is not None:
+            if tenant_id is not None and session.tenant_id != tenant_id:
+                raise SessionNotFoundError(sid)
+            return session
+        history = self.history(sid)
+        if not history or (tenant_id is not None
+                           and history[0].data.get("tenant_id") != tenant_id):
+            raise SessionNotFoundError(sid)
+        until = [e for e in history if as_of is None or (
+            e.position <= as_of if isinstance(as_of, int) else e.recorded_at <= aware(as_of))]
+        if until and until[-1].type == "SessionDeleted":
+            raise SessionDeletedError(sid, until[-1].position)
+        raise SessionNotYetError(sid, as_of)
 
     def search(self, query: str, tenant_id: str | None = None, limit: int = 20, *,
                syntax: str = "plain") -> builtins.list[SearchHit]:

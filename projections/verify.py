@@ -24,6 +24,7 @@ from eventlog import chain as chainlib
 from eventlog.codec import decode_event
 from eventlog.connection import translate
 
+from . import views
 from .fold import fold_all, fold_scope
 from .runner import CHECKPOINTS
 
@@ -242,8 +243,8 @@ def _check_sessions(reader, conn, schema, walk, marks) -> tuple[int, list[Proble
     if upto != walk.count:
         return 0, [Problem(None, f"the sessions view is at position {upto} of {walk.count} "
                                  "(`sessionlog catch-up` applies the rest)")]
-    view_count = conn.execute(f"SELECT count(*) FROM [{schema}].sessions").fetchone()[0]
-    tenants = set(conn.execute(f"SELECT session_id, tenant_id FROM [{schema}].tenant_sessions"))
+    view_count = views.live_count(conn, schema)
+    tenants = views.tenant_index(conn, schema)
     live, expected_tenants = 0, set()
     for stream in walk.streams:
         events = reader.log.read_stream(stream)

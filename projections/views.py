@@ -351,6 +351,11 @@ def stream_version(conn: sqlite3.Connection, stream_id: str) -> int:
                         (stream_id,)).fetchone()[0] or 0
 
 
+def live_count(conn: sqlite3.Connection, schema: str = "main") -> int:
+    """How many live sessions the view holds."""
+    return conn.execute(f"SELECT count(*) FROM [{schema}].sessions").fetchone()[0]
+
+
 def counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
     """(live sessions, their items, the messages among them)."""
     return conn.execute(
@@ -391,3 +396,8 @@ class TenantIndexProjection:
                     f"DELETE FROM [{t}] WHERE session_id = ?",
                     [(e.data["session_id"],) for e in run],
                 )
+
+
+def tenant_index(conn: sqlite3.Connection, schema: str = "main") -> set[tuple[str, str]]:
+    """Every (session id, tenant id) the tenant index holds."""
+    return set(conn.execute(f"SELECT session_id, tenant_id FROM [{schema}].tenant_sessions"))

@@ -24,7 +24,13 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from eventlog import EventLogError, parse_timestamp
-from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+from projections import (
+    EventSourcedSessionStore,
+    SessionDeletedError,
+    SessionMessage,
+    SessionNotYetError,
+    SessionRole,
+)
 from projections.transfer import (
     CONFLICT_POLICIES,
     ImportFileError,
@@ -334,21 +340,15 @@ def show(ctx, session_id, as_of, tenant, as_json):
     """
     moment = parse_as_of(as_of)
     with open_store(ctx) as store:
-        session = store.get(session_id) if moment is None else store.replay(session_id, moment)
-        if session is not None and tenant is not None and session.tenant_id != tenant:
-            raise click.ClickException(f"session {session_id} not found")
-        if session is None:
-            history = store.history(session_id)
-            if tenant is not None and history and history[0].data.get("tenant_id") != tenant:
-                history = []  # another tenant's session behaves as missing
-            if not history:
-                raise click.ClickException(f"session {session_id} not found")
-            if moment is None:
-                raise click.ClickException(
-                    f"session {session_id} was deleted (position {history[-1].position}); "
-                    f"see `sessionlog history {session_id}`"
-                )
-            raise click.ClickException(f"session {session_id} did not exist at {as_of}")
+        try:
+            session = store.require(session_id, as_of=moment, tenant_id=tenant)
+        except SessionDeletedError as e:
+            if moment is not None:
+                raise click.ClickException(f"session {session_id} did not exist at {as_of}") from None
+            raise click.ClickException(
+                f"{e}; see `sessionlog history {session_id}`") from None
+        except SessionNotYetError:
+            raise click.ClickException(f"session {session_id} did not exist at {as_of}") from None
     click.echo(render.to_json(session) if as_json else render.session_text(session))
 
 

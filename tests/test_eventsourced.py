@@ -163,3 +163,25 @@ def test_store_in_a_missing_directory_is_a_clear_error(tmp_path):
     from eventlog import StorageError
     with pytest.raises(StorageError, match="does not exist"):
         EventSourcedSessionStore(tmp_path / "nope" / "s.db")
+
+
+def test_require_says_why_there_is_no_session(tmp_path):
+    """deleted / never existed / another tenant / not yet: decided by the library."""
+    from projections import SessionDeletedError, SessionNotFoundError, SessionNotYetError
+    with EventSourcedSessionStore(tmp_path / "r.db") as store:
+        s = store.create_with_user("t", "u", "acme")
+        created = store.log.last_position()
+        assert store.require(s.id, tenant_id="acme") == store.get(s.id)
+        with pytest.raises(SessionNotFoundError) as other:
+            store.require(s.id, tenant_id="globex")
+        assert type(other.value) is SessionNotFoundError
+        with pytest.raises(SessionNotYetError):
+            store.require(s.id, as_of=created - 1)
+        store.delete(s.id)
+        with pytest.raises(SessionDeletedError) as gone:
+            store.require(s.id)
+        assert gone.value.position == created + 1
+        assert store.require(s.id, as_of=created).title == "t"
+        with pytest.raises(SessionNotFoundError) as never:
+            store.require(uuid.uuid4())
+        assert type(never.value) is SessionNotFoundError
