@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import builtins
 import errno
+import json
 import os
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +57,33 @@ def cannot_write(e: StorageError) -> bool:
     """Whether a write failed because the file cannot take one now (read-only,
     or a full disk), so a read may go on without it."""
     return isinstance(e, ReadOnlyError) or e.errno == errno.ENOSPC
+
+
+class BulkWrite:
+    """The writes of one `EventSourcedSessionStore.bulk()` transaction."""
+
+    def __init__(self, store: EventSourcedSessionStore, conn) -> None:
+        self._store, self._conn = store, conn
+
+    def existing(self, stream_ids: Iterable[str]) -> set[str]:
+        """Which of these streams have events (one index probe each)."""
+        return {r[0] for r in self._conn.execute(
+            "SELECT value FROM json_each(?) WHERE EXISTS "
+            "(SELECT 1 FROM events WHERE stream_id = value)", (json.dumps(list(stream_ids)),))}
+
+    def commit(self, batch: Sequence[tuple[str, builtins.list, int | None]],
+               metadata: Mapping[str, Any] | None = None) -> builtins.list[RecordedEvent]:
+        """Append (stream_id, events, expected_version) triples at once and
+        apply them to the inline views, as every write of the store does."""
+        store = self._store
+        before = store.log.stamp()
+        recorded = store.log._append_many(self._conn, batch, metadata)
+        if recorded:
+            store.runner.apply_inline(self._conn, recorded)
+            after = store.log.stamp()
+            for stream in {r.stream_id for r in recorded}:
+                store.cache.wrote(before, after, stream)
+        return recorded
 
 
 class EventSourcedSessionStore:
@@ -230,6 +259,17 @@ class EventSourcedSessionStore:
         session = fold_all(events)
         assert session is not None
         return session
+
+    @contextmanager
+    def bulk(self) -> Iterator[BulkWrite]:
+        """One write transaction for many appends (import): yields a
+        `BulkWrite`. Everything commits at the end of the block, or nothing
+        (an exception rolls it all back)."""
+        with self.log.transaction() as conn:
+            self._sync(conn)
+            yield BulkWrite(self, conn)
+            self._synced_at = None  # the owners remembered start over
+            self._live.clear()
 
     def get_or_create(self, key: str, *, title: str | None = None, user_id: str | None = None,
                       tenant_id: str | None = None) -> Session:

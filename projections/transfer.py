@@ -233,18 +233,17 @@ def import_sessions(
         raise ValueError(f"on_conflict must be one of {CONFLICT_POLICIES}, not {on_conflict!r}")
     started = time.perf_counter()
     totals = [0, 0, 0, 0]  # sessions, messages, skipped, conflicts
-    with store.log.transaction() as conn:
-        store.runner.sync_inline(conn)
+    with store.bulk() as bulk:
         batch: list[tuple[Location | str, Session]] = []
         size = 0
         for item in sessions:
             batch.append(item)
             size += 1 + len(item[1].messages)
             if size >= batch_size:
-                _add(totals, _import_batch(store, conn, batch, on_conflict), progress)
+                _add(totals, _import_batch(store, bulk, batch, on_conflict), progress)
                 batch, size = [], 0
         if batch:
-            _add(totals, _import_batch(store, conn, batch, on_conflict), progress)
+            _add(totals, _import_batch(store, bulk, batch, on_conflict), progress)
     return ImportSummary(totals[0], totals[1], totals[2], totals[3], time.perf_counter() - started)
 
 
@@ -255,12 +254,8 @@ def _add(totals: list[int], counts: tuple[int, ...], progress) -> None:
         progress(counts[1])
 
 
-def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
-    ids = json.dumps(list({str(s.id) for _, s in batch}))
-    present = {r[0] for r in conn.execute(
-        "SELECT value FROM json_each(?) WHERE EXISTS "
-        "(SELECT 1 FROM events WHERE stream_id = value)",  # one index probe each
-        (ids,))}
+def _import_batch(store, bulk, batch, on_conflict) -> tuple[int, int, int, int]:
+    present = bulk.existing({str(s.id) for _, s in batch})
     plan: list[tuple[str | None, tuple[str, list[Event], int]]] = []
     seen: dict[str, Session] = {}
     skipped, conflicts, messages = 0, 0, 0
@@ -285,7 +280,7 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
     for file, run in groupby(plan, key=itemgetter(0)):  # metadata names each record's file
         meta = {"source": "import"} if file is None else {"source": "import", "file": file}
         try:
-            recorded = store.log.append_many([item for _, item in run], meta)  # joins the tx
+            bulk.commit([item for _, item in run], meta)
         except ValueError as e:  # text that cannot be stored: find whose
             for location, session in batch:
                 try:
@@ -293,8 +288,6 @@ def _import_batch(store, conn, batch, on_conflict) -> tuple[int, int, int, int]:
                 except UnicodeEncodeError:
                     raise ImportFileError(location, str(e)) from None
             raise
-        if recorded:
-            store.runner.apply_inline(conn, recorded)
     return len(plan), messages, skipped, conflicts
 
 
