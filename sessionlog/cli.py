@@ -798,8 +798,8 @@ def export(ctx, output, tenant):
       sessionlog export -o backup.jsonl
       sessionlog export --tenant acme | gzip > acme.jsonl.gz
     """
-    with open_store(ctx) as store:
-        lines = export_sessions(store, tenant)
+    with open_store(ctx) as store, contextlib.closing(export_sessions(store, tenant)) as lines:
+        # closing(): the export's snapshot ends before the store closes, on every path
         if output is None:
             try:
                 for line in lines:
