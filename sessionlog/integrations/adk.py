@@ -1,0 +1,418 @@
+"""Google ADK: `EventSourcedSessionService`, a `BaseSessionService` whose
+sessions, events and state live in a sessionlog event log.
+
+Mapping (the adapter only translates; atomicity is the store's):
+
+- ADK `app_name` -> the session's `tenant_id`; `user_id` -> its `user_id`.
+- ADK session id -> the session's key, `<user_id>/<session_id>` ("%" and "/"
+  in the user id percent-escaped): ADK session ids are unique per app *and*
+  user, store keys per tenant.
+- Each ADK event -> one `ItemAdded`: `data` is the event's JSON form (it reads
+  back equal through `Event.model_validate_json`), `role` is "user" for the
+  user's events, "tool" for function responses, "assistant" otherwise, and
+  `text` is what `sessionlog history` and `show` print: the text parts, or
+  "function_call name(args)" / "function_response name".
+- The event's state delta is written in the same transaction: plain keys to
+  the session state, "app:" keys to the tenant (app) state, "user:" keys to the
+  user's state. "temp:" keys reach the caller's session object only and are
+  never stored, as ADK's own services do.
+- Stale sessions: every session this service returns carries the stored
+  session's id and version; `append_event` writes with that
+  `expected_version` and raises ADK's `StaleSessionError` if another writer
+  got there first. A session object without it (built by hand) is checked the
+  way `DatabaseSessionService` checks one: by update time and last event id.
+
+Every method runs its SQLite work in a worker thread, and the store opens
+lazily on the first call (in that thread), so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from eventlog import ConcurrencyError
+from projections import DuplicateKeyError, EventSourcedSessionStore, NewItem, SessionNotFoundError
+
+try:
+    from google.adk.errors.already_exists_error import AlreadyExistsError
+    from google.adk.events.event import Event
+    from google.adk.sessions.base_session_service import (
+        BaseSessionService,
+        GetSessionConfig,
+        ListSessionsResponse,
+    )
+    from google.adk.sessions.session import Session
+    from google.adk.sessions.state import State
+    from google.genai import types
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "sessionlog.integrations.adk needs Google ADK: pip install 'sessionlog[adk]'"
+    ) from e
+try:
+    from google.adk.errors._stale_session_error import StaleSessionError
+except ImportError:  # pragma: no cover - ADK before StaleSessionError raised ValueError
+    StaleSessionError = ValueError  # type: ignore[assignment,misc]
+try:
+    from google.adk.errors.session_not_found_error import (
+        SessionNotFoundError as AdkSessionNotFoundError,
+    )
+except ImportError:  # pragma: no cover - older ADK raised ValueError
+    AdkSessionNotFoundError = ValueError  # type: ignore[assignment,misc]
+
+__all__ = ["EventSourcedSessionService"]
+
+STALE_MESSAGE = (
+    "The session has been modified in storage since it was loaded. "
+    "Please reload the session before appending more events."
+)
+_MARKER = "sessionlog:"  # prefix of the revision this service stamps on a Session
+
+
+def session_key(user_id: str, session_id: str) -> str:
+    """The store key of an ADK session: `<user_id>/<session_id>`, with "%" and
+    "/" in the user id escaped so no two (user, session) pairs share a key."""
+    return f"{user_id.replace('%', '%25').replace('/', '%2F')}/{session_id}"
+
+
+def _adk_session_id(key: str | None, user_id: str | None) -> str | None:
+    """The ADK session id behind a store key, or None if the key is not ours."""
+    if key is None or user_id is None:
+        return None
+    prefix = session_key(user_id, "")
+    return key[len(prefix):] if key.startswith(prefix) else None
+
+
+def _split_state(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """ADK's scoping of a state dict: app, user and session keys; temp dropped."""
+    scopes: dict[str, dict[str, Any]] = {"app": {}, "user": {}, "session": {}}
+    for key, value in state.items():
+        if key.startswith(State.APP_PREFIX):
+            scopes["app"][key.removeprefix(State.APP_PREFIX)] = value
+        elif key.startswith(State.USER_PREFIX):
+            scopes["user"][key.removeprefix(State.USER_PREFIX)] = value
+        elif not key.startswith(State.TEMP_PREFIX):
+            scopes["session"][key] = value
+    return scopes
+
+
+def _json_state(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` as JSON values, or a one-line ValueError naming the bad key."""
+    for key, value in state.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"state[{key!r}]: not a JSON value: {value!r}") from None
+    return state
+
+
+def _parts(event: Event) -> list[Any]:
+    return list(event.content.parts or []) if event.content is not None else []
+
+
+def event_role(event: Event) -> str:
+    """The role an ADK event is stored under."""
+    if any(p.function_response is not None for p in _parts(event)):
+        return "tool"
+    return "user" if event.author == "user" else "assistant"
+
+
+def event_text(event: Event) -> str | None:
+    """What `history` and `show` print for an ADK event (None: nothing readable)."""
+    lines = []
+    for p in _parts(event):
+        if p.text and not p.thought:
+            lines.append(p.text)
+        elif p.function_call is not None:
+            args = json.dumps(p.function_call.args or {}, ensure_ascii=False, default=str)
+            lines.append(f"function_call {p.function_call.name}({args})")
+        elif p.function_response is not None:
+            lines.append(f"function_response {p.function_response.name}")
+        elif p.inline_data is not None:
+            lines.append(f"[{p.inline_data.mime_type or 'inline data'}]")
+        elif p.file_data is not None:
+            lines.append(f"[{p.file_data.mime_type or 'file'} {p.file_data.file_uri or ''}]".strip())
+        elif p.executable_code is not None and p.executable_code.code:
+            lines.append(p.executable_code.code)
+        elif p.code_execution_result is not None and p.code_execution_result.output:
+            lines.append(p.code_execution_result.output)
+    return "\n".join(lines) or None
+
+
+def _to_event(item: Any) -> Event:
+    """An item of the session back as an ADK event."""
+    data = item.data
+    if set(data) == {"role", "content"}:  # a plain message added by other means
+        return Event(
+            id=item.id, author="user" if item.role == "user" else "assistant",
+            invocation_id="", timestamp=item.timestamp.timestamp(),
+            content=types.Content(role="user" if item.role == "user" else "model",
+                                  parts=[types.Part(text=data["content"])]),
+        )
+    return Event.model_validate_json(json.dumps(data))
+
+
+def _last_update_time(stored: Any) -> float:
+    """ADK's `last_update_time` of a stored session: the last event's timestamp
+    exactly as ADK gave it, else the creation time."""
+    if stored.items:
+        last = stored.items[-1]
+        ts = last.data.get("timestamp")
+        return float(ts) if isinstance(ts, (int, float)) else last.timestamp.timestamp()
+    return stored.created_at.timestamp()
+
+
+def _filter(events: list[Event], config: GetSessionConfig | None) -> list[Event]:
+    """ADK's `GetSessionConfig`: the last n events, then those at or after a time."""
+    if config is None:
+        return events
+    if config.num_recent_events is not None:
+        events = events[-config.num_recent_events:] if config.num_recent_events else []
+    if config.after_timestamp is not None:
+        i = len(events) - 1
+        while i >= 0 and events[i].timestamp >= config.after_timestamp:
+            i -= 1
+        events = events[i + 1:]
+    return events
+
+
+def _marker(stored_id: uuid.UUID, version: int) -> str:
+    return f"{_MARKER}{stored_id}@{version}"
+
+
+def _parse_marker(marker: object) -> tuple[uuid.UUID, int] | None:
+    if not isinstance(marker, str) or not marker.startswith(_MARKER):
+        return None
+    sid, _, version = marker.removeprefix(_MARKER).partition("@")
+    try:
+        return uuid.UUID(sid), int(version)
+    except ValueError:
+        return None
+
+
+class EventSourcedSessionService(BaseSessionService):
+    """An ADK session service on a sessionlog store: a drop-in for
+    `DatabaseSessionService` / `SqliteSessionService`.
+
+    Args:
+        db_path: the SQLite file (created on first use) or ":memory:".
+        store: an open store to use instead (an `EventSourcedSessionStore` or
+            `InMemorySessionStore`), so several services share one; the
+            service then never closes it.
+
+    Example:
+        service = EventSourcedSessionService("sessions.db")
+        runner = Runner(agent=agent, app_name="shop", session_service=service)
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str] = ":memory:", *, store: Any = None) -> None:
+        self._db_path = os.fspath(db_path)
+        self._store = store
+        self._owns_store = store is None
+        self._open_lock = threading.Lock()
+
+    @property
+    def store(self) -> Any:
+        """The underlying store, opened on first use (in the calling thread)."""
+        store = self._store
+        if store is None:
+            with self._open_lock:
+                if self._store is None:
+                    self._store = EventSourcedSessionStore(self._db_path, source="adk")
+                store = self._store
+        return store
+
+    async def _run(self, fn: Any, /, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    async def close(self) -> None:
+        """Close the store if this service opened it (a later call reopens it)."""
+        await self._run(self._close)
+
+    def _close(self) -> None:
+        with self._open_lock:
+            store, self._store = self._store, None if self._owns_store else self._store
+            if self._owns_store and store is not None:
+                store.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- sessions -----------------------------------------------------------
+
+    async def create_session(self, *, app_name: str, user_id: str,
+                             state: dict[str, Any] | None = None,
+                             session_id: str | None = None) -> Session:
+        """Create a session; app:/user: keys of `state` go to app/user state.
+
+        Raises:
+            AlreadyExistsError: the user already has a live session `session_id`.
+        """
+        session_id = (session_id.strip() if session_id else None) or str(uuid.uuid4())
+        scopes = {k: _json_state(v) for k, v in _split_state(state or {}).items()}
+        return await self._run(self._create, app_name, user_id, session_id, scopes)
+
+    def _create(self, app_name: str, user_id: str, session_id: str,
+                scopes: dict[str, dict[str, Any]]) -> Session:
+        store = self.store
+        try:
+            stored = store.create_session(
+                session_id, user_id=user_id, tenant_id=app_name,
+                key=session_key(user_id, session_id), state=scopes["session"] or None,
+            )
+        except DuplicateKeyError:
+            raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
+        version = stored.version
+        if scopes["app"] or scopes["user"]:
+            version = store.add_items(
+                stored.id, [], user_state_delta=scopes["user"] or None,
+                tenant_state_delta=scopes["app"] or None, expected_version=version,
+            )
+        return self._adk_session(store, stored, session_id, [], version)
+
+    def _adk_session(self, store: Any, stored: Any, session_id: str, events: list[Event],
+                     version: int, user_states: dict[str, dict] | None = None,
+                     app_state: dict | None = None) -> Session:
+        """The ADK view of a stored session: app and user state merged in as
+        "app:" / "user:" keys, as `DatabaseSessionService` does."""
+        app_name, user_id = stored.tenant_id, stored.user_id
+        state = copy.deepcopy(stored.state)
+        if app_state is None:
+            app_state = store.get_state(app_name)
+        if user_states is None or user_id not in user_states:
+            user_state = store.get_state(app_name, user_id)
+            if user_states is not None:
+                user_states[user_id] = user_state
+        else:
+            user_state = user_states[user_id]
+        state.update({State.APP_PREFIX + k: copy.deepcopy(v) for k, v in app_state.items()})
+        state.update({State.USER_PREFIX + k: copy.deepcopy(v) for k, v in user_state.items()})
+        session = Session(id=session_id, app_name=app_name, user_id=user_id, state=state,
+                          events=events, last_update_time=_last_update_time(stored))
+        session._storage_update_marker = _marker(stored.id, version)
+        return session
+
+    async def get_session(self, *, app_name: str, user_id: str, session_id: str,
+                          config: GetSessionConfig | None = None) -> Session | None:
+        """The session with its events (filtered by `config`), or None."""
+        session_id = session_id.strip() if session_id else session_id
+        return await self._run(self._get, app_name, user_id, session_id, config)
+
+    def _find(self, store: Any, app_name: str, user_id: str, session_id: str) -> Any:
+        stored = store.get_by_key(session_key(user_id, session_id), tenant_id=app_name)
+        return stored if stored is not None and stored.user_id == user_id else None
+
+    def _get(self, app_name: str, user_id: str, session_id: str,
+             config: GetSessionConfig | None) -> Session | None:
+        store = self.store
+        stored = self._find(store, app_name, user_id, session_id)
+        if stored is None:
+            return None
+        events = _filter([_to_event(item) for item in stored.items], config)
+        return self._adk_session(store, stored, session_id, events, stored.version)
+
+    async def list_sessions(self, *, app_name: str,
+                            user_id: str | None = None) -> ListSessionsResponse:
+        """The app's sessions (one user's, or everyone's), oldest update first,
+        without their events."""
+        return await self._run(self._list, app_name, user_id)
+
+    def _list(self, app_name: str, user_id: str | None) -> ListSessionsResponse:
+        store = self.store
+        app_state = store.get_state(app_name)
+        user_states: dict[str, dict] = {}
+        sessions = []
+        for summary in store.list_summaries(tenant_id=app_name, user_id=user_id):
+            session_id = _adk_session_id(summary.key, summary.user_id)
+            if session_id is None:
+                continue  # a session not made through ADK
+            stored = store.get(summary.id, last_n=1)  # state and last update, not the events
+            if stored is None:
+                continue  # deleted since the listing
+            sessions.append(self._adk_session(store, stored, session_id, [], stored.version,
+                                              user_states, app_state))
+        sessions.sort(key=lambda s: (s.last_update_time, s.user_id, s.id))
+        return ListSessionsResponse(sessions=sessions)
+
+    async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
+        """Delete the session (its events stay in the log); no-op if missing."""
+        session_id = session_id.strip() if session_id else session_id
+        await self._run(self._delete, app_name, user_id, session_id)
+
+    def _delete(self, app_name: str, user_id: str, session_id: str) -> None:
+        store = self.store
+        stored = self._find(store, app_name, user_id, session_id)
+        if stored is not None:
+            store.delete(stored.id)
+
+    async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
+        """The user's state in the app, keys without the "user:" prefix."""
+        return await self._run(lambda: dict(self.store.get_state(app_name, user_id)))
+
+    # -- events -------------------------------------------------------------
+
+    async def append_event(self, session: Session, event: Event) -> Event:
+        """Store `event` and its state delta in one transaction, then apply
+        them to `session`.
+
+        Raises:
+            StaleSessionError: the stored session changed since `session` was read.
+            SessionNotFoundError: (ADK's) no such session.
+        """
+        if event.partial:
+            return event
+        delta = event.actions.state_delta if event.actions else None
+        if delta:  # temp: keys live on the caller's object only
+            session.state.update({k: v for k, v in delta.items()
+                                  if k.startswith(State.TEMP_PREFIX)})
+            event.actions.state_delta = {k: v for k, v in delta.items()
+                                         if not k.startswith(State.TEMP_PREFIX)}
+        data = event.model_dump(mode="json", exclude_none=True)
+        item = NewItem(role=event_role(event), data=data, text=event_text(event),
+                       id=event.id or None,
+                       timestamp=datetime.fromtimestamp(event.timestamp, UTC))
+        scopes = _split_state(data.get("actions", {}).get("state_delta") or {})
+        marker = await self._run(self._append, session, item, scopes)
+        session._storage_update_marker = marker
+        session.last_update_time = event.timestamp
+        if event.actions and event.actions.state_delta:
+            session.state.update(event.actions.state_delta)
+        session.events.append(event)
+        return event
+
+    def _append(self, session: Session, item: NewItem,
+                scopes: dict[str, dict[str, Any]]) -> str:
+        store = self.store
+        revision = _parse_marker(getattr(session, "_storage_update_marker", None))
+        if revision is None:  # a session object we did not hand out
+            stored = self._find(store, session.app_name, session.user_id, session.id)
+            if stored is None:
+                raise AdkSessionNotFoundError(f"Session {session.id} not found.")
+            last = stored.items[-1].id if stored.items else None
+            mine = session.events[-1].id if session.events else None
+            if _last_update_time(stored) > session.last_update_time and last != mine:
+                raise StaleSessionError(STALE_MESSAGE)
+            revision = stored.id, stored.version
+        stored_id, expected = revision
+        try:
+            version = store.add_items(
+                stored_id, [item], state_delta=scopes["session"] or None,
+                user_state_delta=scopes["user"] or None,
+                tenant_state_delta=scopes["app"] or None, expected_version=expected,
+            )
+        except ConcurrencyError:
+            raise StaleSessionError(STALE_MESSAGE) from None
+        except SessionNotFoundError:  # deleted since it was read; maybe re-created
+            if self._find(store, session.app_name, session.user_id, session.id) is not None:
+                raise StaleSessionError(STALE_MESSAGE) from None
+            raise AdkSessionNotFoundError(f"Session {session.id} not found.") from None
+        return _marker(stored_id, version)
