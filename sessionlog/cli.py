@@ -241,7 +241,7 @@ def argv_text(value: str | None, what: str) -> str | None:
 def stdin_text() -> str:
     """All of stdin as UTF-8 text, one trailing line ending removed (what
     `echo` adds); invalid UTF-8 refused naming the byte."""
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()  # click 8.5 deprecates get_binary_stream
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
