@@ -4,7 +4,7 @@ The in-memory store, replay and verify use it, and the SQL projections are
 checked against it, so every way of reading a session agrees.
 
 Folding a stream is linear: `fold_all` copies the session's lists once and
-then applies each event in place to its own copy (`_Builder`); `fold` is the
+then applies each event in place to its own copy (`Builder`); `fold` is the
 same step on a fresh copy, so it never modifies its input.
 """
 
@@ -63,7 +63,7 @@ def apply_delta(state: dict[str, Any], delta: dict[str, Any]) -> None:
             state[k] = v
 
 
-class _Builder:
+class Builder:
     """A session being folded: its own lists, changed in place."""
 
     __slots__ = ("is_message", "items", "messages", "session", "state")
@@ -73,7 +73,7 @@ class _Builder:
         if session is not None:
             self.items = list(session.items)
             self.messages = list(session.messages)
-            self.is_message = [item_message(i) is not None for i in self.items]
+            self.is_message = [i.text is not None and i.role in MESSAGE_ROLES for i in self.items]
             self.state = dict(session.state)
 
     def start(self, event: SessionCreated, version: int) -> None:
@@ -176,7 +176,7 @@ def fold(state: Session | None, event: Event | RecordedEvent) -> Session | None:
 def fold_all(events: Iterable[Event | RecordedEvent], state: Session | None = None) -> Session | None:
     """Fold a sequence of one session's events, from `state` (default: none),
     in time linear in the events and the session's size."""
-    builder = _Builder(state)
+    builder = Builder(state)
     for event in events:
         builder.step(event)
     if builder.session is state:

@@ -25,8 +25,9 @@ from eventlog.checks import to_uuid
 from eventlog.events import Event
 
 from . import commands
+from .cache import copy_session
 from .errors import DuplicateKeyError, SessionNotFoundError
-from .fold import fold, fold_scope, item_message
+from .fold import Builder, fold_scope, item_message
 from .models import (
     NewItem,
     Session,
@@ -93,13 +94,11 @@ def check_message(message: object) -> SessionMessage:
 
 
 def _copy(session: Session, last_n: int | None = None) -> Session:
-    items = session.items if last_n is None else session.items[max(0, len(session.items) - last_n):]
-    if last_n is None:
-        messages = builtins.list(session.messages)
-    else:
+    if last_n is not None:
+        items = session.items[max(0, len(session.items) - last_n):]
         messages = [m for m in map(item_message, items) if m is not None]
-    return attrs.evolve(session, messages=messages, items=copy.deepcopy(items),
-                        state=copy.deepcopy(session.state))
+        session = attrs.evolve(session, messages=messages, items=items)
+    return copy_session(session)  # shares nothing mutable, without deepcopy's cost
 
 
 def _page(sessions: builtins.list, limit: int | None, before: SessionId | None,
@@ -132,6 +131,7 @@ class InMemorySessionStore:
         self._order: dict[uuid.UUID, int] = {}
         self._keys: dict[tuple[str | None, str], uuid.UUID] = {}
         self._scopes: dict[str, dict[str, Any]] = {}
+        self._builders: dict[uuid.UUID, Builder] = {}
         self._counter = itertools.count()
         self._lock = threading.RLock()
 
@@ -144,13 +144,22 @@ class InMemorySessionStore:
                 return
             sid = event.session_id
             before = self._sessions.get(sid)
-            state = fold(before, event)
+            # Each session keeps its fold builder: an event is applied in
+            # place, in time independent of the session's size (a fresh
+            # `fold` per event would copy every item each time).
+            builder = self._builders.get(sid)
+            if builder is None:
+                builder = Builder(before)
+            builder.step(event)
+            state = before if builder.session is before else builder.build()
             if before is not None and before.key is not None and state is None:
                 self._keys.pop((before.tenant_id, before.key), None)
             if state is None:
                 self._sessions.pop(sid, None)
                 self._order.pop(sid, None)
+                self._builders.pop(sid, None)
             else:
+                self._builders[sid] = builder
                 if sid not in self._order:
                     self._order[sid] = next(self._counter)
                     if state.key is not None:

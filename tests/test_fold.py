@@ -90,3 +90,25 @@ def test_folding_a_stream_is_linear():
     """A ratio, not a deadline: 8x the events cost about 8x (quadratic: ~64x)."""
     small, large = _fold_time(4_000), _fold_time(32_000)
     assert large / small < 24, (small, large)
+
+
+def test_the_in_memory_store_folds_each_session_in_place(monkeypatch):
+    """An add to the in-memory store applies one event to the session's own
+    builder: no copy of the session per event (that made 2,000 adds quadratic)."""
+    import projections.store as store_module
+    from projections import InMemorySessionStore, SessionMessage
+
+    made = []
+
+    class Counting(store_module.Builder):
+        def __init__(self, session):
+            made.append(session)
+            super().__init__(session)
+
+    monkeypatch.setattr(store_module, "Builder", Counting)
+    s = InMemorySessionStore()
+    chat = s.create("x")
+    for i in range(50):
+        s.add_message(chat.id, SessionMessage(SessionRole.USER, f"m{i}", datetime.now(UTC)))
+    assert len(made) == 1
+    assert [m.content for m in s.get(chat.id).messages] == [f"m{i}" for i in range(50)]
