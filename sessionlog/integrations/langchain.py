@@ -26,18 +26,23 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    ChatMessage,
-    FunctionMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-    message_to_dict,
-    messages_from_dict,
-)
+try:
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import (
+        AIMessage,
+        BaseMessage,
+        ChatMessage,
+        FunctionMessage,
+        HumanMessage,
+        SystemMessage,
+        ToolMessage,
+        message_to_dict,
+        messages_from_dict,
+    )
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "sessionlog.integrations.langchain needs langchain-core: pip install 'sessionlog[langchain]'"
+    ) from e
 
 from projections import EventSourcedSessionStore, NewItem, Session, SessionItem, SessionNotFoundError
 

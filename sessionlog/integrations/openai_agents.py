@@ -21,9 +21,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from agents.items import TResponseInputItem
-from agents.memory import SessionABC, SessionSettings
-from agents.memory import session as _sdk_session
+try:
+    from agents.items import TResponseInputItem
+    from agents.memory import SessionABC, SessionSettings
+    from agents.memory import session as _sdk_session
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "sessionlog.integrations.openai_agents needs the OpenAI Agents SDK: "
+        "pip install 'sessionlog[openai-agents]'"
+    ) from e
 
 from eventlog import ConcurrencyError
 from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
