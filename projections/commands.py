@@ -5,8 +5,8 @@ or fold the events their own way)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from eventlog import (
@@ -134,6 +134,32 @@ def state_events(
         scoped.append((state_stream(tenant_id, user_id),
                        [ScopeStateChanged("user", tenant_id, user_id, user_state_delta, now)]))
     return own, scoped
+
+
+def add_items_plan(
+    sid: uuid.UUID, items: Sequence[NewItem | Mapping[str, Any]], *,
+    state_delta: object, user_state_delta: object, tenant_state_delta: object,
+    expected_version: object,
+) -> Callable[[str | None, str | None], tuple[list, list[tuple[str, list[ScopeStateChanged]]]]]:
+    """Check `add_items`' arguments (before any lock is taken) and return what
+    builds its events once the session's (user_id, tenant_id) are known: the
+    session's own events and the (stream, events) of user and tenant state.
+
+    Raises:
+        ValueError: a bad item, delta or expected version.
+    """
+    new = to_new_items(items)
+    own = check_delta("state_delta", state_delta)
+    user = check_delta("user_state_delta", user_state_delta)
+    tenant = check_delta("tenant_state_delta", tenant_state_delta)
+    check_expected(expected_version)
+    now = datetime.now(UTC)
+
+    def events(user_id: str | None, tenant_id: str | None):
+        own_events, scoped = state_events(sid, user_id, tenant_id, now, state_delta=own,
+                                          user_state_delta=user, tenant_state_delta=tenant)
+        return [*item_events(sid, new, now), *own_events], scoped
+    return events
 
 
 def created_events(title: str | None, user_id: str | None, tenant_id: str | None,

@@ -401,19 +401,13 @@ class EventSourcedSessionStore:
                 session without user/tenant; nothing is written.
         """
         sid = to_uuid(id)
-        new = commands.to_new_items(items)
-        own_delta = commands.check_delta("state_delta", state_delta)
-        user_delta = commands.check_delta("user_state_delta", user_state_delta)
-        tenant_delta = commands.check_delta("tenant_state_delta", tenant_state_delta)
-        commands.check_expected(expected_version)
-        now = datetime.now(UTC)
+        plan = commands.add_items_plan(
+            sid, items, state_delta=state_delta, user_state_delta=user_state_delta,
+            tenant_state_delta=tenant_state_delta, expected_version=expected_version)
         def write(conn) -> int:
             owners = self._live_owners(conn, sid)
-            own, scoped = commands.state_events(
-                sid, owners[0], owners[1], now, state_delta=own_delta,
-                user_state_delta=user_delta, tenant_state_delta=tenant_delta)
-            return self._write(conn, sid, owners, [*commands.item_events(sid, new, now), *own],
-                               expected_version, scoped)
+            events, scoped = plan(owners[0], owners[1])
+            return self._write(conn, sid, owners, events, expected_version, scoped)
         return self.log.run(write)
 
     def pop_items(self, id: SessionId, count: int = 1, *,

@@ -294,18 +294,12 @@ class InMemorySessionStore:
                   expected_version: int | None = None) -> int:
         """Append items and state changes at once; returns the new version."""
         sid = to_uuid(id)
-        new = commands.to_new_items(items)
-        own_delta = commands.check_delta("state_delta", state_delta)
-        user_delta = commands.check_delta("user_state_delta", user_state_delta)
-        tenant_delta = commands.check_delta("tenant_state_delta", tenant_state_delta)
-        commands.check_expected(expected_version)
-        now = datetime.now(UTC)
+        plan = commands.add_items_plan(
+            sid, items, state_delta=state_delta, user_state_delta=user_state_delta,
+            tenant_state_delta=tenant_state_delta, expected_version=expected_version)
         with self._lock:
             session = self._live(sid, expected_version)
-            own, scoped = commands.state_events(
-                sid, session.user_id, session.tenant_id, now, state_delta=own_delta,
-                user_state_delta=user_delta, tenant_state_delta=tenant_delta)
-            writes: builtins.list[Event] = [*commands.item_events(sid, new, now), *own]
+            writes, scoped = plan(session.user_id, session.tenant_id)
             for event in writes:
                 self.apply(event)
             for _, events in scoped:
