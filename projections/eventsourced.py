@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import builtins
 import errno
-import json
 import os
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventlog import (
     ChainBrokenError,
@@ -31,6 +30,7 @@ from eventlog.checks import aware, bounded, to_uuid
 
 from . import commands, views
 from .cache import SessionCache
+from .dialect import Db
 from .errors import (
     DuplicateKeyError,
     ProjectionError,
@@ -51,6 +51,7 @@ from .verify import verify as _verify
 from .views import SessionsProjection, TenantIndexProjection
 
 _UNKNOWN = object()
+_T = TypeVar("_T")
 
 
 def cannot_write(e: StorageError) -> bool:
@@ -62,14 +63,15 @@ def cannot_write(e: StorageError) -> bool:
 class BulkWrite:
     """The writes of one `EventSourcedSessionStore.bulk()` transaction."""
 
-    def __init__(self, store: EventSourcedSessionStore, conn) -> None:
-        self._store, self._conn = store, conn
+    def __init__(self, store: EventSourcedSessionStore, db: Db) -> None:
+        self._store, self._db = store, db
 
     def existing(self, stream_ids: Iterable[str]) -> set[str]:
         """Which of these streams have events (one index probe each)."""
-        return {r[0] for r in self._conn.execute(
-            "SELECT value FROM json_each(?) WHERE EXISTS "
-            "(SELECT 1 FROM events WHERE stream_id = value)", (json.dumps(list(stream_ids)),))}
+        d = self._db.dialect
+        return {r[0] for r in self._db.execute(
+            f"SELECT value FROM {d.list_source()} WHERE EXISTS "
+            "(SELECT 1 FROM events WHERE stream_id = value)", (d.list_param(stream_ids),))}
 
     def commit(self, batch: Sequence[tuple[str, builtins.list, int | None]],
                metadata: Mapping[str, Any] | None = None) -> builtins.list[RecordedEvent]:
@@ -77,9 +79,9 @@ class BulkWrite:
         apply them to the inline views, as every write of the store does."""
         store = self._store
         before = store.log.stamp()
-        recorded = store.log._append_many(self._conn, batch, metadata)
+        recorded = store.log._append_many(self._db.conn, batch, metadata)
         if recorded:
-            store.runner.apply_inline(self._conn, recorded)
+            store.runner.apply_inline(self._db, recorded)
             after = store.log.stamp()
             for stream in {r.stream_id for r in recorded}:
                 store.cache.wrote(before, after, stream)
@@ -168,6 +170,23 @@ class EventSourcedSessionStore:
 
     # -- writes -------------------------------------------------------------
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[Db]:
+        """`EventLog.snapshot` of this store's log, as a `Db`."""
+        with self.log.snapshot() as conn:
+            yield self.runner.dialect.wrap(conn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Db]:
+        """`EventLog.transaction` of this store's log, as a `Db`."""
+        with self.log.transaction() as conn:
+            yield self.runner.dialect.wrap(conn)
+
+    def _run(self, fn: Callable[[Db], _T]) -> _T:
+        """`fn(db)` in a write transaction of the log (`EventLog.run`)."""
+        wrap = self.runner.dialect.wrap
+        return self.log.run(lambda conn: fn(wrap(conn)))
+
     def _meta(self, user_id: str | None, tenant_id: str | None) -> dict[str, str]:
         meta = {"source": self.source}
         if user_id is not None:
@@ -176,24 +195,24 @@ class EventSourcedSessionStore:
             meta["tenant_id"] = tenant_id
         return meta
 
-    def _sync(self, conn) -> None:
+    def _sync(self, db: Db) -> None:
         """Inside a write: unless nothing changed since this store's last
         write (`EventLog.stamp`), forget what was cached and bring the inline
         views up to the log."""
         stamp = self.log.stamp()
         if stamp != self._synced_at:
             self._live.clear()
-            self.runner.sync_inline(conn)
+            self.runner.sync_inline(db)
             self._synced_at = stamp
 
-    def _commit(self, conn, stream_id: str, events: list, meta: dict,
+    def _commit(self, db: Db, stream_id: str, events: list, meta: dict,
                 expected_version: int | None = None,
                 live: tuple[str | None, str | None] | None = None) -> list[RecordedEvent]:
         """Append and apply inline, in the caller's transaction (after
         `_sync`); `live`: the session's owners after the write (None: gone)."""
         before = self.log.stamp()
-        recorded = self.log._append(conn, stream_id, events, expected_version, meta, None)
-        self.runner.apply_inline(conn, recorded)
+        recorded = self.log._append(db.conn, stream_id, events, expected_version, meta, None)
+        self.runner.apply_inline(db, recorded)
         after = self.log.stamp()
         if before == self._synced_at:  # still exact: it only missed this write
             self._synced_at = after
@@ -230,15 +249,15 @@ class EventSourcedSessionStore:
         return TenantSessionStore(self, tenant_id)
 
     def _tenant_of(self, sid: uuid.UUID) -> object:
-        with self.log.snapshot() as conn:
-            row = views.tenant_of(conn, sid)
+        with self._snapshot() as db:
+            row = views.tenant_of(db, sid)
         return _NO_SESSION if row is None else row[0]
 
     def _created_for(self, sid: uuid.UUID) -> object:
         """The tenant a session (live or deleted) was created for, from its
         first event alone; `_NO_SESSION` when the log has no such stream."""
-        with self.log.snapshot() as conn:
-            row = conn.execute(
+        with self._snapshot() as db:
+            row = db.execute(
                 "SELECT json_extract(data, '$.tenant_id') FROM events "
                 "WHERE stream_id = ? AND version = 1 AND type = 'SessionCreated'",
                 (str(sid),)).fetchone()
@@ -247,15 +266,15 @@ class EventSourcedSessionStore:
     def _new_session(self, title, user_id, tenant_id, key=None, state=None) -> Session:
         events = commands.created_events(title, user_id, tenant_id, key, state, datetime.now(UTC))
 
-        def write(conn) -> None:
-            self._sync(conn)
+        def write(db) -> None:
+            self._sync(db)
             if key is not None:
-                holder = views.find_by_key(conn, key, tenant_id)
+                holder = views.find_by_key(db, key, tenant_id)
                 if holder is not None:
                     raise DuplicateKeyError(key, tenant_id, uuid.UUID(holder))
-            self._commit(conn, str(events[0].session_id), events,
+            self._commit(db, str(events[0].session_id), events,
                          self._meta(user_id, tenant_id), 0, (user_id, tenant_id))
-        self.log.run(write)
+        self._run(write)
         session = fold_all(events)
         assert session is not None
         return session
@@ -265,9 +284,9 @@ class EventSourcedSessionStore:
         """One write transaction for many appends (import): yields a
         `BulkWrite`. Everything commits at the end of the block, or nothing
         (an exception rolls it all back)."""
-        with self.log.transaction() as conn:
-            self._sync(conn)
-            yield BulkWrite(self, conn)
+        with self._transaction() as db:
+            self._sync(db)
+            yield BulkWrite(self, db)
             self._synced_at = None  # the owners remembered start over
             self._live.clear()
 
@@ -280,15 +299,15 @@ class EventSourcedSessionStore:
         commands.check_optional_owner(user_id, tenant_id)
         events = commands.created_events(title, user_id, tenant_id, key, None, datetime.now(UTC))
 
-        def write(conn) -> Session | None:
-            self._sync(conn)
-            holder = views.find_by_key(conn, key, tenant_id)
+        def write(db) -> Session | None:
+            self._sync(db)
+            holder = views.find_by_key(db, key, tenant_id)
             if holder is not None:
-                return views.read_session(conn, holder)
-            self._commit(conn, str(events[0].session_id), events,
+                return views.read_session(db, holder)
+            self._commit(db, str(events[0].session_id), events,
                          self._meta(user_id, tenant_id), 0, (user_id, tenant_id))
             return None
-        found = self.log.run(write)
+        found = self._run(write)
         if found is not None:
             return found
         session = fold_all(events)
@@ -299,9 +318,9 @@ class EventSourcedSessionStore:
         """The live session of the tenant (None: no tenant) with this key."""
         commands.check_key(key)
         commands.check_optional_owner(None, tenant_id)
-        with self.log.snapshot() as conn:
-            holder = views.find_by_key(conn, key, tenant_id)
-            return None if holder is None else views.read_session(conn, holder)
+        with self._snapshot() as db:
+            holder = views.find_by_key(db, key, tenant_id)
+            return None if holder is None else views.read_session(db, holder)
 
     def add_message(self, id: SessionId, message: SessionMessage, *,
                     expected_version: int | None = None) -> None:
@@ -324,9 +343,9 @@ class EventSourcedSessionStore:
         events = [message_event(sid, m) for m in map(check_message, messages)]
         commands.check_expected(expected_version)
 
-        def write(conn) -> None:
-            self._write(conn, sid, self._live_owners(conn, sid), events, expected_version)
-        self.log.run(write)
+        def write(db) -> None:
+            self._write(db, sid, self._live_owners(db, sid), events, expected_version)
+        self._run(write)
 
     def delete(self, id: SessionId, *, expected_version: int | None = None) -> bool:
         """Delete a live session (one `SessionDeleted`); False, and nothing
@@ -334,34 +353,34 @@ class EventSourcedSessionStore:
         sid = to_uuid(id)
         commands.check_expected(expected_version)
 
-        def write(conn) -> bool:
-            owners = self._owners(conn, sid)
+        def write(db) -> bool:
+            owners = self._owners(db, sid)
             if owners is None:
                 return False
-            self._write(conn, sid, owners, [SessionDeleted(sid, datetime.now(UTC))],
+            self._write(db, sid, owners, [SessionDeleted(sid, datetime.now(UTC))],
                         expected_version, live=None)
             return True
-        return self.log.run(write)
+        return self._run(write)
 
-    def _owners(self, conn, sid: uuid.UUID) -> tuple[str | None, str | None] | None:
+    def _owners(self, db: Db, sid: uuid.UUID) -> tuple[str | None, str | None] | None:
         """Inside a write: bring the inline views up to the log, then the live
         session's (user_id, tenant_id), or None if there is no such session
         (remembered from this store's own writes while nothing else wrote)."""
-        self._sync(conn)
+        self._sync(db)
         key = str(sid)
         owners = self._live.get(key, _UNKNOWN)
         if owners is _UNKNOWN:
-            owners = views.owners(conn, key)
+            owners = views.owners(db, key)
             self._live[key] = owners
         return owners  # type: ignore[return-value]
 
-    def _live_owners(self, conn, sid: uuid.UUID) -> tuple[str | None, str | None]:
-        owners = self._owners(conn, sid)
+    def _live_owners(self, db: Db, sid: uuid.UUID) -> tuple[str | None, str | None]:
+        owners = self._owners(db, sid)
         if owners is None:
             raise SessionNotFoundError(sid)
         return owners
 
-    def _write(self, conn, sid: uuid.UUID, owners: tuple[str | None, str | None],
+    def _write(self, db: Db, sid: uuid.UUID, owners: tuple[str | None, str | None],
                events: Sequence, expected_version: int | None,
                scoped: Sequence[tuple[str, list]] = (), *,
                live: tuple[str | None, str | None] | object | None = _UNKNOWN) -> int:
@@ -372,15 +391,15 @@ class EventSourcedSessionStore:
         meta = self._meta(*owners)
         after = owners if live is _UNKNOWN else live
         if events:
-            recorded = self._commit(conn, str(sid), list(events), meta, expected_version,
+            recorded = self._commit(db, str(sid), list(events), meta, expected_version,
                                     after)  # type: ignore[arg-type]
             version = recorded[-1].version
         else:
-            version = views.stream_version(conn, str(sid))
+            version = views.stream_version(db, str(sid))
             if expected_version is not None and expected_version != version:
                 raise ConcurrencyError(str(sid), expected_version, version)
         for stream, scope_events in scoped:
-            self._commit(conn, stream, scope_events, meta)
+            self._commit(db, stream, scope_events, meta)
         return version
 
     def add_items(self, id: SessionId, items: Sequence[NewItem | Mapping[str, Any]], *,
@@ -404,11 +423,11 @@ class EventSourcedSessionStore:
         plan = commands.add_items_plan(
             sid, items, state_delta=state_delta, user_state_delta=user_state_delta,
             tenant_state_delta=tenant_state_delta, expected_version=expected_version)
-        def write(conn) -> int:
-            owners = self._live_owners(conn, sid)
+        def write(db) -> int:
+            owners = self._live_owners(db, sid)
             events, scoped = plan(owners[0], owners[1])
-            return self._write(conn, sid, owners, events, expected_version, scoped)
-        return self.log.run(write)
+            return self._write(db, sid, owners, events, expected_version, scoped)
+        return self._run(write)
 
     def pop_items(self, id: SessionId, count: int = 1, *,
                   expected_version: int | None = None) -> builtins.list[SessionItem]:
@@ -418,23 +437,23 @@ class EventSourcedSessionStore:
         sid = to_uuid(id)
         commands.check_count(count, 1)
         commands.check_expected(expected_version)
-        def write(conn) -> builtins.list[SessionItem]:
-            owners = self._live_owners(conn, sid)
-            popped = views.last_items(conn, sid, count)
+        def write(db) -> builtins.list[SessionItem]:
+            owners = self._live_owners(db, sid)
+            popped = views.last_items(db, sid, count)
             events = [ItemsRemoved(sid, len(popped), datetime.now(UTC))] if popped else []
-            self._write(conn, sid, owners, events, expected_version)
+            self._write(db, sid, owners, events, expected_version)
             return popped
-        return self.log.run(write)
+        return self._run(write)
 
     def clear(self, id: SessionId, *, expected_version: int | None = None) -> None:
         """Remove every item: one `SessionCleared`, even when already empty."""
         sid = to_uuid(id)
         commands.check_expected(expected_version)
-        def write(conn) -> None:
-            owners = self._live_owners(conn, sid)
-            self._write(conn, sid, owners, [SessionCleared(sid, datetime.now(UTC))],
+        def write(db) -> None:
+            owners = self._live_owners(db, sid)
+            self._write(db, sid, owners, [SessionCleared(sid, datetime.now(UTC))],
                         expected_version)
-        self.log.run(write)
+        self._run(write)
 
     def replace_last(self, id: SessionId, count: int,
                      items: Sequence[NewItem | Mapping[str, Any]], *,
@@ -452,21 +471,21 @@ class EventSourcedSessionStore:
         new = commands.to_new_items(items)
         commands.check_expected(expected_version)
         now = datetime.now(UTC)
-        def write(conn) -> int:
-            owners = self._live_owners(conn, sid)
-            held = views.item_count(conn, sid)
+        def write(db) -> int:
+            owners = self._live_owners(db, sid)
+            held = views.item_count(db, sid)
             if count > held:
                 raise ValueError(f"count {count} is more than the session's {held} items")
             events: builtins.list = [ItemsRemoved(sid, count, now)] if count else []
-            return self._write(conn, sid, owners, [*events, *commands.item_events(sid, new, now)],
+            return self._write(db, sid, owners, [*events, *commands.item_events(sid, new, now)],
                                expected_version)
-        return self.log.run(write)
+        return self._run(write)
 
     def get_state(self, tenant_id: str, user_id: str | None = None) -> dict[str, Any]:
         """The tenant's (app) state, or with `user_id` that user's state."""
         commands.check_scope(tenant_id, user_id)
-        with self.log.snapshot() as conn:
-            return views.read_scope_state(conn, tenant_id, user_id)
+        with self._snapshot() as db:
+            return views.read_scope_state(db, tenant_id, user_id)
 
     # -- reads --------------------------------------------------------------
 
@@ -482,8 +501,8 @@ class EventSourcedSessionStore:
             hit = self.cache.get(stamp, sid)
             if hit is not None:
                 return hit
-        with self.log.snapshot() as conn:
-            found = views.read_session_rows(conn, sid, last_n)
+        with self._snapshot() as db:
+            found = views.read_session_rows(db, sid, last_n)
         if found is None:
             return None
         row, rows = found
@@ -519,9 +538,9 @@ class EventSourcedSessionStore:
         if limit is not None:
             bounded(limit, "limit")
         anchor = None if before is None else to_uuid(before)
-        with self.log.snapshot() as conn:
+        with self._snapshot() as db:
             try:
-                return views.read_sessions(conn, tenant_id, limit, anchor)
+                return views.read_sessions(db, tenant_id, limit, anchor)
             except LookupError:
                 raise SessionNotFoundError(str(before)) from None
 
@@ -533,9 +552,9 @@ class EventSourcedSessionStore:
         commands.check_optional_owner(user_id, tenant_id)
         commands.check_limit("limit", limit)
         anchor = None if before is None else to_uuid(before)
-        with self.log.snapshot() as conn:
+        with self._snapshot() as db:
             try:
-                return views.read_summaries(conn, tenant_id, user_id, limit, anchor)
+                return views.read_summaries(db, tenant_id, user_id, limit, anchor)
             except LookupError:
                 raise SessionNotFoundError(str(before)) from None
 
@@ -613,12 +632,12 @@ class EventSourcedSessionStore:
         bounded(limit, "limit")
         self._catch_up_for_reading(["search"], setup=True)
         projection = self.runner.projections["search"]
-        with self.log.snapshot() as conn:
-            if not self.runner._ready(conn, projection):
+        with self._snapshot() as db:
+            if not self.runner._ready(db, projection):
                 raise ProjectionError(
                     "the search view has an older layout; it is rebuilt when the file is "
                     "opened with write access (or run `sessionlog rebuild search`)")
-            return _search(conn, query, tenant_id, limit, syntax)
+            return _search(db, query, tenant_id, limit, syntax)
 
     def catch_up(self, names: Iterable[str] | None = None,
                  progress: Progress | None = None) -> dict[str, int]:
@@ -665,13 +684,13 @@ class EventSourcedSessionStore:
 
     def stats(self) -> dict:
         """Counts, file size and checkpoints, for people and monitoring."""
-        with self.log.snapshot() as conn:
-            counts = conn.execute(
+        with self._snapshot() as db:
+            counts = db.execute(
                 "SELECT (SELECT count(*) FROM events), "
                 "(SELECT count(DISTINCT stream_id) FROM events), "
                 "(SELECT count(*) FROM events WHERE type = 'SessionDeleted')"
             ).fetchone()
-            sessions, items, messages = views.counts(conn)
+            sessions, items, messages = views.counts(db)
         last = self.log.last_position()
         size = self.log.file_bytes()
         return {

@@ -67,16 +67,27 @@ class Terms:
     cjk: tuple[str, ...] = ()
 
 
-def plain_query(query: str) -> tuple[str, Terms]:
-    """Plain text as an FTS5 expression: every word must match, the last one
-    as a prefix unless it ends in punctuation. Punctuation only separates words (`R-88` is the phrase
-    "r 88", `c++` is `c`); CJK text matches as a substring.
+@attrs.frozen
+class Phrase:
+    """One part of a plain query: words (or CJK characters) that must follow
+    each other, the last one as a prefix when `prefix`."""
+
+    cjk: bool
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+def plain_phrases(query: str) -> tuple[list[Phrase], Terms]:
+    """Plain text as phrases that must all match: every word, the last one as
+    a prefix unless it ends in punctuation. Punctuation only separates words
+    (`R-88` is the phrase "r 88", `c++` is `c`); CJK text is a phrase of its
+    characters, so it matches as a substring.
 
     Raises:
         ValueError: the query is empty, too long, or has no letters or digits.
     """
     _check_size(query)
-    parts: list[str] = []
+    parts: list[Phrase] = []
     words: list[tuple[str, bool]] = []
     cjk: list[str] = []
     chunks = query.split()
@@ -84,7 +95,7 @@ def plain_query(query: str) -> tuple[str, Terms]:
         pieces = [(bool(_CJK_RUN.fullmatch(p)), p) for p in _split_cjk(chunk)]
         for j, (is_cjk, piece) in enumerate(pieces):
             if is_cjk:
-                parts.append(f'cjk : "{" ".join(piece)}"')
+                parts.append(Phrase(True, tuple(piece)))
                 cjk.append(piece)
                 continue
             tokens = _WORD.findall(piece)
@@ -94,12 +105,24 @@ def plain_query(query: str) -> tuple[str, Terms]:
             # (being typed); "c++" or "1142." are whole words.
             prefix = (i == len(chunks) - 1 and j == len(pieces) - 1
                       and _WORD.fullmatch(piece[-1]) is not None)
-            parts.append(f'content : "{" ".join(tokens)}"' + (" *" if prefix else ""))
+            parts.append(Phrase(False, tuple(tokens), prefix))
             words.extend((_fold(t), prefix and k == len(tokens) - 1) for k, t in enumerate(tokens))
     if not parts:
         raise ValueError(f"the search query {query!r} has no letters or digits to look for")
     _check_terms(len(words) + sum(map(len, cjk)))
-    return " AND ".join(parts), Terms(tuple(words), tuple(cjk))
+    return parts, Terms(tuple(words), tuple(cjk))
+
+
+def plain_query(query: str) -> tuple[str, Terms]:
+    """Plain text (see `plain_phrases`) as an FTS5 expression.
+
+    Raises:
+        ValueError: the query is empty, too long, or has no letters or digits.
+    """
+    parts, terms = plain_phrases(query)
+    return " AND ".join(
+        f'{"cjk" if p.cjk else "content"} : "{" ".join(p.tokens)}"' + (" *" if p.prefix else "")
+        for p in parts), terms
 
 
 def fts_query(query: str) -> tuple[str, Terms]:

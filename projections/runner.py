@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
 from eventlog import ChainBrokenError, EventLog, RecordedEvent
 from eventlog import chain as chainlib
 
+from .dialect import Db, dialect_of
 from .errors import ProjectionError
 
 CHECKPOINTS = "projection_checkpoints"
@@ -23,6 +24,8 @@ _REBUILD_MARK = "__rebuild_"
 #: Who is building which fresh tables: a build's tables are dropped by
 #: another process only once their owner process is gone.
 BUILDS = "projection_builds"
+_SET_CHECKPOINT = (f"INSERT INTO {CHECKPOINTS} (name, position) VALUES (?, ?) "
+                   "ON CONFLICT (name) DO UPDATE SET position = excluded.position")
 _BUILDS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {BUILDS} (token TEXT PRIMARY KEY, pid INTEGER NOT NULL, "
     "started TEXT, host TEXT NOT NULL, created_at TEXT NOT NULL)"
@@ -77,45 +80,22 @@ class Projection(Protocol):
     tables: ClassVar[tuple[str, ...]]
     inline: bool
 
-    def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
-        """Create empty tables, named `names[logical]`. Explicit index names
-        must include the table's name, which is unique per build."""
+    def create(self, db: Db, names: Mapping[str, str]) -> None:
+        """Create empty tables, named `names[logical]` (quote them with
+        `db.q`). Explicit index names must include the table's name, which
+        is unique per build."""
         ...
 
-    def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
+    def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
         """Apply events (one, or a batch in log order) to the tables
-        `names[logical]`. Runs inside the caller's transaction."""
+        `names[logical]`. Runs inside the caller's transaction; `db.execute`
+        takes `?` placeholders on every database, `db.dialect` says which."""
         ...
 
 
 def _identity(p: Projection) -> dict[str, str]:
     return {t: t for t in p.tables}
-
-
-_FTS5_SHADOWS = ("data", "idx", "content", "docsize", "config")
-
-
-def _drop_table(conn: sqlite3.Connection, table: str) -> None:
-    """DROP TABLE, even of a full-text table too damaged for SQLite to open
-    (its schema row is removed by hand, then its shadow tables dropped), so
-    a rebuild can always replace a view."""
-    try:
-        conn.execute(f"DROP TABLE IF EXISTS [{table}]")
-        return
-    except sqlite3.DatabaseError:
-        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
-        if not row or "USING FTS5" not in row[0].upper():
-            raise
-    (version,) = conn.execute("PRAGMA schema_version").fetchone()
-    conn.execute("PRAGMA writable_schema = ON")
-    try:
-        conn.execute("DELETE FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
-        conn.execute(f"PRAGMA schema_version = {version + 1}")
-    finally:
-        conn.execute("PRAGMA writable_schema = OFF")
-    for suffix in _FTS5_SHADOWS:
-        conn.execute(f"DROP TABLE IF EXISTS [{table}_{suffix}]")
 
 
 class ProjectionRunner:
@@ -125,6 +105,8 @@ class ProjectionRunner:
 
     def __init__(self, log: EventLog, projections: Iterable[Projection]) -> None:
         self.log = log
+        #: The SQL dialect of the log's database.
+        self.dialect = dialect_of(log)
         self.projections: dict[str, Projection] = {}
         for p in projections:
             if not isinstance(p, Projection):
@@ -146,37 +128,46 @@ class ProjectionRunner:
 
     def setup(self) -> None:
         """Create the checkpoint table and any projection whose tables are
-        missing, or whose `is_current(conn, names)` (optional) says they have
+        missing, or whose `is_current(db, names)` (optional) says they have
         an older layout: dropped and made anew at checkpoint 0, so catch-up
         refills them. Writes nothing when all are there and current."""
-        with self.log.snapshot() as conn:
-            if all(self._ready(conn, p) for p in self.projections.values()):
+        with self.snapshot() as db:
+            if all(self._ready(db, p) for p in self.projections.values()):
                 return
-        with self.log.transaction() as conn:
-            conn.execute(
+        with self.transaction() as db:
+            db.execute(
                 f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
-                "name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+                f"name TEXT PRIMARY KEY, position {self.dialect.int_type} NOT NULL)"
             )
             for p in self.projections.values():
-                if self._ready(conn, p):
+                if self._ready(db, p):
                     continue
                 for t in (*p.tables, *getattr(p, "replaces", ())):
-                    conn.execute(f"DROP TABLE IF EXISTS [{t}]")
-                p.create(conn, self._names[p.name])
-                conn.execute(
-                    f"INSERT OR REPLACE INTO {CHECKPOINTS} (name, position) VALUES (?, 0)",
-                    (p.name,),
-                )
+                    db.execute(f"DROP TABLE IF EXISTS {db.q(t)}")
+                p.create(db, self._names[p.name])
+                db.execute(_SET_CHECKPOINT, (p.name, 0))
 
-    def _ready(self, conn: sqlite3.Connection, p: Projection) -> bool:
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        """The log's write transaction, as a `Db`."""
+        with self.log.transaction() as conn:
+            yield self.dialect.wrap(conn)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Db]:
+        """The log's read snapshot, as a `Db`."""
+        with self.log.snapshot() as conn:
+            yield self.dialect.wrap(conn)
+
+    def _ready(self, db: Db, p: Projection) -> bool:
         """Whether p has a checkpoint and all its tables, in its current layout."""
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        tables = self.dialect.tables(db)
         if CHECKPOINTS not in tables or not all(t in tables for t in p.tables):
             return False
-        if conn.execute(f"SELECT 1 FROM {CHECKPOINTS} WHERE name = ?", (p.name,)).fetchone() is None:
+        if db.execute(f"SELECT 1 FROM {CHECKPOINTS} WHERE name = ?", (p.name,)).fetchone() is None:
             return False
         is_current = getattr(p, "is_current", None)
-        return is_current is None or is_current(conn, self._names[p.name])
+        return is_current is None or is_current(db, self._names[p.name])
 
     def select(self, names: Iterable[str] | None = None) -> list[Projection]:
         """The named projections (all when `names` is empty or None)."""
@@ -190,49 +181,49 @@ class ProjectionRunner:
 
     def checkpoints(self) -> dict[str, int]:
         """Each projection's checkpoint."""
-        with self.log.snapshot() as conn:
-            return dict(conn.execute(f"SELECT name, position FROM {CHECKPOINTS}").fetchall())
+        with self.snapshot() as db:
+            return dict(db.execute(f"SELECT name, position FROM {CHECKPOINTS}").fetchall())
 
     # -- inline -------------------------------------------------------------
 
-    def sync_inline(self, conn: sqlite3.Connection) -> None:
+    def sync_inline(self, db: Db) -> None:
         """Inside a write transaction: apply to the inline projections any
         events they have not seen (appended behind the store's back)."""
         if not self._inline:
             return
-        (behind,) = conn.execute(self._sync_sql, self._inline_names).fetchone()
+        (behind,) = db.execute(self._sync_sql, self._inline_names).fetchone()
         if behind is None or behind:
             for p in self._inline:
-                self.advance(conn, p)
+                self.advance(db, p)
 
-    def apply_inline(self, conn: sqlite3.Connection, recorded: Sequence[RecordedEvent]) -> None:
+    def apply_inline(self, db: Db, recorded: Sequence[RecordedEvent]) -> None:
         """Inside the write transaction that appended `recorded`: apply them to
         every inline projection and move their checkpoints."""
         for p in self._inline:
-            p.apply(conn, recorded, self._names[p.name])
-        conn.execute(self._advance_sql, (recorded[-1].position, *self._inline_names))
+            p.apply(db, recorded, self._names[p.name])
+        db.execute(self._advance_sql, (recorded[-1].position, *self._inline_names))
 
     # -- catch-up and rebuild -----------------------------------------------
 
-    def advance(self, conn: sqlite3.Connection, p: Projection, limit: int | None = None) -> int:
+    def advance(self, db: Db, p: Projection, limit: int | None = None) -> int:
         """Inside a write transaction: apply up to `limit` (default: all)
         events after p's checkpoint to its tables; return how many."""
         names = self._names[p.name]
-        (checkpoint,) = conn.execute(
+        (checkpoint,) = db.execute(
             f"SELECT position FROM {CHECKPOINTS} WHERE name = ?", (p.name,)
         ).fetchone()
         done = 0
         walk = self.log.walk_after(checkpoint)
         for batch in self.log.read_batches(checkpoint + 1, batch_size=limit or 5000, chain=walk):
             try:
-                p.apply(conn, batch, names)
-            except sqlite3.IntegrityError as e:
+                p.apply(db, batch, names)
+            except self.dialect.integrity_errors as e:
                 raise ProjectionError(
                     f"projection {p.name} cannot apply the events after its checkpoint "
                     f"{checkpoint} ({e}): its tables and checkpoint disagree; "
                     f"`sessionlog rebuild {p.name}` refolds it from the log") from e
-            conn.execute(f"UPDATE {CHECKPOINTS} SET position = ? WHERE name = ?",
-                         (batch[-1].position, p.name))
+            db.execute(f"UPDATE {CHECKPOINTS} SET position = ? WHERE name = ?",
+                       (batch[-1].position, p.name))
             done += len(batch)
             if limit:
                 break
@@ -251,8 +242,8 @@ class ProjectionRunner:
             if marks.get(p.name, -1) >= last:
                 continue  # up to date: no write transaction at all
             while True:
-                with self.log.transaction() as conn:
-                    done = self.advance(conn, p, batch_size)
+                with self.transaction() as db:
+                    done = self.advance(db, p, batch_size)
                 if not done:
                     break
                 applied[p.name] += done
@@ -277,15 +268,12 @@ class ProjectionRunner:
             ChainBrokenError: the chain is broken and `force` is False; the
                 views are left as they were.
         """
-        def swap(conn, chosen, fresh, last):
+        def swap(db: Db, chosen, fresh, last):
             for p in chosen:
                 for t in p.tables:
-                    _drop_table(conn, t)
-                    conn.execute(f"ALTER TABLE [{fresh[p.name][t]}] RENAME TO [{t}]")
-                conn.execute(
-                    f"INSERT OR REPLACE INTO {CHECKPOINTS} (name, position) VALUES (?, ?)",
-                    (p.name, last),
-                )
+                    self.dialect.drop_table(db, t)
+                    db.execute(f"ALTER TABLE {db.q(fresh[p.name][t])} RENAME TO {db.q(t)}")
+                db.execute(_SET_CHECKPOINT, (p.name, last))
 
         return self.build_fresh(names, swap, batch_size=batch_size, progress=progress,
                                 force=force)[0]
@@ -295,7 +283,7 @@ class ProjectionRunner:
                     force: bool = False) -> tuple[int, object]:
         """Fold the whole log into fresh copies of the named projections'
         tables, checking the hash chain on the way, then call
-        `finish(conn, projections, fresh_names, last_position)` inside the
+        `finish(db, projections, fresh_names, last_position)` inside the
         final write transaction, once every event up to `last_position` is in
         them. Fresh tables that `finish` leaves are dropped. Returns (events
         folded, what `finish` returned).
@@ -307,43 +295,43 @@ class ProjectionRunner:
         chosen = self.select(names)
         token = secrets.token_hex(4)
         fresh = {p.name: {t: f"{t}{_REBUILD_MARK}{token}" for t in p.tables} for p in chosen}
-        with self.log.transaction() as conn:
-            self._ensure_checkpoints(conn)
-            self._drop_leftovers(conn)
-            conn.execute(
+        with self.transaction() as db:
+            self._ensure_checkpoints(db)
+            self._drop_leftovers(db)
+            db.execute(
                 f"INSERT INTO {BUILDS} (token, pid, started, host, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (token, os.getpid(), _start_time(os.getpid()), socket.gethostname(),
                  datetime.now(UTC).isoformat()),
             )
             for p in chosen:
-                p.create(conn, fresh[p.name])
+                p.create(db, fresh[p.name])
         end = self.log.last_position()
         last = done = 0
         walk = self.log.walk_after(0, strict=not force)
         try:
             for batch in self.log.read_batches(1, batch_size=batch_size, to_position=end,
                                                chain=walk):
-                with self.log.transaction() as conn:
+                with self.transaction() as db:
                     for p in chosen:
-                        p.apply(conn, batch, fresh[p.name])
+                        p.apply(db, batch, fresh[p.name])
                 last = walk.count
                 done += len(batch)
                 if progress:
                     progress(len(batch))
-            with self.log.transaction() as conn:
+            with self.transaction() as db:
                 for batch in self.log.read_batches(last + 1, batch_size=batch_size, chain=walk):
                     for p in chosen:
-                        p.apply(conn, batch, fresh[p.name])
+                        p.apply(db, batch, fresh[p.name])
                     last = walk.count
                     done += len(batch)
                 if walk.problems:
                     pos, what = walk.problems[0]
-                    chainlib.add_note(conn, chainlib.REBUILD_FORCED, pos, (
+                    chainlib.add_note(db.conn, chainlib.REBUILD_FORCED, pos, (
                         f"rebuild --force of {', '.join(p.name for p in chosen)} over a broken "
                         f"chain ({what}; {len(walk.problems)} bad row(s))"))
-                result = finish(conn, chosen, fresh, last)
-                self._drop_leftovers(conn, token)
+                result = finish(db, chosen, fresh, last)
+                self._drop_leftovers(db, token)
         except ChainBrokenError as e:
             self._abandon(token)
             self.log.record_break(e.position, f"rebuild: {e.reason}")
@@ -355,33 +343,30 @@ class ProjectionRunner:
 
     def _abandon(self, token: str) -> None:
         try:
-            with self.log.transaction() as conn:
-                self._drop_leftovers(conn, token)
+            with self.transaction() as db:
+                self._drop_leftovers(db, token)
         except Exception:
             pass
 
-    def _ensure_checkpoints(self, conn: sqlite3.Connection) -> None:
-        conn.execute(_BUILDS_DDL)
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
-                     "name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+    def _ensure_checkpoints(self, db: Db) -> None:
+        db.execute(_BUILDS_DDL)
+        db.execute(f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
+                   f"name TEXT PRIMARY KEY, position {self.dialect.int_type} NOT NULL)")
 
     def builds(self) -> list[dict]:
         """The fresh tables of builds that have not finished: each with its
         owner process, whether that still runs, and the bytes its tables use
-        (None where SQLite cannot tell)."""
-        with self.log.snapshot() as conn:
-            return self._builds(conn)
+        (None where the database cannot tell)."""
+        with self.snapshot() as db:
+            return self._builds(db)
 
-    def _builds(self, conn: sqlite3.Connection) -> list[dict]:
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND instr(name, ?) > 0 "
-            "ORDER BY sql LIKE 'CREATE VIRTUAL%' DESC",  # an FTS table drops its shadows
-            (_REBUILD_MARK,))]
+    def _builds(self, db: Db) -> list[dict]:
+        names = self.dialect.build_tables(db, _REBUILD_MARK)
         if not names:
             return []
         owners: dict[str, tuple[int, str | None, str]] = {}
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (BUILDS,)).fetchone():
-            owners = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+        if BUILDS in self.dialect.tables(db):
+            owners = {r[0]: (r[1], r[2], r[3]) for r in db.execute(
                 f"SELECT token, pid, started, host FROM {BUILDS}")}
         found: dict[str, dict] = {}
         for name in names:
@@ -391,39 +376,36 @@ class ProjectionRunner:
                 "token": token, "tables": [], "pid": owner[0] if owner else None,
                 "alive": owner is not None and _alive(*owner), "bytes": 0})
             b["tables"].append(name)
-            try:
-                size = conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?",
-                                    (name,)).fetchone()[0]
-                if b["bytes"] is not None:
-                    b["bytes"] += size or 0
-            except sqlite3.Error:
+            size = self.dialect.table_bytes(db, name)
+            if size is None:
                 b["bytes"] = None
+            elif b["bytes"] is not None:
+                b["bytes"] += size
         return list(found.values())
 
     def drop_leftovers(self) -> int:
         """Drop the tables of builds whose process is gone (a killed rebuild);
         returns how many tables. Writes nothing when there are none."""
-        with self.log.snapshot() as conn:
-            if not any(not b["alive"] for b in self._builds(conn)):
+        with self.snapshot() as db:
+            if not any(not b["alive"] for b in self._builds(db)):
                 return 0
-        with self.log.transaction() as conn:
-            return self._drop_leftovers(conn)
+        with self.transaction() as db:
+            return self._drop_leftovers(db)
 
-    def _drop_leftovers(self, conn: sqlite3.Connection, token: str | None = None) -> int:
+    def _drop_leftovers(self, db: Db, token: str | None = None) -> int:
         """Drop the half-built tables of the build `token`, or of every build
         whose owner process is gone."""
         dropped = 0
-        for b in self._builds(conn):
+        for b in self._builds(db):
             if b["token"] == token or (token is None and not b["alive"]):
                 for name in b["tables"]:
-                    conn.execute(f"DROP TABLE IF EXISTS [{name}]")
+                    db.execute(f"DROP TABLE IF EXISTS {db.q(name)}")
                     dropped += 1
         if token is not None or dropped:
-            has = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (BUILDS,)).fetchone()
-            if has:
-                live = {r[0] for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE instr(name, ?) > 0", (_REBUILD_MARK,))}
-                for (t,) in conn.execute(f"SELECT token FROM {BUILDS}").fetchall():
+            tables = self.dialect.tables(db)
+            if BUILDS in tables:
+                live = {n for n in tables if _REBUILD_MARK in n}
+                for (t,) in db.execute(f"SELECT token FROM {BUILDS}").fetchall():
                     if t == token or not any(_REBUILD_MARK + t in n for n in live):
-                        conn.execute(f"DELETE FROM {BUILDS} WHERE token = ?", (t,))
+                        db.execute(f"DELETE FROM {BUILDS} WHERE token = ?", (t,))
         return dropped

@@ -1,12 +1,12 @@
-"""Full-text search over message content (SQLite FTS5): a lazy projection,
-caught up just before it is read, so writes do not pay for it.
+"""Full-text search over message content (SQLite FTS5, PostgreSQL tsvector
+and GIN): a lazy projection, caught up just before it is read, so writes do
+not pay for it.
 
 Queries are plain text unless FTS5 syntax is asked for; CJK text is found by
-any substring (see `fulltext`)."""
+any substring (see `fulltext`; PostgreSQL's differences: `pgsearch`)."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -18,8 +18,9 @@ import attrs
 
 from eventlog import RecordedEvent
 
+from .dialect import Db
 from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
-from .views import run_sql
+from .pgsearch import fts_tsquery, plain_tsquery, tsvector
 
 #: The query languages `search` takes.
 SYNTAXES = ("plain", "fts5")
@@ -38,44 +39,66 @@ class SearchHit:
 
 class SearchProjection:
     """`message_search` (FTS5 over the text of messages and items, and over
-    its CJK characters one by one in `cjk`), with `search_sessions` (each live
-    session's tenant) and `search_messages` (every item of a live session:
-    which rows a pop, a clear or a deletion removes)."""
+    its CJK characters one by one in `cjk`; on PostgreSQL a `words` tsvector
+    with a GIN index), with `search_sessions` (each live session's tenant)
+    and `search_messages` (every item of a live session: which rows a pop, a
+    clear or a deletion removes)."""
 
     name = "search"
     tables: ClassVar[tuple[str, ...]] = ("message_search", "search_sessions", "search_messages")
     inline = False
 
-    def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
-        conn.execute(
-            f"CREATE VIRTUAL TABLE [{names['message_search']}] USING fts5("
-            "content, cjk, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED)"
+    def create(self, db: Db, names: Mapping[str, str]) -> None:
+        d, fts = db.dialect, names["message_search"]
+        if d.name == "sqlite":
+            db.execute(
+                f"CREATE VIRTUAL TABLE {db.q(fts)} USING fts5("
+                "content, cjk, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED)"
+            )
+        else:
+            db.execute(
+                f"CREATE TABLE {db.q(fts)} (position {d.int_type} PRIMARY KEY, content TEXT, "
+                "words tsvector NOT NULL, session_id TEXT, tenant_id TEXT, role TEXT)"
+            )
+            db.execute(f"CREATE INDEX {db.q(fts + '_words')} ON {db.q(fts)} USING gin (words)")
+        db.execute(
+            f"CREATE TABLE {db.q(names['search_sessions'])} ("
+            f"session_id TEXT PRIMARY KEY, tenant_id TEXT){d.clustered}"
         )
-        conn.execute(
-            f"CREATE TABLE [{names['search_sessions']}] ("
-            "session_id TEXT PRIMARY KEY, tenant_id TEXT) WITHOUT ROWID"
-        )
-        conn.execute(
-            f"CREATE TABLE [{names['search_messages']}] (session_id TEXT NOT NULL, "
-            "position INTEGER NOT NULL, PRIMARY KEY (session_id, position)) WITHOUT ROWID"
+        db.execute(
+            f"CREATE TABLE {db.q(names['search_messages'])} (session_id TEXT NOT NULL, "
+            f"position {d.int_type} NOT NULL, PRIMARY KEY (session_id, position)){d.clustered}"
         )
 
-    def is_current(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> bool:
+    def is_current(self, db: Db, names: Mapping[str, str]) -> bool:
         """Whether existing tables have this release's layout (files from
         before the `cjk` column are rebuilt by the runner). Reads the DDL
         only: a damaged index must not stop the store from opening."""
-        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?",
+        if db.dialect.name != "sqlite":
+            return True  # no older layout there
+        row = db.execute("SELECT sql FROM sqlite_master WHERE name = ?",
                            (names["message_search"],)).fetchone()
         columns = row[0].partition("(")[2] if row and row[0] else ""
         return re.search(r"(^|,)\s*cjk\b", columns) is not None
 
-    def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
+    def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
-        fts, ses, msg = names["message_search"], names["search_sessions"], names["search_messages"]
+        fts, ses, msg = (db.q(names[t]) for t in self.tables)
+        if db.dialect.name == "sqlite":
+            rowkey = "rowid"
+            insert = (f"INSERT INTO {fts} (rowid, content, cjk, session_id, tenant_id, role) "
+                      "VALUES (?, ?, ?, ?, ?, ?)")
+            words = cjk_text
+        else:
+            rowkey = "position"
+            insert = (f"INSERT INTO {fts} (position, content, words, session_id, tenant_id, "
+                      "role) VALUES (?, ?, CAST(? AS tsvector), ?, ?, ?)")
+            words = tsvector
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
-                run_sql(conn,
-                    f"INSERT OR IGNORE INTO [{ses}] (session_id, tenant_id) VALUES (?, ?)",
+                db.run(
+                    f"INSERT INTO {ses} (session_id, tenant_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     [(d["session_id"], d.get("tenant_id")) for d in (e.data for e in run)],
                 )
             elif type_name in ("MessageAdded", "ItemAdded"):
@@ -86,71 +109,74 @@ class SearchProjection:
                         for e in run for d in (e.data,)]
                 # Tenants looked up once per run: FTS5 takes INSERT ... VALUES
                 # several times faster than INSERT ... SELECT.
-                tenants = dict(conn.execute(
-                    f"SELECT session_id, tenant_id FROM [{ses}] WHERE session_id IN "
-                    "(SELECT value FROM json_each(?))", (json.dumps(list({r[1] for r in rows})),)))
+                tenants = dict(db.execute(
+                    f"SELECT session_id, tenant_id FROM {ses} WHERE "
+                    f"{db.dialect.in_list('session_id')}",
+                    (db.dialect.list_param({r[1] for r in rows}),)))
                 rows = [r for r in rows if r[1] in tenants]  # items of live sessions only
-                run_sql(conn,
-                        f"INSERT INTO [{fts}] (rowid, content, cjk, session_id, tenant_id, role) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [(pos, content, cjk_text(content), sid, tenants[sid], role)
-                         for pos, sid, content, role in rows if content is not None])
-                run_sql(conn, f"INSERT INTO [{msg}] (session_id, position) VALUES (?, ?)",
-                        [(sid, pos) for pos, sid, _, _ in rows])
+                db.run(insert, [(pos, content, words(content), sid, tenants[sid], role)
+                                for pos, sid, content, role in rows if content is not None])
+                db.run(f"INSERT INTO {msg} (session_id, position) VALUES (?, ?)",
+                       [(sid, pos) for pos, sid, _, _ in rows])
             elif type_name in ("ItemsRemoved", "SessionCleared"):
                 for e in run:
                     d = e.data
-                    gone = [r[0] for r in conn.execute(
-                        f"SELECT position FROM [{msg}] WHERE session_id = ? "
-                        "ORDER BY position DESC LIMIT ?", (d["session_id"], d.get("count", -1)))]
-                    marks = json.dumps(gone)
-                    conn.execute(f"DELETE FROM [{fts}] WHERE rowid IN "
-                                 "(SELECT value FROM json_each(?))", (marks,))
-                    conn.execute(f"DELETE FROM [{msg}] WHERE session_id = ? AND position IN "
-                                 "(SELECT value FROM json_each(?))", (d["session_id"], marks))
+                    gone = [r[0] for r in db.execute(
+                        f"SELECT position FROM {msg} WHERE session_id = ? "
+                        "ORDER BY position DESC LIMIT ?",
+                        (d["session_id"], d.get("count", db.dialect.no_limit)))]
+                    marks = db.dialect.list_param(gone)
+                    db.execute(f"DELETE FROM {fts} WHERE {db.dialect.in_list(rowkey)}", (marks,))
+                    db.execute(f"DELETE FROM {msg} WHERE session_id = ? AND "
+                               f"{db.dialect.in_list('position')}", (d["session_id"], marks))
             elif type_name == "SessionDeleted":
                 ids = [(e.data["session_id"],) for e in run]
-                run_sql(conn,
-                    f"DELETE FROM [{fts}] WHERE rowid IN "
-                    f"(SELECT position FROM [{msg}] WHERE session_id = ?)", ids,
+                db.run(
+                    f"DELETE FROM {fts} WHERE {rowkey} IN "
+                    f"(SELECT position FROM {msg} WHERE session_id = ?)", ids,
                 )
-                run_sql(conn, f"DELETE FROM [{msg}] WHERE session_id = ?", ids)
-                run_sql(conn, f"DELETE FROM [{ses}] WHERE session_id = ?", ids)
+                db.run(f"DELETE FROM {msg} WHERE session_id = ?", ids)
+                db.run(f"DELETE FROM {ses} WHERE session_id = ?", ids)
 
 
-def search(conn: sqlite3.Connection, query: str, tenant_id: str | None = None,
+def search(db: Db, query: str, tenant_id: str | None = None,
            limit: int = 20, syntax: str = "plain") -> list[SearchHit]:
     """Messages matching `query`, best first (FTS5's bm25 rank).
 
     Args:
         syntax: "plain" (default): words, each must match, the last as a
             prefix; punctuation only separates words. "fts5": FTS5 query
-            syntax ("a phrase", prefix*, AND/OR/NOT, NEAR, column filters).
+            syntax ("a phrase", prefix*, AND/OR/NOT, NEAR, column filters;
+            on PostgreSQL without NEAR and column filters).
 
     Raises:
         ValueError: an empty, too long or (fts5) malformed query.
     """
     if syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
-    expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
-    sql = ("SELECT rowid, session_id, role FROM message_search WHERE message_search MATCH ? "
-           "AND session_id IS NOT NULL")
-    params: list = [expression]
-    if tenant_id is not None:
-        sql += " AND tenant_id = ?"
-        params.append(tenant_id)
-    sql += " ORDER BY rank, rowid LIMIT ?"
-    params.append(limit)
+    tenant = "" if tenant_id is None else " AND tenant_id = ?"
+    if db.dialect.name == "sqlite":
+        key = "rowid"
+        expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
+        sql = ("SELECT rowid, session_id, role FROM message_search WHERE message_search MATCH ? "
+               f"AND session_id IS NOT NULL{tenant} ORDER BY rank, rowid LIMIT ?")
+    else:  # the same words and phrases as a tsquery, ranked by ts_rank
+        key = "position"
+        expression, terms = plain_tsquery(query) if syntax == "plain" else fts_tsquery(query)
+        sql = ("SELECT m.position, m.session_id, m.role FROM message_search m, "
+               "CAST(? AS tsquery) q WHERE m.words @@ q AND m.session_id IS NOT NULL"
+               f"{tenant} ORDER BY ts_rank(m.words, q) DESC, m.position LIMIT ?")
+    params: list = [expression] + ([] if tenant_id is None else [tenant_id]) + [limit]
     try:
-        rows = conn.execute(sql, params).fetchall()
+        rows = db.execute(sql, params).fetchall()
     except sqlite3.OperationalError as e:
         if syntax == "plain":
             raise  # our own expression: not the user's mistake
         raise ValueError(f"bad search query {query!r}: {e}") from None
     hits = []
     for position, session_id, role in rows:
-        (text, length) = conn.execute(
-            "SELECT substr(content, 1, ?), length(content) FROM message_search WHERE rowid = ?",
+        (text, length) = db.execute(
+            f"SELECT substr(content, 1, ?), length(content) FROM message_search WHERE {key} = ?",
             (SNIPPET_SCAN, position)).fetchone()
         hits.append(SearchHit(session_id, position, role,
                               snippet(text, terms, truncated=length > len(text))))

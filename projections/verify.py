@@ -25,6 +25,7 @@ from eventlog.codec import decode_event
 from eventlog.connection import translate
 
 from . import views
+from .dialect import SQLITE, Db
 from .fold import fold_all, fold_scope
 from .runner import CHECKPOINTS
 
@@ -91,9 +92,11 @@ class VerifyReport:
 
 
 @contextlib.contextmanager
-def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[sqlite3.Connection, str, object]]:
+def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str, object]]:
     """(connection, schema of the store's tables, a store reading through the
-    connection), all inside one read transaction that is rolled back after."""
+    connection), all inside one read transaction that is rolled back after.
+    Fresh tables made on the connection go to a scratch schema, searched
+    first; unqualified names of the store's tables still find them."""
     path = store.log.path
     if path == ":memory:" or path.startswith("file::memory:"):
         # No second connection can see it: hold the store's own, under its
@@ -101,8 +104,8 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[sqlite3.Connect
         class _Done(Exception):
             pass
 
-        with contextlib.suppress(_Done), store.log.transaction() as conn:
-            yield conn, "main", store
+        with contextlib.suppress(_Done), store._transaction() as db:
+            yield db, "main", store
             raise _Done
         return
     try:
@@ -115,7 +118,7 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[sqlite3.Connect
     try:
         reader = copy.copy(store)
         reader.log = EventLog._over(conn, path)
-        yield conn, "log", reader
+        yield SQLITE.wrap(conn), "log", reader
     except sqlite3.Error as e:
         raise translate(e, path) from e
     finally:
@@ -138,8 +141,8 @@ def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | No
         ValueError: `expect_hash` is not a hash.
     """
     kept = chainlib.check_hash_text(expect_hash) if expect_hash is not None else None
-    with _snapshot(store) as (conn, schema, reader):
-        report, broken = _check(store, conn, schema, reader, progress, kept, batch_size)
+    with _snapshot(store) as (db, schema, reader):
+        report, broken = _check(store, db, schema, reader, progress, kept, batch_size)
     if report.ok:
         problems, note = _fts_integrity(store)
         if problems or note:
@@ -149,26 +152,27 @@ def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | No
     return report
 
 
-def _check(store, conn, schema, reader, progress, kept,
+def _check(store, db: Db, schema, reader, progress, kept,
            batch_size) -> tuple[VerifyReport, Problem | None]:
     """The report, and the problem that breaks the chain (None: it is whole)."""
     names = tuple(store.runner.projections)
     walk = chainlib.ChainWalk()
-    marks = dict(conn.execute(f"SELECT name, position FROM [{schema}].{CHECKPOINTS}").fetchall())
+    src = f"{db.q(schema)}."
+    marks = dict(db.execute(f"SELECT name, position FROM {src}{CHECKPOINTS}").fetchall())
     chosen = list(store.runner.projections.values())
     token = secrets.token_hex(4)
     fresh = {p.name: {t: f"{t}__verify_{token}" for t in p.tables} for p in chosen}
     for p in chosen:
-        p.create(conn, fresh[p.name])
+        p.create(db, fresh[p.name])
     kept_at = None
-    sql = chainlib.ROWS.format(schema=f"[{schema}].")
+    sql = chainlib.ROWS.format(schema=src)
 
     def report(problems, sessions=0, **more) -> VerifyReport:
         return VerifyReport(walk.count, len(walk.streams), sessions, names, tuple(problems),
                             last_position=walk.count, **more)
 
     while True:
-        rows = conn.execute(sql, (walk.count, -1, -1, batch_size)).fetchall()
+        rows = db.execute(sql, (walk.count, -1, -1, batch_size)).fetchall()
         if not rows:
             break
         batch = []
@@ -188,10 +192,10 @@ def _check(store, conn, schema, reader, progress, kept,
         for p in chosen:
             mine = [e for e in batch if e.position <= marks.get(p.name, 0)]
             if mine:
-                p.apply(conn, mine, fresh[p.name])
+                p.apply(db, mine, fresh[p.name])
         if progress:
             progress(len(rows))
-    problems = _log_problems(conn, schema, walk.count)
+    problems = _log_problems(db, src, walk.count)
     broken = problems[0] if problems and problems[0].position is not None else None
     if kept is not None and kept_at is None:
         problems.append(Problem(None, (
@@ -199,36 +203,36 @@ def _check(store, conn, schema, reader, progress, kept,
             f"rewritten (the log now ends at position {walk.count})")))
     if problems:
         return report(problems), broken
-    sessions, problems = _check_sessions(reader, conn, schema, walk, marks)
+    sessions, problems = _check_sessions(reader, db, walk, marks)
     for p in chosen:
-        problems += _compare(conn, schema, p, fresh[p.name], marks.get(p.name, 0), walk.count)
-    notes = tuple(_describe(n) for n in chainlib.read_notes(conn, schema)
+        problems += _compare(db, src, p, fresh[p.name])
+    notes = tuple(_describe(n) for n in chainlib.read_notes(db.conn, schema)
                   if n["kind"] != chainlib.INTACT)
     return report(problems, sessions, last_hash=walk.last_hash, kept_position=kept_at,
                   notes=notes), None
 
 
-def _log_problems(conn, schema: str, count: int) -> list[Problem]:
+def _log_problems(db: Db, src: str, count: int) -> list[Problem]:
     """What the walk cannot see: a deleted tail (only layout 1, whose
     AUTOINCREMENT remembered the positions handed out: in layout 2 only a kept
     last hash shows it), a repeated event id, and missing triggers."""
     problems = []
-    has_seq = conn.execute(f"SELECT 1 FROM [{schema}].sqlite_master WHERE name = "
-                           "'sqlite_sequence'").fetchone()
-    seq = has_seq and conn.execute(
-        f"SELECT seq FROM [{schema}].sqlite_sequence WHERE name = 'events'").fetchone()
+    has_seq = db.execute(f"SELECT 1 FROM {src}sqlite_master WHERE name = "
+                         "'sqlite_sequence'").fetchone()
+    seq = has_seq and db.execute(
+        f"SELECT seq FROM {src}sqlite_sequence WHERE name = 'events'").fetchone()
     if seq and seq[0] > count:
         problems.append(Problem(count + 1, f"the last {seq[0] - count} event(s) were deleted "
                                            f"(positions up to {seq[0]} were handed out)"))
     # Layout 2 does not index event_id (only caller-given idempotency keys):
     # a copied row shows here as a repeated id.
-    dup = conn.execute(
-        f"SELECT event_id, max(position) FROM [{schema}].events GROUP BY event_id "
+    dup = db.execute(
+        f"SELECT event_id, max(position) FROM {src}events GROUP BY event_id "
         "HAVING count(*) > 1 ORDER BY max(position) LIMIT 1").fetchone()
     if dup:
         problems.append(Problem(dup[1], f"event id {dup[0]} is recorded more than once"))
-    triggers = {r[0] for r in conn.execute(
-        f"SELECT name FROM [{schema}].sqlite_master WHERE type = 'trigger' "
+    triggers = {r[0] for r in db.execute(
+        f"SELECT name FROM {src}sqlite_master WHERE type = 'trigger' "
         "AND tbl_name = 'events'")}
     if not set(TRIGGERS) <= triggers:
         problems.append(Problem(None, "the append-only triggers on events are missing "
@@ -236,15 +240,15 @@ def _log_problems(conn, schema: str, count: int) -> list[Problem]:
     return problems
 
 
-def _check_sessions(reader, conn, schema, walk, marks) -> tuple[int, list[Problem]]:
+def _check_sessions(reader, db: Db, walk, marks) -> tuple[int, list[Problem]]:
     """The session views, read as users read them, equal the pure fold of
     each stream up to the views' checkpoint."""
     upto = marks.get("sessions", 0)
     if upto != walk.count:
         return 0, [Problem(None, f"the sessions view is at position {upto} of {walk.count} "
                                  "(`sessionlog catch-up` applies the rest)")]
-    view_count = views.live_count(conn, schema)
-    tenants = views.tenant_index(conn, schema)
+    view_count = views.live_count(db)
+    tenants = views.tenant_index(db)
     live, expected_tenants = 0, set()
     for stream in walk.streams:
         events = reader.log.read_stream(stream)
@@ -274,20 +278,19 @@ def _check_sessions(reader, conn, schema, walk, marks) -> tuple[int, list[Proble
     return live, problems
 
 
-def _compare(conn, schema, p, fresh, upto, last) -> list[Problem]:
+def _compare(db: Db, src: str, p, fresh) -> list[Problem]:
     """Each of p's tables equals its fresh copy (folded up to p's checkpoint)."""
     problems = []
     for t in p.tables:
-        f = fresh[t]
-        row = conn.execute(f"SELECT sql FROM [{schema}].sqlite_master WHERE name = ?",
-                           (t,)).fetchone()
+        f = db.q(fresh[t])
+        row = db.execute(f"SELECT sql FROM {src}sqlite_master WHERE name = ?", (t,)).fetchone()
         cols = "rowid, *" if row and row[0].upper().startswith("CREATE VIRTUAL") else "*"
-        live = f"[{schema}].[{t}]"
+        live = f"{src}{db.q(t)}"
         try:
-            diff = conn.execute(
+            diff = db.execute(
                 f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {live} EXCEPT "
-                f"SELECT {cols} FROM main.[{f}])), (SELECT count(*) FROM (SELECT {cols} FROM "
-                f"main.[{f}] EXCEPT SELECT {cols} FROM {live}))"
+                f"SELECT {cols} FROM main.{f})), (SELECT count(*) FROM (SELECT {cols} FROM "
+                f"main.{f} EXCEPT SELECT {cols} FROM {live}))"
             ).fetchone()
         except sqlite3.DatabaseError as e:
             problems.append(Problem(None, f"projection {p.name}: table {t} cannot be read ({e}); "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -24,16 +23,9 @@ from eventlog.checks import uuid_from_text
 from eventlog.codec import dumps
 
 from .build import builder
+from .dialect import Db
 from .fold import apply_delta, item_message
 from .models import Session, SessionItem, SessionMessage, SessionSummary
-
-
-def run_sql(conn: sqlite3.Connection, sql: str, rows: list) -> None:
-    """executemany, or execute for the common single row (inline writes)."""
-    if len(rows) == 1:
-        conn.execute(sql, rows[0])
-    elif rows:
-        conn.executemany(sql, rows)
 
 
 def key_scope(tenant_id: str | None, key: str | None) -> str | None:
@@ -61,32 +53,34 @@ class SessionsProjection:
     replaces: ClassVar[tuple[str, ...]] = ("messages",)
     inline = True
 
-    def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
-        conn.execute(
-            f"CREATE TABLE [{names['sessions']}] ("
-            "position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT, "
+    def create(self, db: Db, names: Mapping[str, str]) -> None:
+        d = db.dialect
+        db.execute(
+            f"CREATE TABLE {db.q(names['sessions'])} ("
+            f"position {d.int_type} PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT, "
             "created_at TEXT NOT NULL, user_id TEXT, tenant_id TEXT, key TEXT, key_scope TEXT, "
             "state TEXT, UNIQUE (created_at, position), UNIQUE (key_scope, position))"
         )
-        conn.execute(
-            f"CREATE TABLE [{names['items']}] ("
-            "session INTEGER NOT NULL, position INTEGER NOT NULL, item_id TEXT NOT NULL, "
-            "role TEXT NOT NULL, data TEXT, text TEXT, timestamp TEXT NOT NULL, "
-            "PRIMARY KEY (session, position)) WITHOUT ROWID"
+        db.execute(
+            f"CREATE TABLE {db.q(names['items'])} ("
+            f"session {d.int_type} NOT NULL, position {d.int_type} NOT NULL, "
+            "item_id TEXT NOT NULL, role TEXT NOT NULL, data TEXT, text TEXT, "
+            f"timestamp TEXT NOT NULL, PRIMARY KEY (session, position)){d.clustered}"
         )
-        conn.execute(
-            f"CREATE TABLE [{names['scope_state']}] ("
-            "stream TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID"
+        db.execute(
+            f"CREATE TABLE {db.q(names['scope_state'])} ("
+            f"stream TEXT PRIMARY KEY, state TEXT NOT NULL){d.clustered}"
         )
 
-    def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
+    def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
-        s, i = names["sessions"], names["items"]
+        s, i = db.q(names["sessions"]), db.q(names["items"])
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
-                run_sql(conn,
-                    f"INSERT OR IGNORE INTO [{s}] (position, id, title, created_at, user_id, "
-                    "tenant_id, key, key_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                db.run(
+                    f"INSERT INTO {s} (position, id, title, created_at, user_id, "
+                    "tenant_id, key, key_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     [(e.position, d["session_id"], d["title"], d["created_at"],
                       d.get("user_id"), d.get("tenant_id"), d.get("key"),
                       key_scope(d.get("tenant_id"), d.get("key")))
@@ -102,64 +96,76 @@ class SessionsProjection:
                     rows = [(e.position, d["item_id"], d["role"], dumps(d["data"]), d.get("text"),
                              d["timestamp"], d["session_id"])
                             for e in run for d in (e.data,)]
-                run_sql(conn,
-                    f"INSERT INTO [{i}] (position, session, item_id, role, data, text, timestamp) "
-                    f"SELECT ?, position, ?, ?, ?, ?, ? FROM [{s}] WHERE id = ?", rows,
+                db.run(
+                    f"INSERT INTO {i} (position, session, item_id, role, data, text, timestamp) "
+                    f"SELECT ?, position, ?, ?, ?, ?, ? FROM {s} WHERE id = ?", rows,
                 )
             elif type_name == "ItemsRemoved":
                 for e in run:
                     d = e.data
-                    conn.execute(
-                        f"DELETE FROM [{i}] WHERE session = (SELECT position FROM [{s}] "
-                        f"WHERE id = ?1) AND position IN (SELECT position FROM [{i}] WHERE "
-                        f"session = (SELECT position FROM [{s}] WHERE id = ?1) "
-                        "ORDER BY position DESC LIMIT ?2)", (d["session_id"], d["count"]))
+                    db.execute(
+                        f"DELETE FROM {i} WHERE session = (SELECT position FROM {s} "
+                        f"WHERE id = ?) AND position IN (SELECT position FROM {i} WHERE "
+                        f"session = (SELECT position FROM {s} WHERE id = ?) "
+                        "ORDER BY position DESC LIMIT ?)",
+                        (d["session_id"], d["session_id"], d["count"]))
             elif type_name == "SessionCleared":
-                run_sql(conn,
-                    f"DELETE FROM [{i}] WHERE session = (SELECT position FROM [{s}] WHERE id = ?)",
+                db.run(
+                    f"DELETE FROM {i} WHERE session = (SELECT position FROM {s} WHERE id = ?)",
                     [(e.data["session_id"],) for e in run],
                 )
             elif type_name == "StateChanged":
                 for e in run:
                     d = e.data
-                    row = conn.execute(f"SELECT state FROM [{s}] WHERE id = ?",
-                                       (d["session_id"],)).fetchone()
+                    row = db.execute(f"SELECT state FROM {s} WHERE id = ?",
+                                     (d["session_id"],)).fetchone()
                     if row is not None:
                         state = json.loads(row[0]) if row[0] else {}
                         apply_delta(state, d["delta"])
-                        conn.execute(f"UPDATE [{s}] SET state = ? WHERE id = ?",
-                                     (dumps(state) if state else None, d["session_id"]))
+                        db.execute(f"UPDATE {s} SET state = ? WHERE id = ?",
+                                   (dumps(state) if state else None, d["session_id"]))
             elif type_name == "ScopeStateChanged":
-                st = names["scope_state"]
+                st = db.q(names["scope_state"])
                 for e in run:
                     d = e.data
                     stream = state_stream(d["tenant_id"], d.get("user_id"))
-                    row = conn.execute(f"SELECT state FROM [{st}] WHERE stream = ?",
-                                       (stream,)).fetchone()
+                    row = db.execute(f"SELECT state FROM {st} WHERE stream = ?",
+                                     (stream,)).fetchone()
                     state = json.loads(row[0]) if row else {}
                     apply_delta(state, d["delta"])
-                    conn.execute(f"INSERT OR REPLACE INTO [{st}] (stream, state) VALUES (?, ?)",
-                                 (stream, dumps(state)))
+                    db.execute(f"INSERT INTO {st} (stream, state) VALUES (?, ?) "
+                               "ON CONFLICT (stream) DO UPDATE SET state = excluded.state",
+                               (stream, dumps(state)))
             elif type_name == "SessionDeleted":
                 ids = [(e.data["session_id"],) for e in run]
-                run_sql(conn,
-                    f"DELETE FROM [{i}] WHERE session = (SELECT position FROM [{s}] WHERE id = ?)",
+                db.run(
+                    f"DELETE FROM {i} WHERE session = (SELECT position FROM {s} WHERE id = ?)",
                     ids,
                 )
-                run_sql(conn, f"DELETE FROM [{s}] WHERE id = ?", ids)
+                db.run(f"DELETE FROM {s} WHERE id = ?", ids)
 
 
 # -- readers of the sessions view ------------------------------------------------
 
 # A session's version and last-update time: those of its stream's last event.
-_LAST = ("(SELECT {col} FROM events WHERE stream_id = s.id ORDER BY version DESC LIMIT 1)")
-_UPDATED = ("coalesce(json_extract(data, '$.timestamp'), json_extract(data, '$.removed_at'), "
-            "json_extract(data, '$.cleared_at'), json_extract(data, '$.changed_at'), "
-            "json_extract(data, '$.created_at'))")
-SESSION_COLS = (
-    "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id, s.key, s.state, "
-    f"{_LAST.format(col='version')}, {_LAST.format(col=_UPDATED)}"
-)
+_LAST = "(SELECT {col} FROM events WHERE stream_id = s.id ORDER BY version DESC LIMIT 1)"
+_UPDATED_KEYS = ("timestamp", "removed_at", "cleared_at", "changed_at", "created_at")
+_SESSION_COLS: dict[str, str] = {}
+
+
+def session_cols(db: Db) -> str:
+    """The columns of a `sessions` row as readers take it (aliased `s`)."""
+    d = db.dialect
+    cols = _SESSION_COLS.get(d.name)
+    if cols is None:
+        updated = f"coalesce({', '.join(d.json_text('data', k) for k in _UPDATED_KEYS)})"
+        cols = _SESSION_COLS[d.name] = (
+            "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id, s.key, s.state, "
+            f"{_LAST.format(col='version')}, {_LAST.format(col=updated)}"
+        )
+    return cols
+
+
 _ITEM_COLS = "item_id, role, data, text, timestamp"
 _parse_time = datetime.fromisoformat
 
@@ -196,19 +202,19 @@ def _messages(items: builtins.list[SessionItem]) -> builtins.list[SessionMessage
     return [m for m in map(item_message, items) if m is not None]
 
 
-def read_session_rows(conn: sqlite3.Connection, sid: uuid.UUID | str,
+def read_session_rows(db: Db, sid: uuid.UUID | str,
                       last_n: int | None = None) -> tuple[Sequence, builtins.list] | None:
     """The `sessions` row and the item rows of a live session, or None."""
-    row = conn.execute(f"SELECT {SESSION_COLS} FROM sessions s WHERE s.id = ?",
-                       (str(sid),)).fetchone()
+    row = db.execute(f"SELECT {session_cols(db)} FROM sessions s WHERE s.id = ?",
+                     (str(sid),)).fetchone()
     if row is None:
         return None
     if last_n is None:
-        rows = conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
-                            "ORDER BY position", (row[0],)).fetchall()
+        rows = db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
+                          "ORDER BY position", (row[0],)).fetchall()
     else:
-        rows = conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
-                            "ORDER BY position DESC LIMIT ?", (row[0], last_n)).fetchall()
+        rows = db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
+                          "ORDER BY position DESC LIMIT ?", (row[0], last_n)).fetchall()
         rows.reverse()
     return row, rows
 
@@ -225,56 +231,57 @@ def session_from_rows(row: Sequence, rows: builtins.list,
     return _session(row, items + new, messages + _messages(new))
 
 
-def read_session(conn: sqlite3.Connection, sid: uuid.UUID | str,
+def read_session(db: Db, sid: uuid.UUID | str,
                  last_n: int | None = None) -> Session | None:
     """The live session with this id from the view, or None; with `last_n`,
     only its last n items (and the messages among them)."""
-    found = read_session_rows(conn, sid, last_n)
+    found = read_session_rows(db, sid, last_n)
     return None if found is None else session_from_rows(*found)
 
 
-def find_by_key(conn: sqlite3.Connection, key: str, tenant_id: str | None) -> str | None:
+def find_by_key(db: Db, key: str, tenant_id: str | None) -> str | None:
     """The id of the live session of the tenant holding `key` (the oldest,
     should a hand-written log hold two), or None."""
-    row = conn.execute("SELECT id FROM sessions WHERE key_scope = ? ORDER BY position LIMIT 1",
+    row = db.execute("SELECT id FROM sessions WHERE key_scope = ? ORDER BY position LIMIT 1",
                        (key_scope(tenant_id, key),)).fetchone()
     return None if row is None else row[0]
 
 
-def owners(conn: sqlite3.Connection, sid: uuid.UUID | str) -> tuple[str | None, str | None] | None:
+def owners(db: Db, sid: uuid.UUID | str) -> tuple[str | None, str | None] | None:
     """The live session's (user_id, tenant_id), or None."""
-    return conn.execute("SELECT user_id, tenant_id FROM sessions WHERE id = ?",
-                        (str(sid),)).fetchone()
+    row = db.execute("SELECT user_id, tenant_id FROM sessions WHERE id = ?",
+                     (str(sid),)).fetchone()
+    return None if row is None else tuple(row)
 
 
-def tenant_of(conn: sqlite3.Connection, sid: uuid.UUID | str) -> tuple[str | None] | None:
+def tenant_of(db: Db, sid: uuid.UUID | str) -> tuple[str | None] | None:
     """(tenant_id,) of the live session, or None when there is none."""
-    return conn.execute("SELECT tenant_id FROM sessions WHERE id = ?", (str(sid),)).fetchone()
+    return db.execute("SELECT tenant_id FROM sessions WHERE id = ?", (str(sid),)).fetchone()
 
 
-def last_items(conn: sqlite3.Connection, sid: uuid.UUID | str, n: int) -> builtins.list[SessionItem]:
+def last_items(db: Db, sid: uuid.UUID | str, n: int) -> builtins.list[SessionItem]:
     """The last n items of the live session, oldest first."""
-    rows = conn.execute(
+    rows = db.execute(
         f"SELECT {_ITEM_COLS} FROM items WHERE session = (SELECT position FROM sessions "
         "WHERE id = ?) ORDER BY position DESC LIMIT ?", (str(sid), n)).fetchall()
     return [_item(*r) for r in reversed(rows)]
 
 
-def item_count(conn: sqlite3.Connection, sid: uuid.UUID | str) -> int:
+def item_count(db: Db, sid: uuid.UUID | str) -> int:
     """How many items the live session holds."""
-    return conn.execute("SELECT count(*) FROM items WHERE session = "
+    return db.execute("SELECT count(*) FROM items WHERE session = "
                         "(SELECT position FROM sessions WHERE id = ?)", (str(sid),)).fetchone()[0]
 
 
-def read_scope_state(conn: sqlite3.Connection, tenant_id: str,
+def read_scope_state(db: Db, tenant_id: str,
                      user_id: str | None = None) -> dict[str, Any]:
     """The tenant's state, or its user's; {} when never set."""
-    row = conn.execute("SELECT state FROM scope_state WHERE stream = ?",
+    row = db.execute("SELECT state FROM scope_state WHERE stream = ?",
                        (state_stream(tenant_id, user_id),)).fetchone()
     return json.loads(row[0]) if row else {}
 
 
-def _page(conn, tenant_id, before, where, params) -> tuple[str, str]:
+def _page(db: Db, tenant_id, before, where, params) -> tuple[str, str]:
     """FROM and WHERE of a keyset page of live sessions (newest first)."""
     if tenant_id is None:
         source = "sessions s"
@@ -283,7 +290,7 @@ def _page(conn, tenant_id, before, where, params) -> tuple[str, str]:
         where.append("t.tenant_id = ?")
         params.append(tenant_id)
     if before is not None:
-        anchor = conn.execute("SELECT created_at, position FROM sessions WHERE id = ?",
+        anchor = db.execute("SELECT created_at, position FROM sessions WHERE id = ?",
                               (str(before),)).fetchone()
         if anchor is None:
             raise LookupError(before)
@@ -292,16 +299,16 @@ def _page(conn, tenant_id, before, where, params) -> tuple[str, str]:
     return source, f"WHERE {' AND '.join(where)}" if where else ""
 
 
-def read_sessions(conn: sqlite3.Connection, tenant_id: str | None, limit: int | None,
+def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
                   before: uuid.UUID | None) -> builtins.list[Session]:
     """Live sessions (of a tenant), newest first, paged by `before` (the id
     of a live session; LookupError if it is none)."""
     params: builtins.list[Any] = []
-    source, cond = _page(conn, tenant_id, before, [], params)
-    rows = conn.execute(
-        f"SELECT {SESSION_COLS} FROM {source} {cond} "
+    source, cond = _page(db, tenant_id, before, [], params)
+    rows = db.execute(
+        f"SELECT {session_cols(db)} FROM {source} {cond} "
         "ORDER BY s.created_at DESC, s.position DESC LIMIT ?",
-        (*params, -1 if limit is None else limit),
+        (*params, db.dialect.no_limit if limit is None else limit),
     ).fetchall()
     if not rows:
         return []
@@ -316,17 +323,17 @@ def read_sessions(conn: sqlite3.Connection, tenant_id: str | None, limit: int | 
                          "FROM tenant_sessions t JOIN items i ON i.session = t.session "
                          "WHERE t.tenant_id = ? ORDER BY i.session, i.position", (tenant_id,))
     else:
-        sql = (f"SELECT session, {_ITEM_COLS} FROM items WHERE session IN "
-               "(SELECT value FROM json_each(?)) ORDER BY session, position")
-        args = (json.dumps(builtins.list(by_session)),)
-    for pos, *item in conn.execute(sql, args):
+        sql = (f"SELECT session, {_ITEM_COLS} FROM items WHERE "
+               f"{db.dialect.in_list('session')} ORDER BY session, position")
+        args = (db.dialect.list_param(by_session),)
+    for pos, *item in db.execute(sql, args):
         bucket = by_session.get(pos)
         if bucket is not None:  # a view edited by hand may hold orphans
             bucket.append(_item(*item))
     return [_session(r, by_session[r[0]]) for r in rows]
 
 
-def read_summaries(conn: sqlite3.Connection, tenant_id: str | None, user_id: str | None,
+def read_summaries(db: Db, tenant_id: str | None, user_id: str | None,
                    limit: int | None, before: uuid.UUID | None) -> builtins.list[SessionSummary]:
     """Summaries of live sessions (of a tenant, of a user), newest first, paged
     as `read_sessions`; no item is loaded."""
@@ -334,31 +341,31 @@ def read_summaries(conn: sqlite3.Connection, tenant_id: str | None, user_id: str
     if user_id is not None:
         where.append("s.user_id = ?")
         params.append(user_id)
-    source, cond = _page(conn, tenant_id, before, where, params)
-    rows = conn.execute(
-        f"SELECT {SESSION_COLS}, (SELECT count(*) FROM items WHERE session = s.position) "
+    source, cond = _page(db, tenant_id, before, where, params)
+    rows = db.execute(
+        f"SELECT {session_cols(db)}, (SELECT count(*) FROM items WHERE session = s.position) "
         f"FROM {source} {cond} ORDER BY s.created_at DESC, s.position DESC LIMIT ?",
-        (*params, -1 if limit is None else limit),
+        (*params, db.dialect.no_limit if limit is None else limit),
     ).fetchall()
     return [SessionSummary(uuid_from_text(r[1]), r[2], _parse_time(r[3]),
                            _parse_time(r[9]) if r[9] else None, r[4], r[5], r[6], r[8] or 0, r[10])
             for r in rows]
 
 
-def stream_version(conn: sqlite3.Connection, stream_id: str) -> int:
+def stream_version(db: Db, stream_id: str) -> int:
     """The version of a stream (0: none) as the log holds it."""
-    return conn.execute("SELECT max(version) FROM events WHERE stream_id = ?",
+    return db.execute("SELECT max(version) FROM events WHERE stream_id = ?",
                         (stream_id,)).fetchone()[0] or 0
 
 
-def live_count(conn: sqlite3.Connection, schema: str = "main") -> int:
+def live_count(db: Db) -> int:
     """How many live sessions the view holds."""
-    return conn.execute(f"SELECT count(*) FROM [{schema}].sessions").fetchone()[0]
+    return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
 
 
-def counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
+def counts(db: Db) -> tuple[int, int, int]:
     """(live sessions, their items, the messages among them)."""
-    return conn.execute(
+    return db.execute(
         "SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM items), "
         "(SELECT count(*) FROM items WHERE role IN ('user', 'assistant') AND text IS NOT NULL)"
     ).fetchone()
@@ -371,33 +378,34 @@ class TenantIndexProjection:
     tables: ClassVar[tuple[str, ...]] = ("tenant_sessions",)
     inline = True
 
-    def create(self, conn: sqlite3.Connection, names: Mapping[str, str]) -> None:
-        conn.execute(
-            f"CREATE TABLE [{names['tenant_sessions']}] ("
-            "session INTEGER PRIMARY KEY, session_id TEXT NOT NULL UNIQUE, "
+    def create(self, db: Db, names: Mapping[str, str]) -> None:
+        db.execute(
+            f"CREATE TABLE {db.q(names['tenant_sessions'])} ("
+            f"session {db.dialect.int_type} PRIMARY KEY, session_id TEXT NOT NULL UNIQUE, "
             "tenant_id TEXT NOT NULL, created_at TEXT NOT NULL, "
             "UNIQUE (tenant_id, created_at, session))"
         )
 
-    def apply(self, conn: sqlite3.Connection, events: Sequence[RecordedEvent],
+    def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
-        t = names["tenant_sessions"]
+        t = db.q(names["tenant_sessions"])
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
                 rows = [(e.position, d["session_id"], d["tenant_id"], d["created_at"])
                         for e in run for d in (e.data,) if d.get("tenant_id") is not None]
-                run_sql(conn,
-                    f"INSERT OR IGNORE INTO [{t}] (session, session_id, tenant_id, created_at) "
-                    "VALUES (?, ?, ?, ?)",
+                db.run(
+                    f"INSERT INTO {t} (session, session_id, tenant_id, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     rows,
                 )
             elif type_name == "SessionDeleted":
-                run_sql(conn,
-                    f"DELETE FROM [{t}] WHERE session_id = ?",
+                db.run(
+                    f"DELETE FROM {t} WHERE session_id = ?",
                     [(e.data["session_id"],) for e in run],
                 )
 
 
-def tenant_index(conn: sqlite3.Connection, schema: str = "main") -> set[tuple[str, str]]:
+def tenant_index(db: Db) -> set[tuple[str, str]]:
     """Every (session id, tenant id) the tenant index holds."""
-    return set(conn.execute(f"SELECT session_id, tenant_id FROM [{schema}].tenant_sessions"))
+    return {tuple(r) for r in db.execute(
+        "SELECT session_id, tenant_id FROM tenant_sessions")}

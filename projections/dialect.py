@@ -1,0 +1,222 @@
+"""The SQL that differs between databases, in one place: projections write
+and read through a `Db` (a connection and its dialect), so a view is written
+once for SQLite and PostgreSQL.
+
+SQL handed to `Db.execute` uses `?` placeholders and names quoted by
+`Db.q`; the few constructs that differ (a list parameter, a JSON field, the
+catalog, table sizes) are the dialect's methods.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+class SQLiteDialect:
+    """SQLite: the SQL is run as written."""
+
+    name = "sqlite"
+    #: The type of a log position; on SQLite `INTEGER PRIMARY KEY` is the rowid.
+    int_type = "INTEGER"
+    #: Appended to CREATE TABLE of a table clustered on its primary key.
+    clustered = " WITHOUT ROWID"
+    #: A LIMIT parameter meaning "no limit".
+    no_limit: int | None = -1
+    #: The driver's error for a broken constraint.
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    #: The driver's errors (any).
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def q(self, name: str) -> str:
+        """A quoted identifier."""
+        return '"' + name.replace('"', '""') + '"'
+
+    def sql(self, text: str) -> str:
+        """`text` as the driver takes it."""
+        return text
+
+    def in_list(self, expr: str) -> str:
+        """`expr IN` one parameter holding a list (see `list_param`)."""
+        return f"{expr} IN (SELECT value FROM json_each(?))"
+
+    def list_source(self) -> str:
+        """A FROM source of one parameter holding a list of strings: one row
+        per element, in a column named `value`."""
+        return "json_each(?)"
+
+    def list_param(self, values: Iterable[Any]) -> Any:
+        """The parameter of `in_list` and `list_source`."""
+        return json.dumps(list(values))
+
+    def json_text(self, column: str, key: str) -> str:
+        """The text of a top-level field of a JSON text column (NULL if absent)."""
+        return f"json_extract({column}, '$.{key}')"
+
+    def tables(self, db: Db) -> set[str]:
+        """The names of the tables (and other schema objects) of the database."""
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+
+    def build_tables(self, db: Db, mark: str) -> list[str]:
+        """Tables whose name contains `mark`, in the order they can be
+        dropped (a full-text table before its shadow tables)."""
+        return [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND instr(name, ?) > 0 "
+            "ORDER BY sql LIKE 'CREATE VIRTUAL%' DESC", (mark,))]
+
+    def table_bytes(self, db: Db, name: str) -> int | None:
+        """Bytes a table uses (None where the database cannot tell)."""
+        try:
+            return db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?",
+                              (name,)).fetchone()[0] or 0
+        except sqlite3.Error:
+            return None
+
+    def drop_table(self, db: Db, table: str) -> None:
+        """DROP TABLE, even of a full-text table too damaged for SQLite to open
+        (its schema row is removed by hand, then its shadow tables dropped), so
+        a rebuild can always replace a view."""
+        try:
+            db.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
+            return
+        except sqlite3.DatabaseError:
+            row = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+            if not row or "USING FTS5" not in row[0].upper():
+                raise
+        (version,) = db.execute("PRAGMA schema_version").fetchone()
+        db.execute("PRAGMA writable_schema = ON")
+        try:
+            db.execute("DELETE FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+            db.execute(f"PRAGMA schema_version = {version + 1}")
+        finally:
+            db.execute("PRAGMA writable_schema = OFF")
+        for suffix in ("data", "idx", "content", "docsize", "config"):
+            db.execute(f"DROP TABLE IF EXISTS {self.q(f'{table}_{suffix}')}")
+
+    def wrap(self, conn: Any) -> Db:
+        return Db(conn, self, conn.execute, conn.executemany)
+
+
+class PostgresDialect(SQLiteDialect):
+    """PostgreSQL (psycopg 3): `?` placeholders become `%s`, a list parameter
+    is an array, JSON text is read with `->>`, the catalog is `pg_tables`."""
+
+    name = "postgres"
+    int_type = "BIGINT"
+    clustered = ""
+    no_limit = None
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.integrity_errors = (psycopg.errors.IntegrityError,)
+        self.errors = (psycopg.Error,)
+        self._sql: dict[str, str] = {}
+
+    def sql(self, text: str) -> str:
+        out = self._sql.get(text)
+        if out is None:
+            out = _PLACEHOLDER.sub(_pg_piece, text)
+            if len(self._sql) < 4096:
+                self._sql[text] = out
+        return out
+
+    def in_list(self, expr: str) -> str:
+        return f"{expr} = ANY(?)"
+
+    def list_source(self) -> str:
+        return "unnest(CAST(? AS text[])) AS value"
+
+    def list_param(self, values: Iterable[Any]) -> Any:
+        return list(values)
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"(({column})::json ->> '{key}')"
+
+    def tables(self, db: Db) -> set[str]:
+        return {r[0] for r in db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+
+    def build_tables(self, db: Db, mark: str) -> list[str]:
+        return sorted(t for t in self.tables(db) if mark in t)
+
+    def table_bytes(self, db: Db, name: str) -> int | None:
+        return db.execute("SELECT pg_total_relation_size(to_regclass(?))",
+                          (self.q(name),)).fetchone()[0]
+
+    def drop_table(self, db: Db, table: str) -> None:
+        db.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
+
+    def wrap(self, conn: Any) -> Db:
+        sql = self.sql
+
+        def execute(text: str, params: Sequence[Any] = ()) -> Any:
+            return conn.execute(sql(text), params)
+
+        def executemany(text: str, rows: Iterable[Sequence[Any]]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(sql(text), rows)
+
+        return Db(conn, self, execute, executemany)
+
+
+def _pg_piece(m: re.Match[str]) -> str:
+    piece = m.group()
+    if piece == "?":
+        return "%s"
+    return piece.replace("%", "%%")
+
+
+class Db:
+    """A connection as projections use it: `execute(sql, params)` and
+    `executemany(sql, rows)` with `?` placeholders, `q(name)` to quote a
+    name, and `dialect` for the SQL that differs.
+
+    Attributes:
+        conn: the driver's connection (sqlite3 or psycopg).
+        dialect: a `SQLiteDialect` or `PostgresDialect`.
+    """
+
+    __slots__ = ("conn", "dialect", "execute", "executemany")
+
+    def __init__(self, conn: Any, dialect: SQLiteDialect,
+                 execute: Callable[..., Any], executemany: Callable[..., Any]) -> None:
+        self.conn, self.dialect = conn, dialect
+        self.execute, self.executemany = execute, executemany
+
+    def q(self, name: str) -> str:
+        """A quoted identifier."""
+        return self.dialect.q(name)
+
+    def run(self, sql: str, rows: list) -> None:
+        """executemany, or execute for the common single row (inline writes)."""
+        if len(rows) == 1:
+            self.execute(sql, rows[0])
+        elif rows:
+            self.executemany(sql, rows)
+
+
+SQLITE = SQLiteDialect()
+_POSTGRES: list[PostgresDialect] = []
+
+
+def dialect_named(name: str) -> SQLiteDialect:
+    """The dialect of a backend name ("sqlite" or "postgres")."""
+    if name == "sqlite":
+        return SQLITE
+    if name == "postgres":
+        if not _POSTGRES:
+            _POSTGRES.append(PostgresDialect())
+        return _POSTGRES[0]
+    raise ValueError(f"no SQL dialect for the backend {name!r}")
+
+
+def dialect_of(log: Any) -> SQLiteDialect:
+    """The dialect of an `EventLog`'s backend."""
+    backend = getattr(log, "backend", None)
+    return dialect_named(getattr(backend, "name", "sqlite"))

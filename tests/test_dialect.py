@@ -1,0 +1,49 @@
+"""The SQL dialect seam: projections write and read through a `Db`, whose
+SQL is written once with `?` placeholders for every database."""
+
+from __future__ import annotations
+
+import pytest
+
+from projections import EventSourcedSessionStore
+from projections.dialect import SQLITE, dialect_named
+
+
+class Seen:
+    """A projection that records what it was handed."""
+
+    name, tables, inline = "seen", ("seen_types",), True
+
+    def __init__(self) -> None:
+        self.dialects: list[str] = []
+
+    def create(self, db, names):
+        db.execute(f"CREATE TABLE {db.q(names['seen_types'])} (type TEXT PRIMARY KEY)")
+
+    def apply(self, db, events, names):
+        self.dialects.append(db.dialect.name)
+        db.run(f"INSERT INTO {db.q(names['seen_types'])} (type) VALUES (?) ON CONFLICT DO NOTHING",
+               [(e.type,) for e in events])
+
+
+def test_a_projection_is_handed_a_db_that_names_its_dialect():
+    seen = Seen()
+    with EventSourcedSessionStore(projections=[seen]) as store:
+        store.create("one")
+        assert seen.dialects == ["sqlite"]
+        rows = store.log.connection.execute("SELECT type FROM seen_types").fetchall()
+        assert rows == [("SessionCreated",)]
+
+
+def test_postgres_sql_takes_question_marks_and_keeps_literals():
+    pg = dialect_named("postgres")
+    assert pg.sql("SELECT a FROM t WHERE b = ? AND c LIKE 'x%?' AND d = ?") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE 'x%%?' AND d = %s")
+    assert SQLITE.sql("SELECT ? WHERE 'a%' = ?") == "SELECT ? WHERE 'a%' = ?"
+
+
+def test_names_are_quoted_alike_on_both():
+    for d in (SQLITE, dialect_named("postgres")):
+        assert d.q('we"ird') == '"we""ird"'
+    with pytest.raises(ValueError, match="no SQL dialect"):
+        dialect_named("oracle")
