@@ -289,6 +289,7 @@ class EventLog:
                 self._conn.execute("COMMIT")
             except BaseException as exc:
                 self._notes_ready = False  # a table it created is rolled back too
+                self._layout_checked = False  # and so is a migration it ran
                 self._seq += 1  # whatever was cached from inside is gone
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")

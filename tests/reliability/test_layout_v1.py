@@ -76,3 +76,17 @@ def test_the_first_write_migrates_in_place_with_hashes_unchanged(v1):
     assert rows(v1)[:9] == before  # every column of every old row, hashes included
     with sqlite3.connect(v1) as conn, pytest.raises(sqlite3.IntegrityError):
         conn.execute("DELETE FROM events")  # the triggers are back
+
+
+def test_a_failed_first_write_leaves_the_next_one_to_migrate(v1):
+    """The first write migrates; when it fails, the migration is rolled back
+    with it, and the next write migrates again."""
+    from eventlog import ConcurrencyError, SessionCreated
+
+    sid = uuid.uuid4()
+    with EventLog(v1) as log:
+        with pytest.raises(ConcurrencyError):
+            log.append(str(sid), [SessionCreated(sid, "t", datetime.now(UTC))], expected_version=3)
+        (written,) = log.append(str(sid), [SessionCreated(sid, "t", datetime.now(UTC))])
+    assert written.position == 10 and layout(v1)[0] == 2
+
