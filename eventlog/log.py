@@ -205,6 +205,7 @@ class EventLog:
         """Inside a write: bring an older layout up to date (once per object:
         another process may have done it meanwhile), noting what was done."""
         done = schema.migrate(conn)
+        conn.execute(schema.PENDING_DDL)
         self._layout_checked = True
         if done is not None:
             (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
@@ -503,7 +504,9 @@ class EventLog:
         metadata: Mapping[str, Any] | None = None,
         event_ids: Sequence[uuid.UUID | str] | None = None,
     ) -> list[RecordedEvent]:
-        """Append events to a stream, atomically, at the end of the log.
+        """Append events to a stream, atomically, at the end of the log,
+        marked pending for projections (`schema.PENDING`): a store's inline
+        views take them up on its next write, or when it opens.
 
         Args:
             stream_id: the stream (for a session, `str(session_id)`).
@@ -527,7 +530,7 @@ class EventLog:
             StorageError: the file could not be written.
         """
         return self.run(lambda conn: self._append(
-            conn, stream_id, events, expected_version, metadata, event_ids))
+            conn, stream_id, events, expected_version, metadata, event_ids, pending=True))
 
     def append_many(
         self,
@@ -535,6 +538,7 @@ class EventLog:
         metadata: Mapping[str, Any] | None = None,
     ) -> list[RecordedEvent]:
         """Append to several streams at once, atomically: the bulk path.
+        Marked pending for projections, as `append`.
 
         Args:
             batch: (stream_id, events, expected_version) triples, applied in
@@ -546,19 +550,26 @@ class EventLog:
                 of the batch is written.
         """
         with self.transaction() as conn:
-            return self._append_many(conn, batch, metadata)
+            return self._append_many(conn, batch, metadata, pending=True)
 
-    def _append_many(self, conn, batch, metadata) -> list[RecordedEvent]:
-        """`append_many` inside the caller's open transaction."""
+    def _append_many(self, conn, batch, metadata, *, pending: bool = False) -> list[RecordedEvent]:
+        """`append_many` inside the caller's open transaction (`pending`: see
+        `_append`)."""
         plan = [(stream_id, _encode(stream_id, events), expected)
                 for stream_id, events, expected in batch]
-        return self._write(conn, plan, metadata, None)
+        return self._write(conn, plan, metadata, None, pending)
 
-    def _append(self, conn, stream_id, events, expected_version, metadata, event_ids):
-        """Append inside the caller's open transaction; writes nothing on error."""
+    def _append(self, conn, stream_id, events, expected_version, metadata, event_ids, *,
+                pending: bool = False):
+        """Append inside the caller's open transaction; writes nothing on error.
+
+        `pending`: mark the events as appended without projection (see
+        `schema.PENDING`). A caller that applies its inline projections in
+        the same transaction passes False."""
         encoded = _encode(stream_id, events)
         if not encoded or event_ids is None:
-            return self._write(conn, [(stream_id, encoded, expected_version)], metadata, None)
+            return self._write(conn, [(stream_id, encoded, expected_version)], metadata, None,
+                               pending)
         ids = [str(e if isinstance(e, uuid.UUID) else uuid.UUID(str(e))) for e in event_ids]
         if len(ids) != len(encoded) or len(set(ids)) != len(ids):
             raise ValueError("event_ids must be distinct, one per event")
@@ -571,9 +582,9 @@ class EventLog:
                 f"event {already[0].event_id} is already recorded (stream "
                 f"{already[0].stream_id}), but not the whole append",
             )
-        return self._write(conn, [(stream_id, encoded, expected_version)], metadata, ids)
+        return self._write(conn, [(stream_id, encoded, expected_version)], metadata, ids, pending)
 
-    def _write(self, conn, plan, metadata, ids) -> list[RecordedEvent]:
+    def _write(self, conn, plan, metadata, ids, pending=False) -> list[RecordedEvent]:
         """Chain and insert planned (stream_id, encoded events, expected_version)
         items at the end of the log. Checks every version before writing.
 
@@ -639,6 +650,8 @@ class EventLog:
                 conn.execute(_INSERT, rows[0])
             else:
                 conn.executemany(_INSERT, rows)
+            if pending:
+                schema.mark_pending(conn, prev_pos + 1)
         finally:
             self._seq += 1  # written, or partly: the cache is stamped anew or void
         if len(versions) > 4096:

@@ -42,6 +42,19 @@ IDEMPOTENCY_DDL = (
 _COPIED = ("position, event_id, stream_id, version, type, data, metadata, recorded_at, hash, "
            "schema_version")
 
+#: Appends made without inline projections (plain `EventLog.append` and
+#: `append_many`) mark themselves here: one row holding the first position
+#: not yet taken up by a projection runner. Writers that apply their inline
+#: projections in the same transaction (the store) do not mark, so those
+#: projections derive their checkpoint from the log's tail (see
+#: `projections.runner`). The runner reads and clears it.
+PENDING = "events_pending"
+PENDING_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {PENDING} "
+    "(id INTEGER PRIMARY KEY CHECK (id = 1), from_position INTEGER NOT NULL)"
+)
+_MARK_PENDING = f"INSERT OR IGNORE INTO {PENDING} (id, from_position) VALUES (1, ?)"
+
 TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed'); END;
@@ -59,6 +72,28 @@ def install_triggers(conn: sqlite3.Connection) -> None:
     for statement in TRIGGERS.strip().split("END;"):
         if statement.strip():
             conn.execute(statement + "END;")
+
+
+def mark_pending(conn: sqlite3.Connection, position: int) -> None:
+    """Inside the write that appended from `position` without projecting:
+    keep the first such position (an earlier mark stays)."""
+    conn.execute(_MARK_PENDING, (position,))
+
+
+def pending_from(conn: sqlite3.Connection, src: str = "") -> int | None:
+    """The first position appended without projection and not yet taken
+    up, or None (also when the table is not there: a layout-1 file, or one
+    never written by this release). `src`: a schema prefix such as '"log".'."""
+    if conn.execute(f"SELECT 1 FROM {src}sqlite_master WHERE name = ?",
+                    (PENDING,)).fetchone() is None:
+        return None
+    row = conn.execute(f"SELECT from_position FROM {src}{PENDING}").fetchone()
+    return None if row is None else row[0]
+
+
+def clear_pending(conn: sqlite3.Connection) -> None:
+    """Inside a write transaction: every pending append is taken up."""
+    conn.execute(f"DELETE FROM {PENDING}")
 
 
 def layout(conn: sqlite3.Connection) -> int:

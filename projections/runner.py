@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from eventlog import ChainBrokenError, EventLog, RecordedEvent
 from eventlog import chain as chainlib
+from eventlog import schema as logschema
 
 from .dialect import Db, dialect_of
 from .errors import ProjectionError
@@ -26,6 +27,17 @@ _REBUILD_MARK = "__rebuild_"
 BUILDS = "projection_builds"
 _SET_CHECKPOINT = (f"INSERT INTO {CHECKPOINTS} (name, position) VALUES (?, ?) "
                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position")
+#: Inline projections whose checkpoint is derived rather than written on
+#: every commit. The runner that took up the pending appends last brought
+#: them to the log's tail, and every write since applied them in its own
+#: transaction (a writer that does not apply one makes its checkpoint
+#: explicit again first, see `ProjectionRunner.sync_inline`), so they stand
+#: at the log's tail, or just before the first append the log marked pending
+#: (`eventlog.schema.PENDING`). Their stored position is then only a floor.
+#: A projection not listed here (and every one in a file this table is not
+#: in, such as a layout-1 file) has exactly its stored checkpoint.
+DERIVED = "projection_derived"
+_DERIVED_DDL = f"CREATE TABLE IF NOT EXISTS {DERIVED} (name TEXT PRIMARY KEY)"
 _BUILDS_DDL = (
     f"CREATE TABLE IF NOT EXISTS {BUILDS} (token TEXT PRIMARY KEY, pid INTEGER NOT NULL, "
     "started TEXT, host TEXT NOT NULL, created_at TEXT NOT NULL)"
@@ -65,6 +77,38 @@ def _alive(pid: int, started: str | None, host: str) -> bool:
 Progress = Callable[[int], None]
 
 
+def _has_table(db: Db, src: str, name: str) -> bool:
+    if db.dialect.name == "sqlite":  # verify reads an attached schema (src)
+        return db.execute(f"SELECT 1 FROM {src}sqlite_master WHERE name = ?",
+                          (name,)).fetchone() is not None
+    return name in db.dialect.tables(db)
+
+
+def _derived_position(db: Db, src: str = "") -> int:
+    """Where a derived checkpoint stands: just before the first pending
+    append, else the log's tail."""
+    pending = logschema.pending_from(db.conn, src)
+    if pending is not None:
+        return pending - 1
+    return db.execute(f"SELECT coalesce(max(position), 0) FROM {src}events").fetchone()[0]
+
+
+def read_checkpoints(db: Db, src: str = "") -> dict[str, int]:
+    """Each projection's checkpoint (the position of the last event applied
+    to it), derived ones included (see `DERIVED`), as `db` sees the file.
+    `src`: the schema prefix of the store's tables ('"log".' in verify)."""
+    marks = dict(db.execute(f"SELECT name, position FROM {src}{CHECKPOINTS}").fetchall())
+    if not _has_table(db, src, DERIVED):
+        return marks
+    derived = [r[0] for r in db.execute(f"SELECT name FROM {src}{DERIVED}")]
+    if derived:
+        at = _derived_position(db, src)
+        for name in derived:
+            if name in marks:
+                marks[name] = max(marks[name], at)
+    return marks
+
+
 @runtime_checkable
 class Projection(Protocol):
     """A read model built from the log.
@@ -101,7 +145,8 @@ def _identity(p: Projection) -> dict[str, str]:
 class ProjectionRunner:
     """Keeps projections in step with the log, one checkpoint each (the
     position of the last event applied), in the `projection_checkpoints`
-    table."""
+    table; inline projections derive theirs from the log (see `DERIVED`),
+    so a write does not update it."""
 
     def __init__(self, log: EventLog, projections: Iterable[Projection]) -> None:
         self.log = log
@@ -117,13 +162,20 @@ class ProjectionRunner:
         self._inline = [p for p in self.projections.values() if p.inline]
         marks = ",".join("?" * len(self._inline))
         self._inline_names = tuple(p.name for p in self._inline)
-        # Is any inline projection behind the log? (A new one, or events
-        # appended without the store.)
+        # Anything to do before this runner's writer appends? Appends marked
+        # pending, projections derived that this runner does not apply, or
+        # its own not derived (new, rebuilt, or made explicit by another).
         self._sync_sql = (
-            f"SELECT (SELECT max(position) FROM events) > min(position) FROM {CHECKPOINTS} "
-            f"WHERE name IN ({marks})"
+            f"SELECT (SELECT from_position FROM {logschema.PENDING}), "
+            f"(SELECT count(*) FROM {DERIVED} WHERE name NOT IN ({marks})), "
+            f"(SELECT count(*) FROM {DERIVED} WHERE name IN ({marks}))"
         )
-        self._advance_sql = f"UPDATE {CHECKPOINTS} SET position = ? WHERE name IN ({marks})"
+        self._explicit_sql = (
+            f"UPDATE {CHECKPOINTS} SET position = CASE WHEN position > ? THEN position ELSE ? END "
+            f"WHERE name IN (SELECT name FROM {DERIVED} WHERE name NOT IN ({marks}))"
+        )
+        self._undrive_sql = f"DELETE FROM {DERIVED} WHERE name NOT IN ({marks})"
+        self._floor_sql = f"UPDATE {CHECKPOINTS} SET position = ? WHERE name IN ({marks})"
         self._names = {p.name: _identity(p) for p in self.projections.values()}
 
     def setup(self) -> None:
@@ -139,13 +191,14 @@ class ProjectionRunner:
                 f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
                 f"name TEXT PRIMARY KEY, position {self.dialect.int_type} NOT NULL)"
             )
+            db.execute(_DERIVED_DDL)
             for p in self.projections.values():
                 if self._ready(db, p):
                     continue
                 for t in (*p.tables, *getattr(p, "replaces", ())):
                     db.execute(f"DROP TABLE IF EXISTS {db.q(t)}")
                 p.create(db, self._names[p.name])
-                db.execute(_SET_CHECKPOINT, (p.name, 0))
+                self._set_checkpoint(db, p.name, 0)
 
     @contextmanager
     def transaction(self) -> Iterator[Db]:
@@ -182,26 +235,51 @@ class ProjectionRunner:
     def checkpoints(self) -> dict[str, int]:
         """Each projection's checkpoint."""
         with self.snapshot() as db:
-            return dict(db.execute(f"SELECT name, position FROM {CHECKPOINTS}").fetchall())
+            return read_checkpoints(db)
+
+    @staticmethod
+    def _set_checkpoint(db: Db, name: str, position: int) -> None:
+        """Inside a write: an explicit checkpoint (no longer derived)."""
+        db.execute(_SET_CHECKPOINT, (name, position))
+        db.execute(f"DELETE FROM {DERIVED} WHERE name = ?", (name,))
 
     # -- inline -------------------------------------------------------------
 
     def sync_inline(self, db: Db) -> None:
-        """Inside a write transaction: apply to the inline projections any
-        events they have not seen (appended behind the store's back)."""
-        if not self._inline:
+        """Inside a write transaction, before this runner's writer appends
+        (and applies with `apply_inline`): make every checkpoint true for it.
+
+        Projections another runner derives but this one does not apply get
+        an explicit checkpoint (where they stand now: they will miss what
+        this writer appends); this runner's inline projections take up
+        whatever they have not seen (events appended without projection,
+        or all of them for a new one) and become derived; the pending mark
+        is cleared. Reads one row and writes nothing when all is in step.
+        """
+        db.execute(_DERIVED_DDL)
+        names = self._inline_names
+        pending, foreign, mine = db.execute(self._sync_sql, names * 2).fetchone()
+        if pending is None and not foreign and mine == len(names):
             return
-        (behind,) = db.execute(self._sync_sql, self._inline_names).fetchone()
-        if behind is None or behind:
-            for p in self._inline:
-                self.advance(db, p)
+        if foreign:
+            at = _derived_position(db)
+            db.execute(self._explicit_sql, (at, at, *names))
+            db.execute(self._undrive_sql, names)
+        for p in self._inline:
+            self.advance(db, p)
+        if names:
+            (tail,) = db.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+            db.execute(self._floor_sql, (tail, *names))
+            db.executemany(f"INSERT INTO {DERIVED} (name) VALUES (?) ON CONFLICT DO NOTHING",
+                           [(n,) for n in names])
+        logschema.clear_pending(db.conn)
 
     def apply_inline(self, db: Db, recorded: Sequence[RecordedEvent]) -> None:
-        """Inside the write transaction that appended `recorded`: apply them to
-        every inline projection and move their checkpoints."""
+        """Inside the write transaction that appended `recorded`, after
+        `sync_inline`: apply them to every inline projection. Their
+        checkpoints are derived from the log: nothing else is written."""
         for p in self._inline:
             p.apply(db, recorded, self._names[p.name])
-        db.execute(self._advance_sql, (recorded[-1].position, *self._inline_names))
 
     # -- catch-up and rebuild -----------------------------------------------
 
@@ -209,9 +287,8 @@ class ProjectionRunner:
         """Inside a write transaction: apply up to `limit` (default: all)
         events after p's checkpoint to its tables; return how many."""
         names = self._names[p.name]
-        (checkpoint,) = db.execute(
-            f"SELECT position FROM {CHECKPOINTS} WHERE name = ?", (p.name,)
-        ).fetchone()
+        db.execute(_DERIVED_DDL)
+        checkpoint = read_checkpoints(db)[p.name]
         done = 0
         walk = self.log.walk_after(checkpoint)
         for batch in self.log.read_batches(checkpoint + 1, batch_size=limit or 5000, chain=walk):
@@ -222,8 +299,7 @@ class ProjectionRunner:
                     f"projection {p.name} cannot apply the events after its checkpoint "
                     f"{checkpoint} ({e}): its tables and checkpoint disagree; "
                     f"`sessionlog rebuild {p.name}` refolds it from the log") from e
-            db.execute(f"UPDATE {CHECKPOINTS} SET position = ? WHERE name = ?",
-                       (batch[-1].position, p.name))
+            self._set_checkpoint(db, p.name, batch[-1].position)
             done += len(batch)
             if limit:
                 break
@@ -273,7 +349,7 @@ class ProjectionRunner:
                 for t in p.tables:
                     self.dialect.drop_table(db, t)
                     db.execute(f"ALTER TABLE {db.q(fresh[p.name][t])} RENAME TO {db.q(t)}")
-                db.execute(_SET_CHECKPOINT, (p.name, last))
+                self._set_checkpoint(db, p.name, last)
 
         return self.build_fresh(names, swap, batch_size=batch_size, progress=progress,
                                 force=force)[0]
@@ -352,6 +428,7 @@ class ProjectionRunner:
         db.execute(_BUILDS_DDL)
         db.execute(f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
                    f"name TEXT PRIMARY KEY, position {self.dialect.int_type} NOT NULL)")
+        db.execute(_DERIVED_DDL)
 
     def builds(self) -> list[dict]:
         """The fresh tables of builds that have not finished: each with its

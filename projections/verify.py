@@ -27,7 +27,7 @@ from eventlog.connection import translate
 from . import views
 from .dialect import SQLITE, Db
 from .fold import fold_all, fold_scope
-from .runner import CHECKPOINTS
+from .runner import read_checkpoints
 
 if TYPE_CHECKING:
     from .eventsourced import EventSourcedSessionStore
@@ -158,7 +158,7 @@ def _check(store, db: Db, schema, reader, progress, kept,
     names = tuple(store.runner.projections)
     walk = chainlib.ChainWalk()
     src = f"{db.q(schema)}."
-    marks = dict(db.execute(f"SELECT name, position FROM {src}{CHECKPOINTS}").fetchall())
+    marks = read_checkpoints(db, src)
     chosen = list(store.runner.projections.values())
     token = secrets.token_hex(4)
     fresh = {p.name: {t: f"{t}__verify_{token}" for t in p.tables} for p in chosen}

@@ -90,3 +90,32 @@ def test_a_failed_first_write_leaves_the_next_one_to_migrate(v1):
         (written,) = log.append(str(sid), [SessionCreated(sid, "t", datetime.now(UTC))])
     assert written.position == 10 and layout(v1)[0] == 2
 
+
+def test_a_v1_checkpoint_behind_the_log_still_means_what_it_said(v1):
+    """A layout-1 file's checkpoints are real positions: an event after
+    them (added to the v1 file by another tool, with its link) is applied
+    when a store opens, once, and the next write keeps it once."""
+    from eventlog import lean
+    from eventlog.codec import chain_hash
+
+    with sqlite3.connect(v1) as conn:
+        (stream, version, prev, at) = conn.execute(
+            "SELECT stream_id, version, hash, recorded_at FROM events WHERE position = 9").fetchone()
+        sid = uuid.UUID(stream)
+        type_name, _, data = lean.encode(MessageAdded(
+            sid, SessionRole.USER, "after the checkpoint", datetime(2026, 1, 2, tzinfo=UTC)))
+        eid, meta = str(uuid.uuid4()), '{"source":"api"}'
+        h = chain_hash(prev, 10, eid, stream, version + 1, type_name, 1, data, meta, at)
+        conn.execute("INSERT INTO events (position, event_id, stream_id, version, type, data, "
+                      "metadata, recorded_at, hash, schema_version) "
+                      "VALUES (10, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                      (eid, stream, version + 1, type_name, data, meta, at, h))
+        assert dict(conn.execute("SELECT name, position FROM projection_checkpoints")) == {
+            "sessions": 9, "tenants": 9, "search": 9}
+    with EventSourcedSessionStore(v1) as store:
+        texts = [m.content for m in store.get(sid).messages]
+        assert texts[-2:] == ["recorded once", "after the checkpoint"]
+        store.add_message(sid, SessionMessage(SessionRole.USER, "new", datetime.now(UTC)))
+        assert [m.content for m in store.get(sid).messages] == [*texts, "new"]
+        assert [h.position for h in store.search("checkpoint")] == [10]
+        assert store.verify().ok
