@@ -1,9 +1,10 @@
-"""The append-only event log: one SQLite table, a hash chain, optimistic
+"""The append-only event log: one table, a hash chain, optimistic
 concurrency per stream, and idempotent appends.
 
-Every public write opens its own `BEGIN IMMEDIATE` transaction, or joins the
-one the caller opened with `EventLog.transaction()`, so that a projection can
-update its tables in the same commit as the events it reads.
+Every public write opens its own write transaction, or joins the one the
+caller opened with `EventLog.transaction()`, so that a projection can update
+its tables in the same commit as the events it reads. The logic lives here,
+once; a backend (`eventlog.sqlite`) only stores, reads and locks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import itertools
 import json
 import os
 import random
-import sqlite3
 import threading
 import time
 import uuid
@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from . import chain, lean, schema
+from . import chain, lean
+from .backends import open_backend
 from .chain import ChainWalk
 from .checks import uuid_from_int
 from .codec import GENESIS_HASH, SCHEMA_VERSION, _string, dumps, format_sortable
-from .connection import _retry, connect, connect_reader, is_memory, translate
 from .errors import (
     ChainBrokenError,
     ConcurrencyError,
@@ -33,10 +33,10 @@ from .errors import (
     EventDecodeError,
     EventLogError,
     ReadOnlyError,
-    StorageError,
 )
 from .events import EVENT_TYPES, Event, ScopeStateChanged, stream_of
 from .recorded import COLUMNS, RecordedEvent
+from .sqlite import SqliteBackend
 
 _T = TypeVar("_T")
 _INSERT = f"INSERT INTO events ({COLUMNS}, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -57,12 +57,9 @@ _TAIL_ROW = (
 )
 
 # Each stream's version by one index seek (max() of an index prefix), not a
-# GROUP BY that reads every event of every stream.
+# GROUP BY that reads every event of every stream (several streams at once:
+# the backend's `versions_sql`).
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?"
-_VERSIONS = (
-    "SELECT value, coalesce((SELECT max(version) FROM events WHERE stream_id = value), 0) "
-    "FROM json_each(?)"
-)
 
 
 def uuid7() -> uuid.UUID:
@@ -78,7 +75,6 @@ def _uuid7_int(ns: int) -> int:
 # Version 7 in bits 79-76 and the RFC variant in bits 63-62 of the random tail.
 _UUID7_MASK = ~(0xF << 76 | 0x3 << 62) & (1 << 80) - 1
 _UUID7_BITS = 0x7 << 76 | 0x2 << 62
-_IDLE_READERS = 4  # read connections kept open for reuse
 _random = random.Random()  # seeded from os.urandom; reseeded in forked children
 os.register_at_fork(after_in_child=_random.seed)
 
@@ -133,14 +129,14 @@ class _Call:
 
     __slots__ = ("done", "error", "fn", "result", "wake")
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
         self.fn = fn
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
         self.wake = threading.Event()
 
-    def run(self, conn: sqlite3.Connection) -> None:
+    def run(self, conn: Any) -> None:
         try:
             self.result = self.fn(conn)
         except Exception as e:
@@ -148,7 +144,7 @@ class _Call:
 
 
 class EventLog:
-    """An append-only log of session events in one SQLite file.
+    """An append-only log of session events, in one SQLite file.
 
     Thread-safe: writes share one connection, serialised by a lock; reads of a
     file database run on a small pool of read connections (each `snapshot()`
@@ -168,44 +164,29 @@ class EventLog:
                  synchronous: str = "normal", timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
-        self._conn, self._read_only_uri = connect(self.path, synchronous, timeout)
+        #: What stores, reads and locks (`backend.name`: "sqlite").
+        self.backend = open_backend(self.path, synchronous, timeout)
         #: True when the file could be opened for reading only (read-only
         #: file, directory or mount): every write raises `ReadOnlyError`.
-        self.read_only = self._read_only_uri is not None
-        self._lock = threading.RLock()  # the write connection's
+        self.read_only = self.backend.read_only
         self._local = threading.local()  # per thread: the connection of its open transaction
-        # An in-memory database exists on one connection only: reads share it.
-        self._shared = is_memory(self.path)
-        self._idle: list[sqlite3.Connection] = []
-        self._pool_lock = threading.Lock()
-        self._closed = False
         self._meta_cache: dict[tuple, tuple[dict[str, Any], str, str]] = {}
         self._notes_ready = False
         self._good_tail: tuple[int, str] | None = None
-        self._init_write_state(group_commit=synchronous == "full")
-        self._pages_checked = self._shared  # in memory: nothing on disk to check
+        self._init_write_state(group_commit=self.backend.group_commit)
         self._layout_checked = False  # an older layout is migrated on the first write
-        try:
-            current = schema.is_current(self._conn)
-        except sqlite3.Error as e:
-            self._conn.close()
-            raise translate(e, self.path) from e
-        except BaseException:
-            self._conn.close()
-            raise
-        if not current:  # a new file (or a pre-release one): set up now
+        if not self.backend.current:  # a new file (or a pre-release one): set up now
             try:
                 with self.transaction():
                     pass  # the first write of this object migrates
             except BaseException:
-                self._conn.close()
+                self.backend.close()
                 raise
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def _migrate(self, conn: Any) -> None:
         """Inside a write: bring an older layout up to date (once per object:
         another process may have done it meanwhile), noting what was done."""
-        done = schema.migrate(conn)
-        conn.execute(schema.PENDING_DDL)
+        done = self.backend.migrate(conn)
         self._layout_checked = True
         if done is not None:
             (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
@@ -215,17 +196,16 @@ class EventLog:
             self._seq += 1
 
     @classmethod
-    def _over(cls, conn: sqlite3.Connection, path: str) -> EventLog:
+    def _over(cls, conn: Any, path: str) -> EventLog:
         """A log that reads through a connection the caller opened, owns, and
         holds a transaction on (verify's isolated snapshot). Not for writes."""
         log = cls.__new__(cls)
-        log.path, log.timeout, log._conn, log._read_only_uri = path, 30.0, conn, None
-        log.read_only, log._shared, log._idle, log._closed = True, True, [], False
-        log._lock, log._pool_lock, log._local = threading.RLock(), threading.Lock(), threading.local()
+        log.path, log.timeout = path, 30.0
+        log.backend = SqliteBackend.over(conn, path)
+        log.read_only, log._local = True, threading.local()
         log._local.conn, log._local.depth = conn, 1  # this thread reads inside the caller's
         log._meta_cache, log._notes_ready, log._good_tail = {}, False, None
         log._init_write_state(group_commit=False)
-        log._pages_checked = True
         log._layout_checked = True
         return log
 
@@ -235,7 +215,7 @@ class EventLog:
         # valid while `stamp()` equals `_cache_at` (see `stamp`).
         self._token = next(_TOKENS)  # no other log object's stamp can equal ours
         self._seq = 0
-        self._wdv: int | None = None  # the write connection's data_version, this transaction
+        self._wdv: int | None = None  # the backend's data version, this transaction
         self._cache_at: tuple[int, int, int] | None = None
         self._tail: tuple[int, str, str] = (0, GENESIS_HASH, "")
         self._versions: dict[str, int] = {}
@@ -248,76 +228,56 @@ class EventLog:
     # -- transactions -------------------------------------------------------
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Any:
         """The connection of this thread's open `transaction()` or
         `snapshot()`, else the write connection, for tables that live beside
         the log. Prefer the connection those context managers yield.
         Whoever takes it may change anything: what was cached starts over."""
-        with self._lock:
+        with self.backend.lock:
             self._seq += 1
-        return self._local.__dict__.get("conn") or self._conn
+        return self._local.__dict__.get("conn") or self.backend.default_connection
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (`BEGIN IMMEDIATE`) on the write connection,
-        committed on success and rolled back on any exception. Nested calls
-        join the outer one (and a write inside an in-memory snapshot joins it)."""
+    def transaction(self) -> Iterator[Any]:
+        """A write transaction (SQLite: `BEGIN IMMEDIATE` on the write
+        connection), committed on success and rolled back on any exception.
+        Nested calls join the outer one (and a write inside an in-memory
+        snapshot joins it)."""
         local = self._local.__dict__
-        if local.get("conn") is self._conn:
+        joined = local.get("conn")
+        if joined is not None and self.backend.is_writer(joined):
             local["depth"] += 1
             try:
-                yield self._conn
+                yield joined
             finally:
                 local["depth"] -= 1
             return
         if self.read_only:
             raise ReadOnlyError(f"{self.path}: opened read-only (the file, its directory or "
                                 "its mount cannot be written); writes are impossible")
-        with self._lock:
-            if not self._pages_checked:
-                self._check_pages()
-            try:
-                _retry(lambda: self._conn.execute("BEGIN IMMEDIATE"), self.timeout)
-            except sqlite3.Error as e:
-                raise translate(e, self.path) from e
-            saved = local.get("conn"), local.get("depth", 0)
-            local["conn"], local["depth"] = self._conn, 1
-            self._wdv = None
-            try:
-                if not self._layout_checked:
-                    self._migrate(self._conn)
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException as exc:
-                self._notes_ready = False  # a table it created is rolled back too
-                self._layout_checked = False  # and so is a migration it ran
-                self._seq += 1  # whatever was cached from inside is gone
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-                    raise translate(exc, self.path) from exc
-                raise
-            finally:
-                local["conn"], local["depth"] = saved
-                self._wdv = None
-
-    def _check_pages(self) -> None:
-        """Before this object's first write: SQLite's `PRAGMA quick_check`
-        (every page readable, b-trees well formed; about 2 ms per MB), so
-        nothing is added to a damaged file."""
+        saved = local.get("conn"), local.get("depth", 0)
         try:
-            found = [r[0] for r in self._conn.execute("PRAGMA quick_check(3)")]
-        except sqlite3.DatabaseError as e:
-            found = [str(e)]
-        if found != ["ok"]:
-            raise StorageError(
-                f"{self.path}: the file has damaged pages (quick_check: {'; '.join(found)}); "
-                "nothing was written. Restore a backup (see the README's \"After a failed "
-                "verify\")")
-        self._pages_checked = True
+            with self.backend.writing() as conn:
+                local["conn"], local["depth"] = conn, 1
+                self._wdv = None
+                try:
+                    if not self._layout_checked:
+                        self._migrate(conn)
+                    yield conn
+                finally:
+                    local["conn"], local["depth"] = saved
+                    self._wdv = None
+        except BaseException as exc:
+            self._notes_ready = False  # a table it created is rolled back too
+            self._layout_checked = False  # and so is a migration it ran
+            self._seq += 1  # whatever was cached from inside is gone
+            error = self.backend.translate(exc)
+            if error is not None:
+                raise error from exc
+            raise
 
     @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
+    def snapshot(self) -> Iterator[Any]:
         """A read transaction: every query inside sees the same state.
 
         It runs on a read connection of its own (file databases), so it never
@@ -331,71 +291,48 @@ class EventLog:
             finally:
                 local["depth"] -= 1
             return
-        with self._reader() as conn:
-            conn.execute("BEGIN")
-            local["conn"], local["depth"] = conn, 1
-            try:
-                yield conn
-            except BaseException as exc:
-                local["conn"], local["depth"] = None, 0
-                if conn.in_transaction:
-                    try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:  # keep the first error
-                        pass
-                if isinstance(exc, sqlite3.Error):
-                    raise translate(exc, self.path) from exc
-                raise
-            local["conn"], local["depth"] = None, 0
-            if conn.in_transaction:  # a write joined an in-memory snapshot
+        try:
+            with self.backend.reading() as conn:
+                local["conn"], local["depth"] = conn, 1
                 try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as e:
-                    raise translate(e, self.path) from e
+                    yield conn
+                finally:
+                    local["conn"], local["depth"] = None, 0
+        except BaseException as exc:
+            error = self.backend.translate(exc)
+            if error is not None:
+                raise error from exc
+            raise
 
     @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A connection to read on: this thread's open one, else a pooled read
-        connection (file databases) or the shared one, under the lock."""
+    def _reader(self) -> Iterator[Any]:
+        """A connection to read on: this thread's open one, else one from
+        the backend (a pooled read connection, or the shared one)."""
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             yield conn
             return
-        if self._shared:
-            with self._lock:
-                yield self._conn
-            return
-        with self._pool_lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = connect_reader(self._read_only_uri or self.path, self.timeout)
-        try:
+        with self.backend.reader() as conn:
             yield conn
-        finally:
-            with self._pool_lock:
-                if not self._closed and len(self._idle) < _IDLE_READERS:
-                    self._idle.append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
 
     def stamp(self) -> tuple[int, int, int]:
         """Inside a write transaction: a value that changes whenever the log
         may have changed behind a cache's back: this object's token, the
-        write connection's `PRAGMA data_version` (read once per transaction;
-        it moves when another connection or process commits, not on this
-        connection's own commits), and a counter this object bumps on every
-        append and every rollback. Equal stamps: nothing was written in
-        between except through this object, and nothing rolled back."""
+        backend's data version (read once per transaction; SQLite's
+        `PRAGMA data_version`: it moves when another connection or process
+        commits, not on this connection's own commits), and a counter this
+        object bumps on every append and every rollback. Equal stamps:
+        nothing was written in between except through this object, and
+        nothing rolled back."""
         dv = self._wdv
         if dv is None:
-            dv = self._wdv = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            dv = self._wdv = self.backend.data_version()
         return self._token, dv, self._seq
 
     def forget_cached(self) -> None:
         """Move the stamp on: everything cached against it starts over (for
         writes made behind the log's back, such as rewritten views)."""
-        with self._lock:
+        with self.backend.lock:
             self._seq += 1
 
     def read_stamp(self) -> tuple[int, int, int] | None:
@@ -403,22 +340,13 @@ class EventLog:
         had without waiting (a writer holds the write connection) or would
         not describe what the read sees (inside an older open snapshot).
         Taken before the read: what the read sees is at least that new."""
-        local = self._local.__dict__
-        if local.get("depth") and local.get("conn") is not self._conn:
-            return None
-        if not self._lock.acquire(blocking=False):
-            return None
-        try:
-            if local.get("conn") is self._conn:  # inside this thread's transaction
-                return self.stamp()
-            dv = self._conn.execute("PRAGMA data_version").fetchone()[0]
-            return self._token, dv, self._seq
-        except sqlite3.Error:
-            return None
-        finally:
-            self._lock.release()
+        conn = self._local.__dict__.get("conn")
+        if conn is not None:
+            return self.stamp() if self.backend.is_writer(conn) else None
+        dv = self.backend.peek_data_version()
+        return None if dv is None else (self._token, dv, self._seq)
 
-    def run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
+    def run(self, fn: Callable[[Any], _T]) -> _T:
         """`fn(conn)` in a write transaction; returns what it returns.
 
         With `group_commit` (on at synchronous="full"), calls made by several
@@ -441,7 +369,7 @@ class EventLog:
             call.wake.wait()  # done, or handed the lead
         if not call.done:
             try:
-                with self._lock:
+                with self.backend.lock:
                     # Lead a few rounds while calls keep coming: handing the
                     # lead to another thread costs a thread switch (the GIL's
                     # switch interval) per batch.
@@ -462,9 +390,10 @@ class EventLog:
         return call.result
 
     def _in_own_transaction(self) -> bool:
-        """Is this thread inside a transaction on the write connection (a
-        write that must join it rather than queue behind it)?"""
-        return self._local.__dict__.get("conn") is self._conn
+        """Is this thread inside a write transaction (a write that must join
+        it rather than queue behind it)?"""
+        conn = self._local.__dict__.get("conn")
+        return conn is not None and self.backend.is_writer(conn)
 
     def _run_batch(self, batch: list[_Call]) -> None:
         """Run queued calls in one transaction (holding the lock), then mark
@@ -616,7 +545,7 @@ class EventLog:
         if len(missing) == 1:
             versions[missing[0]] = conn.execute(_VERSION, missing).fetchone()[0]
         elif missing:
-            versions.update(conn.execute(_VERSIONS, (json.dumps(missing),)))
+            versions.update(conn.execute(self.backend.versions_sql, (json.dumps(missing),)))
         prev_pos, prev_hash, prev_at = self._tail
         ns = time.time_ns()
         now, moment = self._clock.at(ns)
@@ -651,7 +580,7 @@ class EventLog:
             else:
                 conn.executemany(_INSERT, rows)
             if pending:
-                schema.mark_pending(conn, prev_pos + 1)
+                self.backend.mark_pending(conn, prev_pos + 1)
         finally:
             self._seq += 1  # written, or partly: the cache is stamped anew or void
         if len(versions) > 4096:
@@ -831,12 +760,10 @@ class EventLog:
         the triggers reinstalled ([] when none was missing: nothing written).
         """
         with self.transaction() as conn:
-            have = {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'")}
-            missing = [t for t in schema.TRIGGER_NAMES if t not in have]
+            missing = self.backend.missing_triggers(conn)
             if not missing:
                 return []
-            schema.install_triggers(conn)
+            self.backend.install_triggers(conn)
             (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
             chain.add_note(conn, chain.TRIGGERS_REINSTALLED, last, (
                 f"{', '.join(missing)} had been dropped; edits made without them show only in "
@@ -861,30 +788,15 @@ class EventLog:
             raise RuntimeError("vacuum() cannot run inside a transaction")
         if self.read_only:
             raise ReadOnlyError(f"{self.path}: opened read-only; nothing was written")
-        with self._lock:
-            try:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                _retry(lambda: self._conn.execute("VACUUM"), self.timeout)
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error as e:
-                raise translate(e, self.path) from e
+        self.backend.vacuum()
 
     def file_bytes(self) -> int:
         """The size of the database file and its WAL (0 in memory)."""
-        if self.path == ":memory:":
-            return 0
-        return sum(os.path.getsize(self.path + ext)
-                   for ext in ("", "-wal") if os.path.exists(self.path + ext))
+        return self.backend.file_bytes()
 
     def close(self) -> None:
         """Close the connections. Further calls fail."""
-        with self._lock:
-            with self._pool_lock:
-                self._closed = True
-                idle, self._idle = self._idle, []
-            for conn in idle:
-                conn.close()
-            self._conn.close()
+        self.backend.close()
 
     def __enter__(self) -> EventLog:
         return self

@@ -137,9 +137,9 @@ class Bench:
             sid = str(s.id)
             store.add_message(s.id, msg())
             seen: list[str] = []
-            store.log._conn.set_trace_callback(seen.append)
+            store.log.backend.conn.set_trace_callback(seen.append)
             store.add_message(s.id, msg())
-            store.log._conn.set_trace_callback(None)
+            store.log.backend.conn.set_trace_callback(None)
         checkpoint = any("projection_checkpoints" in sql for sql in seen)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA synchronous={synchronous}")

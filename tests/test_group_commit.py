@@ -35,7 +35,7 @@ def test_queued_writes_commit_together_and_a_bad_one_fails_alone(tmp_path):
         targets = [*sessions[:3], missing, *sessions[3:]]
         outcome: dict[int, object] = {}
         commits = []
-        store.log._conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        store.log.backend.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
 
         def write(i, sid):
             try:
@@ -51,7 +51,7 @@ def test_queued_writes_commit_together_and_a_bad_one_fails_alone(tmp_path):
             wait_until(lambda: len(store.log._queue) == len(targets))
         for t in threads:
             t.join()
-        store.log._conn.set_trace_callback(None)
+        store.log.backend.conn.set_trace_callback(None)
         assert isinstance(outcome.pop(3), SessionNotFoundError)
         assert set(outcome.values()) == {"ok"}
         assert len(commits) == 2  # the holder's, then one for all the queued calls
