@@ -25,7 +25,7 @@ from eventlog.codec import dumps
 from .build import builder
 from .dialect import Db
 from .fold import apply_delta, item_message
-from .models import Session, SessionItem, SessionMessage, SessionSummary
+from .models import MESSAGE_ROLES, Session, SessionItem, SessionMessage, SessionSummary
 
 
 def key_scope(tenant_id: str | None, key: str | None) -> str | None:
@@ -166,21 +166,64 @@ def session_cols(db: Db) -> str:
     return cols
 
 
-_ITEM_COLS = "item_id, role, data, text, timestamp"
+_ITEM_COLS = "item_id, role, data, text, timestamp, position"
 _parse_time = datetime.fromisoformat
+
+# What `list` and `get` read of a session: its row, its stream's version and
+# the position of its last event, both from the (stream_id, version) index
+# alone. The last update is then the last item's timestamp (when that event
+# added the item) or `created_at` (when it created the session); only other
+# last events (a pop, a clear, a state change) are read from the log
+# (`_with_updated`), in one query for all of them.
+_HEAD_COLS = (
+    "s.position, s.id, s.title, s.created_at, s.user_id, s.tenant_id, s.key, s.state, "
+    f"{_LAST.format(col='version')}, {_LAST.format(col='position')}"
+)
+
+
+def _updated_sql(db: Db) -> str:
+    d = db.dialect
+    updated = f"coalesce({', '.join(d.json_text('data', k) for k in _UPDATED_KEYS)})"
+    return f"SELECT position, {updated} FROM events WHERE {d.in_list('position')}"
+
+
+def _with_updated(db: Db, heads: Sequence[Sequence],
+                  last_items: Mapping[int, tuple[str, int]]) -> builtins.list[tuple]:
+    """`heads` (rows of `_HEAD_COLS`) with their last column replaced by the
+    session's last update as `session_cols` reads it. `last_items`: the
+    (timestamp, position) of each session's last item, by session position
+    (absent: no item)."""
+    out, unknown = [], []
+    for h in heads:
+        last, item = h[9], last_items.get(h[0])
+        if last is None:
+            updated = None
+        elif last == h[0]:  # the session's creation
+            updated = h[3]
+        elif item is not None and item[1] == last:  # the event added its last item
+            updated = item[0]
+        else:
+            unknown.append(last)
+            updated = last  # an int: read below
+        out.append((*h[:9], updated))
+    if unknown:
+        found = dict(db.execute(_updated_sql(db), (db.dialect.list_param(unknown),)))
+        out = [(*r[:9], found.get(r[9])) if type(r[9]) is int else r for r in out]
+    return out
 
 
 # Rows come from our own projection, validated on the way in: build without
 # re-running the converters (get/list are hot paths), through builders made
 # from attrs.fields (a field added to a class must be added here too).
 _build_item = builder(SessionItem, ("id", "role", "data", "timestamp", "text"))
+_build_message = builder(SessionMessage, ("role", "content", "timestamp"))
 _build_session = builder(Session, ("id", "title", "created_at", "messages", "user_id",
                                    "tenant_id", "key", "version", "items", "state",
                                    "updated_at"))
 
 
 def _item(item_id: str, role: str, data: str | None, text: str | None,
-          timestamp: str) -> SessionItem:
+          timestamp: str, position: int | None = None) -> SessionItem:
     return _build_item(item_id, role,
                        {"role": role, "content": text} if data is None else json.loads(data),
                        _parse_time(timestamp), text)
@@ -205,17 +248,18 @@ def _messages(items: builtins.list[SessionItem]) -> builtins.list[SessionMessage
 def read_session_rows(db: Db, sid: uuid.UUID | str,
                       last_n: int | None = None) -> tuple[Sequence, builtins.list] | None:
     """The `sessions` row and the item rows of a live session, or None."""
-    row = db.execute(f"SELECT {session_cols(db)} FROM sessions s WHERE s.id = ?",
-                     (str(sid),)).fetchone()
-    if row is None:
+    head = db.execute(f"SELECT {_HEAD_COLS} FROM sessions s WHERE s.id = ?",
+                      (str(sid),)).fetchone()
+    if head is None:
         return None
     if last_n is None:
         rows = db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
-                          "ORDER BY position", (row[0],)).fetchall()
+                          "ORDER BY position", (head[0],)).fetchall()
     else:
         rows = db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
-                          "ORDER BY position DESC LIMIT ?", (row[0], last_n)).fetchall()
+                          "ORDER BY position DESC LIMIT ?", (head[0], last_n)).fetchall()
         rows.reverse()
+    (row,) = _with_updated(db, [head], {head[0]: (rows[-1][4], rows[-1][5])} if rows else {})
     return row, rows
 
 
@@ -305,32 +349,55 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
     of a live session; LookupError if it is none)."""
     params: builtins.list[Any] = []
     source, cond = _page(db, tenant_id, before, [], params)
-    rows = db.execute(
-        f"SELECT {session_cols(db)} FROM {source} {cond} "
+    heads = db.execute(
+        f"SELECT {_HEAD_COLS} FROM {source} {cond} "
         "ORDER BY s.created_at DESC, s.position DESC LIMIT ?",
         (*params, db.dialect.no_limit if limit is None else limit),
     ).fetchall()
-    if not rows:
+    if not heads:
         return []
-    by_session: dict[int, builtins.list[SessionItem]] = {r[0]: [] for r in rows}
     args: tuple[object, ...]
     if limit is None and before is None:
         # Everything (of the tenant): one ordered scan, no id list.
         if tenant_id is None:
             sql, args = f"SELECT session, {_ITEM_COLS} FROM items ORDER BY session, position", ()
         else:
-            sql, args = ("SELECT i.session, i.item_id, i.role, i.data, i.text, i.timestamp "
-                         "FROM tenant_sessions t JOIN items i ON i.session = t.session "
+            sql, args = ("SELECT i.session, i.item_id, i.role, i.data, i.text, i.timestamp, "
+                         "i.position FROM tenant_sessions t JOIN items i ON i.session = t.session "
                          "WHERE t.tenant_id = ? ORDER BY i.session, i.position", (tenant_id,))
     else:
         sql = (f"SELECT session, {_ITEM_COLS} FROM items WHERE "
                f"{db.dialect.in_list('session')} ORDER BY session, position")
-        args = (db.dialect.list_param(by_session),)
-    for pos, *item in db.execute(sql, args):
-        bucket = by_session.get(pos)
-        if bucket is not None:  # a view edited by hand may hold orphans
-            bucket.append(_item(*item))
-    return [_session(r, by_session[r[0]]) for r in rows]
+        args = (db.dialect.list_param(h[0] for h in heads),)
+    # One pass builds each item and, for a user/assistant item with text,
+    # its message (what `item_message` gives), sharing the parsed time.
+    built: dict[int, tuple[builtins.list[SessionItem], builtins.list[SessionMessage]]] = {
+        h[0]: ([], []) for h in heads}
+    lasts: dict[int, tuple[str, int]] = {}
+    build_item, build_message, parse, loads = _build_item, _build_message, _parse_time, json.loads
+    roles = MESSAGE_ROLES
+    current, items, messages = None, None, None
+    for pos, item_id, role, data, text, ts, ipos in db.execute(sql, args):
+        if pos != current:
+            current = pos
+            bucket = built.get(pos)  # a view edited by hand may hold orphans
+            items, messages = bucket if bucket is not None else (None, None)
+        if items is None or messages is None:
+            continue
+        at = parse(ts)
+        items.append(build_item(item_id, role, {"role": role, "content": text}
+                                if data is None else loads(data), at, text))
+        if text is not None and role in roles:
+            messages.append(build_message(roles[role], text, at))
+        lasts[pos] = (ts, ipos)
+    sessions = []
+    build_session, to_uuid = _build_session, uuid_from_text
+    for h in _with_updated(db, heads, lasts):
+        items, messages = built[h[0]]
+        sessions.append(build_session(
+            to_uuid(h[1]), h[2], parse(h[3]), messages, h[4], h[5], h[6], h[8] or 0, items,
+            loads(h[7]) if h[7] else {}, parse(h[9]) if h[9] else None))
+    return sessions
 
 
 def read_summaries(db: Db, tenant_id: str | None, user_id: str | None,
