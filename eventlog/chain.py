@@ -9,11 +9,11 @@ rebuild forced over a break), so that gap stays visible.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from .backends import is_postgres
 from .codec import GENESIS_HASH, chain_hash, format_sortable
 
 #: Raw rows, in `recorded.COLUMNS` order, for a walk.
@@ -132,13 +132,18 @@ def tail_problem(tail: Sequence[Any], prev_hash: str | None) -> str | None:
 
 # -- notes -------------------------------------------------------------------
 
-def has_notes(conn: sqlite3.Connection, schema: str = "main") -> bool:
+def has_notes(conn: Any, schema: str | None = "main") -> bool:
+    """Whether the notes table exists (`schema`: SQLite's attached schema;
+    None: unqualified)."""
+    if is_postgres(conn):
+        return conn.execute(f"SELECT to_regclass('{NOTES}') IS NOT NULL").fetchone()[0]
+    where = f"[{schema}]." if schema else ""
     return conn.execute(
-        f"SELECT 1 FROM [{schema}].sqlite_master WHERE type = 'table' AND name = ?", (NOTES,)
+        f"SELECT 1 FROM {where}sqlite_master WHERE type = 'table' AND name = ?", (NOTES,)
     ).fetchone() is not None
 
 
-def add_note(conn: sqlite3.Connection, kind: str, position: int | None, detail: str) -> None:
+def add_note(conn: Any, kind: str, position: int | None, detail: str) -> None:
     """Inside a write transaction: record a note (creating the table)."""
     conn.execute(NOTES_DDL)
     conn.execute(
@@ -147,7 +152,7 @@ def add_note(conn: sqlite3.Connection, kind: str, position: int | None, detail: 
     )
 
 
-def chain_state(conn: sqlite3.Connection) -> tuple[str, int] | None:
+def chain_state(conn: Any) -> tuple[str, int] | None:
     """The latest of the broken / intact-again notes, as (kind, position)."""
     if not has_notes(conn):
         return None
@@ -157,12 +162,13 @@ def chain_state(conn: sqlite3.Connection) -> tuple[str, int] | None:
     ).fetchone()
 
 
-def read_notes(conn: sqlite3.Connection, schema: str = "main") -> list[dict[str, Any]]:
+def read_notes(conn: Any, schema: str | None = "main") -> list[dict[str, Any]]:
     """Every note, oldest first ([] when none was ever written)."""
     if not has_notes(conn, schema):
         return []
+    where = f"[{schema}]." if schema and not is_postgres(conn) else ""
     return [
         {"kind": k, "position": p, "detail": d, "recorded_at": at}
         for k, p, d, at in conn.execute(
-            f"SELECT kind, position, detail, recorded_at FROM [{schema}].{NOTES} ORDER BY id")
+            f"SELECT kind, position, detail, recorded_at FROM {where}{NOTES} ORDER BY id")
     ]

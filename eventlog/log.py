@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from . import chain, lean
-from .backends import open_backend
+from .backends import backend_over, open_backend
 from .chain import ChainWalk
 from .checks import uuid_from_int
 from .codec import GENESIS_HASH, SCHEMA_VERSION, _string, dumps, format_sortable
@@ -36,7 +36,6 @@ from .errors import (
 )
 from .events import EVENT_TYPES, Event, ScopeStateChanged, stream_of
 from .recorded import COLUMNS, RecordedEvent
-from .sqlite import SqliteBackend
 
 _T = TypeVar("_T")
 _INSERT = f"INSERT INTO events ({COLUMNS}, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -164,7 +163,7 @@ class EventLog:
                  synchronous: str = "normal", timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
-        #: What stores, reads and locks (`backend.name`: "sqlite").
+        #: What stores, reads and locks (`backend.name`: "sqlite" or "postgres").
         self.backend = open_backend(self.path, synchronous, timeout)
         #: True when the file could be opened for reading only (read-only
         #: file, directory or mount): every write raises `ReadOnlyError`.
@@ -201,7 +200,7 @@ class EventLog:
         holds a transaction on (verify's isolated snapshot). Not for writes."""
         log = cls.__new__(cls)
         log.path, log.timeout = path, 30.0
-        log.backend = SqliteBackend.over(conn, path)
+        log.backend = backend_over(conn, path)
         log.read_only, log._local = True, threading.local()
         log._local.conn, log._local.depth = conn, 1  # this thread reads inside the caller's
         log._meta_cache, log._notes_ready, log._good_tail = {}, False, None

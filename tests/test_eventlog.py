@@ -34,9 +34,24 @@ def message(sid, text="hi"):
 
 
 @pytest.fixture
-def log(tmp_path):
-    with EventLog(tmp_path / "log.db") as log:
+def log(backend):
+    """A fresh log on each backend (tests/pg.py)."""
+    with EventLog(backend) as log:
         yield log
+
+
+def driver_integrity_errors():
+    errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    try:
+        import psycopg
+    except ImportError:
+        return errors
+    return (*errors, psycopg.errors.IntegrityError)
+
+
+def drop_trigger(log, name):
+    on = " ON events" if log.backend.name == "postgres" else ""
+    log.connection.execute(f"DROP TRIGGER {name}{on}")
 
 
 def test_positions_and_versions_are_one_based_and_contiguous(log):
@@ -119,20 +134,34 @@ def test_recorded_at_is_clamped_to_the_previous_event(log):
     sid = uuid.uuid4()
     # A previous writer with a clock far ahead: later events may not go back.
     future = "2999-01-01T00:00:00.000000Z"
-    log.connection.execute("DROP TRIGGER events_no_update")
+    drop_trigger(log, "events_no_update")
     log.append(str(sid), [created(sid)])
     log.connection.execute("UPDATE events SET recorded_at = ?", (future,))
     log.append(str(sid), [message(sid)])
     assert log.read_stream(str(sid))[1].recorded_at.year == 2999
 
 
-@pytest.mark.parametrize("statement", ["UPDATE events SET type = 'x'", "DELETE FROM events"])
+@pytest.mark.parametrize("statement", ["UPDATE events SET type = 'x'", "DELETE FROM events",
+                                       "TRUNCATE events"])
 def test_triggers_keep_the_log_append_only(log, statement):
+    if statement.startswith("TRUNCATE") and log.backend.name == "sqlite":
+        pytest.skip("SQLite has no TRUNCATE (DELETE covers it)")
     sid = uuid.uuid4()
     log.append(str(sid), [created(sid)])
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(driver_integrity_errors(), match="append-only"):
         log.connection.execute(statement)
     assert log.read_stream(str(sid))[0].type == "SessionCreated"
+
+
+def test_the_version_backstop_refuses_a_row_written_around_the_log(log):
+    """UNIQUE (stream_id, version) holds even for a row inserted by hand."""
+    sid = uuid.uuid4()
+    (first,) = log.append(str(sid), [created(sid)])
+    with pytest.raises(driver_integrity_errors()):
+        log.connection.execute(
+            "INSERT INTO events (position, event_id, stream_id, version, type, data, metadata, "
+            "recorded_at, hash) VALUES (2, 'x', ?, 1, 't', '{}', '{}', 'z', 'h')", (str(sid),))
+    assert [e.position for e in log.read_all()] == [first.position]
 
 
 def test_read_all_from_position_is_inclusive_and_streams_in_batches(log):
@@ -160,12 +189,43 @@ def test_lone_surrogates_are_refused_and_nothing_is_written(log):
     assert log.last_position() == 0
 
 
-def test_log_reopens_with_everything(tmp_path):
+def test_log_reopens_with_everything(backend):
+    if backend == ":memory:":
+        pytest.skip("an in-memory log ends with its object")
     sid = uuid.uuid4()
-    with EventLog(tmp_path / "x.db") as log:
+    with EventLog(backend) as log:
         written = log.append(str(sid), [created(sid), message(sid)])
-    with EventLog(tmp_path / "x.db") as log:
+    with EventLog(backend) as log:
         assert log.read_stream(str(sid)) == written
+        log.append(str(sid), [message(sid)], expected_version=2)
+        assert [e.position for e in log.read_all()] == [1, 2, 3]
+
+
+def test_two_log_objects_on_one_store_chain_onto_each_other(backend):
+    """A second writer's appends land after the first's and the chain links
+    (each reads the tail the other committed)."""
+    if backend == ":memory:":
+        pytest.skip("an in-memory log has one object")
+    sid = uuid.uuid4()
+    with EventLog(backend) as a, EventLog(backend) as b:
+        a.append(str(sid), [created(sid)])
+        b.append(str(sid), [message(sid, "b")], expected_version=1)
+        a.append(str(sid), [message(sid, "a")], expected_version=2)
+        with pytest.raises(ConcurrencyError):
+            b.append(str(sid), [message(sid)], expected_version=2)
+        events = list(a.read_all())
+    assert [e.position for e in events] == [1, 2, 3]
+    assert [e.version for e in events] == [1, 2, 3]
+    _check_chain(EventLog(backend))
+
+
+def _check_chain(log):
+    from eventlog.chain import ChainWalk
+    walk = ChainWalk()
+    for batch in log.read_batches(chain=walk):
+        pass
+    assert walk.count == log.last_position() and walk.problems == []
+    log.close()
 
 
 def test_bad_synchronous_is_refused(tmp_path):

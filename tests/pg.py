@@ -1,0 +1,127 @@
+"""A PostgreSQL for the tests: `$SESSIONLOG_TEST_PG` (a libpq URL) if set,
+else a throwaway cluster started from the machine's PostgreSQL binaries
+(/usr/lib/postgresql/*/bin), one per test session, a fresh schema per test.
+
+Without binaries the PostgreSQL tests skip, except under CI=true, where
+they fail (CI must run every test on both backends).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+import uuid
+
+import pytest
+
+#: The backends every log-level test runs against.
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgres"]
+
+
+def with_schema(url: str, schema: str) -> str:
+    """`url` with libpq's `options` setting search_path to `schema`."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query)
+    query = [(k, v) for k, v in query if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _bin_dir() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return os.path.dirname(found[-1]) if found else None
+
+
+class Cluster:
+    """A PostgreSQL server the tests may use: `url` (its `postgres`
+    database), `new_schema()` a URL on a fresh schema."""
+
+    def __init__(self, url: str, folder: str | None = None, bindir: str | None = None) -> None:
+        self.url, self.folder, self.bindir = url, folder, bindir
+        self.schemas: list[str] = []
+        import psycopg
+
+        self._admin = psycopg.connect(url, autocommit=True)
+
+    def new_schema(self) -> str:
+        """A URL whose search_path is a new, empty schema."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self._admin.execute(f'CREATE SCHEMA "{name}"')
+        self.schemas.append(name)
+        return with_schema(self.url, name)
+
+    def stop(self) -> None:
+        if self.folder is None:  # someone else's server: leave it as found
+            for name in self.schemas:
+                try:
+                    self._admin.execute("SET lock_timeout = '2s'")
+                    self._admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+                except Exception:  # noqa: BLE001 - best effort; a live connection holds it
+                    pass
+        self._admin.close()
+        if self.folder is not None and self.bindir is not None:
+            _as_postgres([f"{self.bindir}/pg_ctl", "-D", f"{self.folder}/data", "-m",
+                          "immediate", "stop"], check=False)
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _as_postgres(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a server binary; as root through `runuser -u postgres` (initdb and
+    the server refuse root)."""
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def start() -> Cluster:
+    """The cluster for this test session (see the module's docstring)."""
+    url = os.environ.get("SESSIONLOG_TEST_PG")
+    if url:
+        return Cluster(url)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed (pip install -e '.[test]')")
+    bindir = _bin_dir()
+    if bindir is None:
+        _unavailable("no PostgreSQL binaries in /usr/lib/postgresql/*/bin")
+    folder = tempfile.mkdtemp(prefix="sessionlog-pg-")
+    try:
+        os.chmod(folder, 0o755)
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        _as_postgres([f"{bindir}/initdb", "-D", f"{folder}/data", "--no-sync", "-A", "trust",
+                      "-U", "postgres", "-E", "UTF8", "--locale=C"])
+        options = (f"-c listen_addresses='' -c unix_socket_directories={folder} -c fsync=off "
+                   "-c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB")
+        _as_postgres([f"{bindir}/pg_ctl", "-D", f"{folder}/data", "-w", "-l",
+                      f"{folder}/server.log", "-o", options, "start"])
+    except (subprocess.CalledProcessError, OSError) as e:
+        detail = getattr(e, "stderr", "") or str(e)
+        shutil.rmtree(folder, ignore_errors=True)
+        _unavailable(f"could not start a PostgreSQL cluster: {detail.strip()}")
+    url = f"postgresql://postgres@/postgres?host={urllib.parse.quote(folder, safe='')}"
+    return Cluster(url, folder, bindir)
+
+
+def _unavailable(why: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL tests cannot run under CI: {why}", pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {why}")
+
+
+def target_for(kind: str, tmp_path, request) -> str:
+    """What `EventLog(...)` / `EventSourcedSessionStore(...)` opens for a
+    backend kind: ":memory:", a file path, or a URL on a fresh schema."""
+    if kind == "sqlite-memory":
+        return ":memory:"
+    if kind == "sqlite-file":
+        return str(tmp_path / "log.db")
+    if kind == "postgres":
+        return request.getfixturevalue("pg_url")
+    raise ValueError(f"unknown backend {kind!r}")
