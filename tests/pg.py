@@ -61,7 +61,7 @@ class Cluster:
                 try:
                     self._admin.execute("SET lock_timeout = '2s'")
                     self._admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-                except Exception:  # noqa: BLE001 - best effort; a live connection holds it
+                except Exception:  # best effort: a live connection may hold it
                     pass
         self._admin.close()
         if self.folder is not None and self.bindir is not None:

@@ -222,7 +222,7 @@ def test_two_log_objects_on_one_store_chain_onto_each_other(backend):
 def _check_chain(log):
     from eventlog.chain import ChainWalk
     walk = ChainWalk()
-    for batch in log.read_batches(chain=walk):
+    for _ in log.read_batches(chain=walk):
         pass
     assert walk.count == log.last_position() and walk.problems == []
     log.close()
