@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from eventlog import EventLogError, parse_timestamp
+from eventlog.backends import is_url
 from projections import (
     EventSourcedSessionStore,
     SessionDeletedError,
@@ -49,7 +50,9 @@ USER_ERRORS = (EventLogError, ValueError)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="SESSIONLOG_DB", default="sessions.db", show_default=True,
-              metavar="PATH", help="The SQLite file (or set SESSIONLOG_DB).")
+              metavar="PATH|URL",
+              help="The SQLite file, or a PostgreSQL URL such as postgresql://user@host/db "
+                   "(or set SESSIONLOG_DB).")
 @click.version_option(package_name="sessionlog")
 @click.pass_context
 def main(ctx: click.Context, db: str) -> None:
@@ -79,8 +82,16 @@ def open_store(ctx: click.Context, *, create: bool = False, force_foreign: bool 
     it and appears only when the command succeeds: a failed command leaves
     nothing behind.
     """
-    db = ctx.obj
-    if db == ":memory:":
+    with open_db(ctx.obj, create=create, force_foreign=force_foreign, source=source,
+                 catch_up=catch_up) as store:
+        yield store
+
+
+@contextmanager
+def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
+            source: str = "cli", catch_up: bool = True) -> Iterator[EventSourcedSessionStore]:
+    """`open_store` for a --db value: a SQLite path or a PostgreSQL URL."""
+    if db == ":memory:" or is_url(db):
         with _store(db, db, source, catch_up) as store:
             yield store
         return
@@ -116,7 +127,7 @@ def _store(path: str, db: str, source: str, catch_up: bool) -> Iterator[EventSou
         warnings.simplefilter("always", RuntimeWarning)
         try:
             store = EventSourcedSessionStore(path, source=source, catch_up=catch_up)
-        except USER_ERRORS as e:
+        except (*USER_ERRORS, ImportError) as e:  # ImportError: a URL without the extra
             raise click.ClickException(str(e).replace(path, db)) from None
         try:
             yield store
@@ -827,3 +838,6 @@ def export(ctx, output, tenant):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(tmp)
     click.echo(f"exported {count} session(s) to {output}", err=True)
+
+
+from . import cli_log  # noqa: E402,F401  (registers copy and tail)

