@@ -711,6 +711,35 @@ class EventLog:
                 chain.problems.append((row[0], "unreadable event, left out"))
         return events
 
+    def subscribe(self, from_position: int = 1, *, stop: threading.Event | None = None,
+                  batch_size: int = 1000, wake: float = 1.0) -> Iterator[RecordedEvent]:
+        """Every event from `from_position` on, in position order, then each
+        new one as it is committed, for ever: a live follower (a projection
+        in another process, `sessionlog tail --follow`).
+
+        It always reads from its position; commits only wake it (SQLite: a
+        connection of its own polls `PRAGMA data_version`; PostgreSQL:
+        LISTEN/NOTIFY), and it also looks every `wake` seconds, so a lost
+        wake-up only delays an event. Positions are gapless in commit order
+        on both backends, so nothing is skipped.
+
+        Args:
+            stop: set it (from any thread) to end the iteration; closing the
+                iterator ends it too.
+        """
+        stop = stop or threading.Event()
+        last = max(from_position, 1) - 1
+        with self.backend.watcher() as watcher:
+            while not stop.is_set():
+                watcher.mark()  # before the read: a commit after it wakes us
+                for batch in self.read_batches(last + 1, batch_size=batch_size):
+                    for event in batch:
+                        yield event
+                        last = event.position
+                        if stop.is_set():
+                            return
+                watcher.wait(stop, wake)
+
     def walk_after(self, position: int, *, strict: bool = True) -> ChainWalk:
         """A hash-chain walk that goes on after `position` (0: from the start)."""
         if position <= 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -71,8 +72,17 @@ _TRIGGERS = [
     "FOR EACH ROW EXECUTE FUNCTION events_append_only()",
     "CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
     "FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()",
+    # Followers' wake-up: delivered at commit, one per transaction at most.
+    "CREATE OR REPLACE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN PERFORM pg_notify(left('sessionlog:' || TG_TABLE_SCHEMA, 63), ''); RETURN NULL; "
+    "END $$",
+    "CREATE OR REPLACE TRIGGER events_notify AFTER INSERT ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION events_notify()",
 ]
 _LAYOUT = "SELECT value FROM log_meta WHERE key = 'layout'"
+#: The NOTIFY channel of a schema's log (an identifier: at most 63 bytes).
+_CHANNEL = "left('sessionlog:' || ?, 63)"
+_WAKE = 0.25  # a follower checks its stop flag at least this often (seconds)
 
 #: Each stream's version, for several streams in one query (`?`: a JSON array).
 VERSIONS = (
@@ -147,6 +157,25 @@ def redact(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _Listener:
+    """Waits for a NOTIFY on the log's channel (see `PostgresBackend.watcher`)."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.conn = conn
+
+    def mark(self) -> None:
+        """Nothing to do: notifications queue on the connection until read."""
+
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for _ in self.conn.raw.notifies(timeout=min(left, _WAKE), stop_after=1):
+                return
 
 
 class PostgresBackend:
@@ -274,6 +303,8 @@ class PostgresBackend:
         if state.startswith("22"):
             return ValueError(f"text PostgreSQL cannot store ({_first_line(exc)}); "
                               "nothing was written")
+        if not state and not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return None  # a client-side mistake (ours): keep its traceback
         if not state or state.startswith("08") or state.startswith("57P"):
             return StorageError(f"{where}: cannot reach the PostgreSQL server "
                                 f"({_first_line(exc)})")
@@ -407,6 +438,20 @@ class PostgresBackend:
         """The connection `EventLog.connection` gives outside a transaction:
         the write connection, where each statement commits on its own."""
         return self._writer()
+
+    @contextmanager
+    def watcher(self) -> Iterator[_Listener]:
+        """Something to wait on for commits (see `EventLog.subscribe`): a
+        connection of its own that LISTENs on the log's channel, which a
+        statement trigger on `events` notifies at each commit that adds
+        events. A wake-up only: the follower always reads from its position."""
+        conn = self.connect()
+        try:
+            (channel,) = conn.execute(f"SELECT {_CHANNEL}", (self.schema,)).fetchone()
+            conn.raw.execute(f'LISTEN "{channel.replace(chr(34), chr(34) * 2)}"')
+            yield _Listener(conn)
+        finally:
+            conn.close()
 
     # -- upkeep -------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,55 @@ VERSIONS = (
     "SELECT value, coalesce((SELECT max(version) FROM events WHERE stream_id = value), 0) "
     "FROM json_each(?)"
 )
+
+
+#: How often a SQLite follower looks for commits (seconds).
+POLL = 0.05
+
+
+class Watcher:
+    """Waits for commits: `mark()` before a read, then `wait(stop, timeout)`
+    returns once something may have been committed since the mark (or
+    `stop` is set, or `timeout` passed)."""
+
+    def mark(self) -> None:
+        raise NotImplementedError
+
+    def changed(self) -> bool:
+        raise NotImplementedError
+
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.changed():
+            left = deadline - time.monotonic()
+            if left <= 0 or stop.wait(min(POLL, left)):
+                return
+
+
+class _FileWatcher(Watcher):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.seen = conn, -1
+
+    def mark(self) -> None:
+        self.seen = self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def changed(self) -> bool:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0] != self.seen
+
+
+class _MemoryWatcher(Watcher):
+    def __init__(self, backend: SqliteBackend) -> None:
+        self.backend, self.seen = backend, -1
+
+    def _last(self) -> int:
+        with self.backend.lock:
+            return self.backend.conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+
+    def mark(self) -> None:
+        self.seen = self._last()
+
+    def changed(self) -> bool:
+        return self._last() != self.seen
 
 
 class SqliteBackend:
@@ -211,6 +261,20 @@ class SqliteBackend:
     def default_connection(self) -> sqlite3.Connection:
         """The connection `EventLog.connection` gives outside a transaction."""
         return self.conn
+
+    @contextmanager
+    def watcher(self) -> Iterator[Watcher]:
+        """Something to wait on for commits (see `EventLog.subscribe`): a
+        connection of its own whose `PRAGMA data_version` moves when any
+        other connection commits (in memory: the last position)."""
+        if self.shared:
+            yield _MemoryWatcher(self)
+            return
+        conn = connect_reader(self.read_only_uri or self.path, self.timeout)
+        try:
+            yield _FileWatcher(conn)
+        finally:
+            conn.close()
 
     # -- upkeep -------------------------------------------------------------
 

@@ -159,3 +159,10 @@ def to_json(value: Any) -> str:
     elif isinstance(value, list) and value and isinstance(value[0], RecordedEvent):
         value = [event_dict(e) for e in value]
     return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def tail_line(event: RecordedEvent) -> str:
+    """One event on one line, for `tail`: position, time, stream, type,
+    source and what it did (control characters escaped)."""
+    return visible(f"{event.position}  {when_exactly(event.recorded_at)}  {event.stream_id}  "
+                   f"{event.type}  {event.metadata.get('source')}  {describe(event)}").rstrip()
