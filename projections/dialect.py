@@ -10,12 +10,9 @@ catalog, table sizes) are the dialect's methods.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
-
-_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|%")
 
 
 class SQLiteDialect:
@@ -24,6 +21,8 @@ class SQLiteDialect:
     name = "sqlite"
     #: The type of a log position; on SQLite `INTEGER PRIMARY KEY` is the rowid.
     int_type = "INTEGER"
+    #: Text compared and sorted byte by byte (timestamps, keys).
+    sorted_text = "TEXT"
     #: Appended to CREATE TABLE of a table clustered on its primary key.
     clustered = " WITHOUT ROWID"
     #: A LIMIT parameter meaning "no limit".
@@ -36,10 +35,6 @@ class SQLiteDialect:
     def q(self, name: str) -> str:
         """A quoted identifier."""
         return '"' + name.replace('"', '""') + '"'
-
-    def sql(self, text: str) -> str:
-        """`text` as the driver takes it."""
-        return text
 
     def in_list(self, expr: str) -> str:
         """`expr IN` one parameter holding a list (see `list_param`)."""
@@ -103,11 +98,13 @@ class SQLiteDialect:
 
 
 class PostgresDialect(SQLiteDialect):
-    """PostgreSQL (psycopg 3): `?` placeholders become `%s`, a list parameter
-    is an array, JSON text is read with `->>`, the catalog is `pg_tables`."""
+    """PostgreSQL (through eventlog's `PgConnection`, which takes `?`
+    placeholders too): a list parameter is an array, JSON text is read with
+    `->>`, the catalog is `pg_tables`."""
 
     name = "postgres"
     int_type = "BIGINT"
+    sorted_text = 'TEXT COLLATE "C"'
     clustered = ""
     no_limit = None
 
@@ -116,15 +113,6 @@ class PostgresDialect(SQLiteDialect):
 
         self.integrity_errors = (psycopg.errors.IntegrityError,)
         self.errors = (psycopg.Error,)
-        self._sql: dict[str, str] = {}
-
-    def sql(self, text: str) -> str:
-        out = self._sql.get(text)
-        if out is None:
-            out = _PLACEHOLDER.sub(_pg_piece, text)
-            if len(self._sql) < 4096:
-                self._sql[text] = out
-        return out
 
     def in_list(self, expr: str) -> str:
         return f"{expr} = ANY(?)"
@@ -136,11 +124,15 @@ class PostgresDialect(SQLiteDialect):
         return list(values)
 
     def json_text(self, column: str, key: str) -> str:
-        return f"(({column})::json ->> '{key}')"
+        # A JSON \\u0000 cannot become PostgreSQL text, and `->>` parses the
+        # whole document: made \\u0001 first (still valid JSON; the fields
+        # read here never hold one).
+        return f"(replace({column}, '\\u0000', '\\u0001')::json ->> '{key}')"
 
     def tables(self, db: Db) -> set[str]:
+        # The schemas of the search path (verify puts its temporary one first).
         return {r[0] for r in db.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+            "SELECT tablename FROM pg_tables WHERE schemaname = ANY(current_schemas(false))")}
 
     def build_tables(self, db: Db, mark: str) -> list[str]:
         return sorted(t for t in self.tables(db) if mark in t)
@@ -153,23 +145,67 @@ class PostgresDialect(SQLiteDialect):
         db.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
 
     def wrap(self, conn: Any) -> Db:
-        sql = self.sql
+        """PostgreSQL text cannot hold NUL: a text parameter with one (or
+        starting with the escape mark) is stored escaped, and read back as
+        it was (see `escape_text`)."""
+        execute, executemany = conn.execute, conn.executemany
 
-        def execute(text: str, params: Sequence[Any] = ()) -> Any:
-            return conn.execute(sql(text), params)
+        def escaped_execute(sql: str, params: Sequence[Any] = ()) -> _Rows:
+            return _Rows(execute(sql, _escape_all(params)))
 
-        def executemany(text: str, rows: Iterable[Sequence[Any]]) -> None:
-            with conn.cursor() as cur:
-                cur.executemany(sql(text), rows)
+        def escaped_executemany(sql: str, rows: Iterable[Sequence[Any]]) -> None:
+            executemany(sql, [_escape_all(r) for r in rows])
 
-        return Db(conn, self, execute, executemany)
+        return Db(conn, self, escaped_execute, escaped_executemany)
 
 
-def _pg_piece(m: re.Match[str]) -> str:
-    piece = m.group()
-    if piece == "?":
-        return "%s"
-    return piece.replace("%", "%%")
+#: Starts a text stored escaped (PostgreSQL): the JSON string of the text.
+_MARK = "\x01"
+
+
+def escape_text(value: str) -> str:
+    """`value` as a PostgreSQL text column can hold it: itself, unless it
+    holds a NUL or starts with the mark (then the mark and its JSON string,
+    which has neither). Deterministic, so equal texts compare equal."""
+    if "\x00" in value or value.startswith(_MARK):
+        return _MARK + json.dumps(value)
+    return value
+
+
+def _escape_all(params: Sequence[Any]) -> Sequence[Any]:
+    if any(type(p) is str and ("\x00" in p or p.startswith(_MARK)) for p in params):
+        return [escape_text(p) if type(p) is str else p for p in params]
+    return params
+
+
+def _unescape_row(row: tuple) -> tuple:
+    if any(type(v) is str and v.startswith(_MARK) for v in row):
+        return tuple(json.loads(v[1:]) if type(v) is str and v.startswith(_MARK) else v
+                     for v in row)
+    return row
+
+
+class _Rows:
+    """A cursor whose rows come back unescaped (see `escape_text`)."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def fetchone(self) -> tuple | None:
+        row = self._cursor.fetchone()
+        return None if row is None else _unescape_row(row)
+
+    def fetchall(self) -> list[tuple]:
+        return [_unescape_row(r) for r in self._cursor.fetchall()]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return map(_unescape_row, self._cursor)
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
 
 
 class Db:

@@ -158,7 +158,7 @@ class _Parser:
         elif re.fullmatch(r"[\w\u0080-\U0010ffff]+", token):
             text = token
         else:
-            raise self.bad(f"{token!r} is not a word")
+            raise self.bad(f"syntax error near {' '.join(self.tokens[self.i - 1:])!r}")
         if self.peek() == ":":
             raise self.bad("column filters are not supported on PostgreSQL")
         prefix = self.peek() == "*"

@@ -87,7 +87,10 @@ def _has_table(db: Db, src: str, name: str) -> bool:
 def _derived_position(db: Db, src: str = "") -> int:
     """Where a derived checkpoint stands: just before the first pending
     append, else the log's tail."""
-    pending = logschema.pending_from(db.conn, src)
+    pending = None
+    if _has_table(db, src, logschema.PENDING):  # schema.pending_from, on either database
+        row = db.execute(f"SELECT from_position FROM {src}{logschema.PENDING}").fetchone()
+        pending = None if row is None else row[0]
     if pending is not None:
         return pending - 1
     return db.execute(f"SELECT coalesce(max(position), 0) FROM {src}events").fetchone()[0]

@@ -165,7 +165,7 @@ def search(db: Db, query: str, tenant_id: str | None = None,
         expression, terms = plain_tsquery(query) if syntax == "plain" else fts_tsquery(query)
         sql = ("SELECT m.position, m.session_id, m.role FROM message_search m, "
                "CAST(? AS tsquery) q WHERE m.words @@ q AND m.session_id IS NOT NULL"
-               f"{tenant} ORDER BY ts_rank(m.words, q) DESC, m.position LIMIT ?")
+               f"{tenant} ORDER BY ts_rank(m.words, q, 1) DESC, m.position LIMIT ?")
     params: list = [expression] + ([] if tenant_id is None else [tenant_id]) + [limit]
     try:
         rows = db.execute(sql, params).fetchall()

@@ -92,12 +92,18 @@ class VerifyReport:
 
 
 @contextlib.contextmanager
-def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str, object]]:
+def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None, object]]:
     """(connection, schema of the store's tables, a store reading through the
     connection), all inside one read transaction that is rolled back after.
-    Fresh tables made on the connection go to a scratch schema, searched
-    first; unqualified names of the store's tables still find them."""
+    Fresh tables made on the connection go to a scratch schema (SQLite: the
+    main database of a connection that attaches the file; PostgreSQL: the
+    session's temporary schema), searched first: unqualified names of the
+    store's tables still find them."""
     path = store.log.path
+    if store.runner.dialect.name == "postgres":
+        with _pg_snapshot(store) as found:
+            yield found
+        return
     if path == ":memory:" or path.startswith("file::memory:"):
         # No second connection can see it: hold the store's own, under its
         # lock, for the whole check, and roll the scratch tables back.
@@ -123,6 +129,25 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str, object
         raise translate(e, path) from e
     finally:
         with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
+@contextlib.contextmanager
+def _pg_snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, None, object]]:
+    """PostgreSQL: one REPEATABLE READ transaction on a connection of its
+    own, whose temporary schema takes the fresh tables; rolled back after
+    (a killed verify leaves nothing: its temporary tables die with it)."""
+    conn = store.log.backend.connect()
+    try:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        (path,) = conn.execute("SHOW search_path").fetchone()
+        conn.execute(f"SET LOCAL search_path = pg_temp, {path}")
+        reader = copy.copy(store)
+        reader.log = EventLog._over(conn, store.log.path)
+        yield store.runner.dialect.wrap(conn), None, reader
+    finally:
+        with contextlib.suppress(Exception):
             conn.execute("ROLLBACK")
         conn.close()
 
@@ -157,7 +182,7 @@ def _check(store, db: Db, schema, reader, progress, kept,
     """The report, and the problem that breaks the chain (None: it is whole)."""
     names = tuple(store.runner.projections)
     walk = chainlib.ChainWalk()
-    src = f"{db.q(schema)}."
+    src = f"{db.q(schema)}." if schema else ""
     marks = read_checkpoints(db, src)
     chosen = list(store.runner.projections.values())
     token = secrets.token_hex(4)
@@ -195,7 +220,7 @@ def _check(store, db: Db, schema, reader, progress, kept,
                 p.apply(db, mine, fresh[p.name])
         if progress:
             progress(len(rows))
-    problems = _log_problems(db, src, walk.count)
+    problems = _log_problems(db, src, walk.count) if schema else _pg_log_problems(db)
     broken = problems[0] if problems and problems[0].position is not None else None
     if kept is not None and kept_at is None:
         problems.append(Problem(None, (
@@ -205,7 +230,7 @@ def _check(store, db: Db, schema, reader, progress, kept,
         return report(problems), broken
     sessions, problems = _check_sessions(reader, db, walk, marks)
     for p in chosen:
-        problems += _compare(db, src, p, fresh[p.name])
+        problems += _compare(db, schema, p, fresh[p.name])
     notes = tuple(_describe(n) for n in chainlib.read_notes(db.conn, schema)
                   if n["kind"] != chainlib.INTACT)
     return report(problems, sessions, last_hash=walk.last_hash, kept_position=kept_at,
@@ -235,6 +260,23 @@ def _log_problems(db: Db, src: str, count: int) -> list[Problem]:
         f"SELECT name FROM {src}sqlite_master WHERE type = 'trigger' "
         "AND tbl_name = 'events'")}
     if not set(TRIGGERS) <= triggers:
+        problems.append(Problem(None, "the append-only triggers on events are missing "
+                                      "(`sessionlog repair-triggers` reinstalls them)"))
+    return problems
+
+
+def _pg_log_problems(db: Db) -> list[Problem]:
+    """`_log_problems` on PostgreSQL: a repeated event id, missing triggers."""
+    problems = []
+    dup = db.execute(
+        "SELECT event_id, max(position) FROM events GROUP BY event_id "
+        "HAVING count(*) > 1 ORDER BY max(position) LIMIT 1").fetchone()
+    if dup:
+        problems.append(Problem(dup[1], f"event id {dup[0]} is recorded more than once"))
+    triggers = {r[0] for r in db.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('events') "
+        "AND NOT tgisinternal AND tgenabled <> 'D'")}
+    if not {*TRIGGERS, "events_no_truncate"} <= triggers:
         problems.append(Problem(None, "the append-only triggers on events are missing "
                                       "(`sessionlog repair-triggers` reinstalls them)"))
     return problems
@@ -278,19 +320,22 @@ def _check_sessions(reader, db: Db, walk, marks) -> tuple[int, list[Problem]]:
     return live, problems
 
 
-def _compare(db: Db, src: str, p, fresh) -> list[Problem]:
+def _compare(db: Db, schema: str | None, p, fresh) -> list[Problem]:
     """Each of p's tables equals its fresh copy (folded up to p's checkpoint)."""
     problems = []
     for t in p.tables:
-        f = db.q(fresh[t])
-        row = db.execute(f"SELECT sql FROM {src}sqlite_master WHERE name = ?", (t,)).fetchone()
-        cols = "rowid, *" if row and row[0].upper().startswith("CREATE VIRTUAL") else "*"
-        live = f"{src}{db.q(t)}"
+        cols, live, new = "*", db.q(t), db.q(fresh[t])
+        if schema:  # SQLite: the store's file is `schema`, the fresh tables are in main
+            live, new = f"{db.q(schema)}.{live}", f"main.{new}"
+            row = db.execute(f"SELECT sql FROM {db.q(schema)}.sqlite_master WHERE name = ?",
+                             (t,)).fetchone()
+            if row and row[0].upper().startswith("CREATE VIRTUAL"):
+                cols = "rowid, *"
         try:
             diff = db.execute(
                 f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM {live} EXCEPT "
-                f"SELECT {cols} FROM main.{f})), (SELECT count(*) FROM (SELECT {cols} FROM "
-                f"main.{f} EXCEPT SELECT {cols} FROM {live}))"
+                f"SELECT {cols} FROM {new}) a), (SELECT count(*) FROM (SELECT {cols} FROM "
+                f"{new} EXCEPT SELECT {cols} FROM {live}) b)"
             ).fetchone()
         except sqlite3.DatabaseError as e:
             problems.append(Problem(None, f"projection {p.name}: table {t} cannot be read ({e}); "
@@ -307,6 +352,8 @@ def _fts_integrity(store) -> tuple[list[Problem], str | None]:
     """SQLite's FTS5 `integrity-check` on every full-text table of the
     projections (the index against its content). It is an INSERT, so it runs
     in a short write transaction that changes nothing."""
+    if store.runner.dialect.name != "sqlite":
+        return [], None
     tables = [t for p in store.runner.projections.values() for t in p.tables]
     try:
         with store.log.transaction() as conn:

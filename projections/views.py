@@ -58,8 +58,9 @@ class SessionsProjection:
         db.execute(
             f"CREATE TABLE {db.q(names['sessions'])} ("
             f"position {d.int_type} PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT, "
-            "created_at TEXT NOT NULL, user_id TEXT, tenant_id TEXT, key TEXT, key_scope TEXT, "
-            "state TEXT, UNIQUE (created_at, position), UNIQUE (key_scope, position))"
+            f"created_at {d.sorted_text} NOT NULL, user_id TEXT, tenant_id TEXT, key TEXT, "
+            f"key_scope {d.sorted_text}, state TEXT, UNIQUE (created_at, position), "
+            "UNIQUE (key_scope, position))"
         )
         db.execute(
             f"CREATE TABLE {db.q(names['items'])} ("
@@ -449,7 +450,8 @@ class TenantIndexProjection:
         db.execute(
             f"CREATE TABLE {db.q(names['tenant_sessions'])} ("
             f"session {db.dialect.int_type} PRIMARY KEY, session_id TEXT NOT NULL UNIQUE, "
-            "tenant_id TEXT NOT NULL, created_at TEXT NOT NULL, "
+            f"tenant_id {db.dialect.sorted_text} NOT NULL, created_at {db.dialect.sorted_text} "
+            "NOT NULL, "
             "UNIQUE (tenant_id, created_at, session))"
         )
 
