@@ -58,8 +58,8 @@ USER_ERRORS = (EventLogError, ValueError)
 def main(ctx: click.Context, db: str) -> None:
     """An event-sourced, tamper-evident log of AI-agent conversations.
 
-    Every create, message and delete is an event in an append-only SQLite
-    log; sessions are views folded from it.
+    Every create, message and delete is an event in an append-only log (a
+    SQLite file, or PostgreSQL); sessions are views folded from it.
 
     Example:
 
@@ -67,6 +67,7 @@ def main(ctx: click.Context, db: str) -> None:
       sessionlog demo
       sessionlog list
       sessionlog --db chats.db create --title "Support chat"
+      sessionlog --db postgresql://me@dbhost/chats list
     """
     ctx.obj = db
 
@@ -91,7 +92,12 @@ def open_store(ctx: click.Context, *, create: bool = False, force_foreign: bool 
 def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
             source: str = "cli", catch_up: bool = True) -> Iterator[EventSourcedSessionStore]:
     """`open_store` for a --db value: a SQLite path or a PostgreSQL URL."""
-    if db == ":memory:" or is_url(db):
+    if db == ":memory:":
+        with _store(db, db, source, catch_up) as store:
+            yield store
+        return
+    if is_url(db):
+        _check_tables(db, _pg_tables(db), create, force_foreign, "database")
         with _store(db, db, source, catch_up) as store:
             yield store
         return
@@ -105,18 +111,30 @@ def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
             with _store(tmp, db, source, catch_up) as store:
                 yield store
         return
-    tables = _tables(db)
-    if tables is not None and "events" not in tables:
-        if not create:
-            raise click.ClickException(f"{db} is not a sessionlog database (it has no events table)")
-        if tables and not force_foreign:
-            raise click.ClickException(
-                f"{db} is another program's SQLite database (tables: {', '.join(sorted(tables)[:5])}"
-                f"{', ...' if len(tables) > 5 else ''}); nothing was written (pass --force-foreign to "
-                "add sessionlog's tables to it)"
-            )
+    _check_tables(db, _tables(db), create, force_foreign, "SQLite database")
     with _store(db, db, source, catch_up) as store:
         yield store
+
+
+def _check_tables(db: str, tables: set[str] | None, create: bool, force_foreign: bool,
+                  kind: str) -> None:
+    """Refuse a database without sessionlog's `events` table: for reading,
+    always; for writing, when another program's tables are there (unless
+    `force_foreign`). None: unknown (the store then says what is wrong)."""
+    if tables is None or "events" in tables:
+        return
+    if not create:
+        if not tables and kind == "database":
+            raise click.ClickException(
+                f"no sessionlog log at {db} (create one with `sessionlog create` or "
+                "`sessionlog import`)")
+        raise click.ClickException(f"{db} is not a sessionlog database (it has no events table)")
+    if tables and not force_foreign:
+        raise click.ClickException(
+            f"{db} is another program's {kind} (tables: {', '.join(sorted(tables)[:5])}"
+            f"{', ...' if len(tables) > 5 else ''}); nothing was written (pass --force-foreign to "
+            "add sessionlog's tables to it)"
+        )
 
 
 @contextmanager
@@ -182,6 +200,22 @@ def _tables(path: str) -> set[str] | None:
             return {r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
     except sqlite3.Error:
+        return None
+
+
+def _pg_tables(url: str) -> set[str] | None:
+    """The tables of the schema a PostgreSQL URL names, read without writing;
+    None when that cannot be asked (the store then says what is wrong)."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            return {r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() UNION "
+                "SELECT viewname FROM pg_views WHERE schemaname = current_schema()")}
+    except psycopg.Error:
         return None
 
 
