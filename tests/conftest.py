@@ -11,7 +11,7 @@ from pg import BACKENDS, start, target_for
 @pytest.fixture(params=STORES)
 def store(request, tmp_path):
     """Each SessionStore implementation, fresh."""
-    s = make_store(request.param, tmp_path)
+    s = make_store(request.param, tmp_path, request)
     yield s
     if hasattr(s, "close"):
         s.close()
@@ -36,3 +36,12 @@ def backend(request, tmp_path):
     """What to open a log or store on, once per backend: ":memory:", a
     SQLite file path, or a PostgreSQL URL on a fresh schema."""
     return target_for(request.param, tmp_path, request)
+
+
+@pytest.fixture(params=["sqlite-file", "postgres"])
+def target(request, tmp_path):
+    """A database several stores and processes can open, on each backend: a
+    SQLite file's path, or a PostgreSQL URL naming a fresh schema."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return str(tmp_path / "target.db")

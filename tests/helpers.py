@@ -5,14 +5,18 @@ from __future__ import annotations
 from eventlog import SessionCreated
 from projections import EventSourcedSessionStore, InMemorySessionStore, Session
 
-STORES = ["memory", "sqlite-memory", "sqlite-file"]
+STORES = ["memory", "sqlite-memory", "sqlite-file", "postgres"]
 
 
-def make_store(kind: str, tmp_path):
+def make_store(kind: str, tmp_path, request=None):
+    """A fresh store of a kind of `STORES` ("postgres": a schema of its own,
+    through the `pg_url` fixture of `request`)."""
     if kind == "memory":
         return InMemorySessionStore()
     if kind == "sqlite-memory":
         return EventSourcedSessionStore(":memory:")
+    if kind == "postgres":
+        return EventSourcedSessionStore(request.getfixturevalue("pg_url"))
     return EventSourcedSessionStore(tmp_path / "sessions.db")
 
 

@@ -25,6 +25,7 @@ def path(tmp_path):
     return tmp_path / "cache.db"
 
 
+@pytest.mark.sqlite_only("counts the SQLite statements a cached get runs (PRAGMA data_version)")
 def test_repeated_get_is_served_from_the_cache(path):
     with EventSourcedSessionStore(path) as store:
         s = store.create("t")
@@ -39,8 +40,8 @@ def test_repeated_get_is_served_from_the_cache(path):
         assert seen == ["PRAGMA data_version"], seen
 
 
-def test_a_write_by_another_store_object_is_seen_by_the_next_get(path):
-    with EventSourcedSessionStore(path) as a, EventSourcedSessionStore(path) as b:
+def test_a_write_by_another_store_object_is_seen_by_the_next_get(target):
+    with EventSourcedSessionStore(target) as a, EventSourcedSessionStore(target) as b:
         s = a.create("t")
         assert a.get(s.id).messages == []
         b.add_message(s.id, msg("from b"))
@@ -49,8 +50,8 @@ def test_a_write_by_another_store_object_is_seen_by_the_next_get(path):
         assert a.get(s.id) is None
 
 
-def test_a_write_by_another_process_is_seen_by_the_next_get(path):
-    with EventSourcedSessionStore(path) as store:
+def test_a_write_by_another_process_is_seen_by_the_next_get(target):
+    with EventSourcedSessionStore(target) as store:
         s = store.create("t")
         store.add_message(s.id, msg("mine"))
         assert len(store.get(s.id).messages) == 1
@@ -60,15 +61,15 @@ def test_a_write_by_another_process_is_seen_by_the_next_get(path):
             "with EventSourcedSessionStore(sys.argv[1]) as st:\n"
             "    st.add_message(sys.argv[2], SessionMessage('assistant', 'theirs', datetime.now(UTC)))\n"
         )
-        subprocess.run([sys.executable, "-c", code, str(path), str(s.id)], check=True)
+        subprocess.run([sys.executable, "-c", code, target, str(s.id)], check=True)
         assert [m.content for m in store.get(s.id).messages] == ["mine", "theirs"]
         store.add_message(s.id, msg("mine again"))  # the write path re-reads too
         assert [m.content for m in store.get(s.id).messages] == ["mine", "theirs", "mine again"]
         assert store.verify().ok
 
 
-def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(path):
-    with EventSourcedSessionStore(path) as store:
+def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(target):
+    with EventSourcedSessionStore(target) as store:
         a, b = store.create("a"), store.create("b")
         store.get(a.id), store.get(b.id)
         store.add_message(a.id, msg("x"))
@@ -76,8 +77,8 @@ def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(path):
         assert store.cache._entries[str(b.id)].epoch == store.cache._epoch  # b stayed current
 
 
-def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(path):
-    with EventSourcedSessionStore(path) as store:
+def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(target):
+    with EventSourcedSessionStore(target) as store:
         s = store.create("t")
         store.add_message(s.id, msg("a"))
         assert store.get(s.id) is not None
@@ -89,8 +90,8 @@ def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(path):
         assert store.verify().ok
 
 
-def test_a_rolled_back_write_leaves_nothing_remembered(path):
-    with EventSourcedSessionStore(path) as store:
+def test_a_rolled_back_write_leaves_nothing_remembered(target):
+    with EventSourcedSessionStore(target) as store:
         s = store.create("t")
         with pytest.raises(RuntimeError), store.log.transaction():
             store.add_message(s.id, msg("gone"))
@@ -140,8 +141,8 @@ def test_copies_cover_every_session_field():
     assert copy_session(fresh) == fresh
 
 
-def test_a_session_changed_elsewhere_is_read_again_reusing_its_unchanged_messages(path):
-    with EventSourcedSessionStore(path) as a, EventSourcedSessionStore(path) as b:
+def test_a_session_changed_elsewhere_is_read_again_reusing_its_unchanged_messages(target):
+    with EventSourcedSessionStore(target) as a, EventSourcedSessionStore(target) as b:
         s = a.create("t")
         a.add_messages(s.id, [msg(str(i)) for i in range(5)])
         first = a.get(s.id)
@@ -151,6 +152,7 @@ def test_a_session_changed_elsewhere_is_read_again_reusing_its_unchanged_message
         assert all(x is y for x, y in zip(first.messages, second.messages[:5]))  # frozen, reused
 
 
+@pytest.mark.sqlite_only("a hand edit of a view by another connection moves SQLite's data_version; PostgreSQL's stamp follows the log's writers only")
 def test_rows_changed_behind_the_stores_back_are_not_reused(path):
     import sqlite3
     with EventSourcedSessionStore(path) as store:

@@ -11,12 +11,14 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
+from eventlog.backends import is_url
 from sessionlog.cli import main
 
 
 @pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "cli.db")
+def db(target):
+    """A SQLite file or a PostgreSQL URL (--db takes both)."""
+    return target
 
 
 def run(db, *args, input=None):
@@ -77,13 +79,21 @@ def test_user_errors_are_one_clear_line(db, args, message):
     assert "Traceback" not in result.output + result.stderr
 
 
-def test_read_commands_refuse_a_missing_file(tmp_path):
-    missing = str(tmp_path / "missing.db")
+def test_read_commands_refuse_a_missing_database(target):
+    """A file that does not exist, or a PostgreSQL schema without a log: read
+    commands say so and create nothing."""
+    missing = target
     for args in (["list"], ["show", str(uuid.uuid4())], ["history", str(uuid.uuid4())]):
         result = run(missing, *args)
         assert result.exit_code == 1
-        assert "no database at" in result.stderr
-    assert not os.path.exists(missing)
+        assert ("no sessionlog log at" if is_url(missing) else "no database at") in result.stderr
+    if is_url(missing):
+        import psycopg
+        with psycopg.connect(missing) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables "
+                                "WHERE schemaname = current_schema()").fetchone() == (0,)
+    else:
+        assert not os.path.exists(missing)
 
 
 def test_show_of_a_deleted_session_points_to_its_history(db):
@@ -137,11 +147,11 @@ def test_search_rebuild_catch_up_stats(db):
     assert "live sessions     2" in ok(db, "stats")
 
 
-def test_audit_end_to_end_through_subprocesses(tmp_path):
-    db = str(tmp_path / "audit.db")
+def test_audit_end_to_end_through_subprocesses(db):
+    env = {**os.environ, "SESSIONLOG_DB": db}  # the database named by the environment
 
     def cli(*args, input=None):
-        return subprocess.run([sys.executable, "-m", "sessionlog", "--db", db, *args],
+        return subprocess.run([sys.executable, "-m", "sessionlog", *args], env=env,
                               capture_output=True, text=True, timeout=60, input=input)
 
     sid = cli("create", "--title", "audit").stdout.strip()

@@ -27,7 +27,7 @@ ITEM_STORES = STORES
 
 @pytest.fixture(params=ITEM_STORES)
 def store(request, tmp_path):
-    s = make_store(request.param, tmp_path)
+    s = make_store(request.param, tmp_path, request)
     yield s
     if hasattr(s, "close"):
         s.close()

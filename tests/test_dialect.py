@@ -35,13 +35,6 @@ def test_a_projection_is_handed_a_db_that_names_its_dialect():
         assert rows == [("SessionCreated",)]
 
 
-def test_postgres_sql_takes_question_marks_and_keeps_literals():
-    pg = dialect_named("postgres")
-    assert pg.sql("SELECT a FROM t WHERE b = ? AND c LIKE 'x%?' AND d = ?") == (
-        "SELECT a FROM t WHERE b = %s AND c LIKE 'x%%?' AND d = %s")
-    assert SQLITE.sql("SELECT ? WHERE 'a%' = ?") == "SELECT ? WHERE 'a%' = ?"
-
-
 def test_names_are_quoted_alike_on_both():
     for d in (SQLITE, dialect_named("postgres")):
         assert d.q('we"ird') == '"we""ird"'

@@ -22,8 +22,8 @@ def msg(text: str, role: SessionRole = SessionRole.USER) -> SessionMessage:
 
 
 @pytest.fixture
-def path(tmp_path):
-    return tmp_path / "sessions.db"
+def path(target):
+    return target
 
 
 def types_and_versions(store, sid):
@@ -165,10 +165,10 @@ def test_store_in_a_missing_directory_is_a_clear_error(tmp_path):
         EventSourcedSessionStore(tmp_path / "nope" / "s.db")
 
 
-def test_require_says_why_there_is_no_session(tmp_path):
+def test_require_says_why_there_is_no_session(path):
     """deleted / never existed / another tenant / not yet: decided by the library."""
     from projections import SessionDeletedError, SessionNotFoundError, SessionNotYetError
-    with EventSourcedSessionStore(tmp_path / "r.db") as store:
+    with EventSourcedSessionStore(path) as store:
         s = store.create_with_user("t", "u", "acme")
         created = store.log.last_position()
         assert store.require(s.id, tenant_id="acme") == store.get(s.id)

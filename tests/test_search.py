@@ -27,8 +27,8 @@ TEXTS = [
 
 
 @pytest.fixture
-def store(tmp_path):
-    with EventSourcedSessionStore(tmp_path / "s.db") as s:
+def store(target):
+    with EventSourcedSessionStore(target) as s:
         sid = s.create_with_user("t", "alice", "acme").id
         s.add_messages(sid, [SessionMessage(SessionRole.USER, t, datetime.now(UTC)) for t in TEXTS])
         yield s
@@ -138,6 +138,7 @@ def make_old_layout(path) -> None:
                          (last,))
 
 
+@pytest.mark.sqlite_only("FTS5 layouts of earlier releases")
 def test_an_older_search_view_is_rebuilt_on_open(tmp_path):
     path = tmp_path / "old.db"
     make_old_layout(path)
@@ -149,6 +150,7 @@ def test_an_older_search_view_is_rebuilt_on_open(tmp_path):
         assert found(s, "你好") == [6]
 
 
+@pytest.mark.sqlite_only("FTS5 layouts of earlier releases")
 def test_an_older_search_view_is_upgraded_lazily_by_search(tmp_path):
     path = tmp_path / "old.db"
     make_old_layout(path)
@@ -161,11 +163,11 @@ def test_an_older_search_view_is_upgraded_lazily_by_search(tmp_path):
         assert found(s, "本語") == [5]
 
 
-def test_items_with_text_are_searched_and_pops_and_clears_remove_them(tmp_path):
+def test_items_with_text_are_searched_and_pops_and_clears_remove_them(target):
     """ItemAdded text is indexed (items without text are not, but count for a
     pop); popped and cleared items are no longer found."""
     from projections import NewItem
-    with EventSourcedSessionStore(tmp_path / "items.db") as s:
+    with EventSourcedSessionStore(target) as s:
         sid = s.create("t").id
         s.add_items(sid, [NewItem("user", {"q": 1}, "where is parcel 77"),
                           NewItem("tool", {"call": "track"}),  # no text: not searchable

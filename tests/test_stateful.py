@@ -5,10 +5,18 @@ every step, and the event-sourced store's log must replay to its views."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 from strategies import messages, short_texts
 
 from projections import (
@@ -25,11 +33,13 @@ def shape(session):
 
 class StoresAgree(RuleBasedStateMachine):
     ids = Bundle("ids")
+    #: A new, empty database for each run (a path or URL).
+    target: Callable[[], str] = staticmethod(lambda: ":memory:")  # type: ignore[assignment]
 
     def __init__(self):
         super().__init__()
         self.model = InMemorySessionStore()
-        self.real = EventSourcedSessionStore(":memory:")
+        self.real = EventSourcedSessionStore(self.target())
         self.twin: dict[uuid.UUID, uuid.UUID] = {}  # model id -> real id
 
     @rule(target=ids, title=st.one_of(st.none(), short_texts))
@@ -93,5 +103,18 @@ class StoresAgree(RuleBasedStateMachine):
         self.real.close()
 
 
-StoresAgree.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
-TestStoresAgree = StoresAgree.TestCase
+@pytest.mark.parametrize("kind", ["sqlite-memory", "postgres"])
+def test_stores_agree(kind, request):
+    """The same random operations on the reference and the event-sourced
+    store, on each backend (PostgreSQL: a fresh schema per run, fewer runs)."""
+    machine = StoresAgree
+    examples = 60
+    if kind == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+
+        class OnPostgres(StoresAgree):
+            target = staticmethod(cluster.new_schema)
+
+        machine, examples = OnPostgres, 20
+    run_state_machine_as_test(machine, settings=settings(
+        max_examples=examples, stateful_step_count=30, deadline=None))

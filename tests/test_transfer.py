@@ -43,9 +43,10 @@ def run_import(store, text, name="f.jsonl", **kw):
     return import_sessions(store, read_sessions(io.StringIO(text), name), **kw)
 
 
-@pytest.fixture
-def store():
-    with EventSourcedSessionStore(":memory:") as s:
+@pytest.fixture(params=["sqlite-memory", "postgres"])
+def store(request):
+    target = request.getfixturevalue("pg_url") if request.param == "postgres" else ":memory:"
+    with EventSourcedSessionStore(target) as s:
         yield s
 
 
@@ -157,8 +158,8 @@ def test_export_filters_by_tenant(store):
     assert [json.loads(x)["tenant_id"] for x in export_sessions(store, "acme")] == ["acme", "acme"]
 
 
-def test_cli_import_export(tmp_path):
-    src, dst = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+def test_cli_import_export(tmp_path, target):
+    src, dst = str(tmp_path / "a.db"), target
     data = tmp_path / "in.json"
     data.write_text(json.dumps([session_dict(i) for i in range(4)]))
     out = CliRunner().invoke(main, ["--db", src, "import", str(data)])

@@ -60,7 +60,7 @@ def run(coro):
 
 @pytest.fixture(params=STORES)
 def store(request, tmp_path):
-    s = make_store(request.param, tmp_path)
+    s = make_store(request.param, tmp_path, request)
     yield s
     if isinstance(s, EventSourcedSessionStore):
         s.close()

@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from eventlog.backends import is_url
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
 WRITER = str(Path(__file__).with_name("writer.py"))
@@ -27,12 +28,18 @@ def fill(path, sessions=40, messages=40):
 
 
 def tables(path):
+    """The tables of the store's file (SQLite) or schema (PostgreSQL)."""
+    if is_url(path):
+        import psycopg
+        with psycopg.connect(path, autocommit=True) as conn:
+            return sorted(r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
     with sqlite3.connect(path) as conn:
         return sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
 
 
-def test_verify_is_ok_while_another_process_writes(tmp_path):
-    path = str(tmp_path / "busy.db")
+def test_verify_is_ok_while_another_process_writes(target):
+    path = target
     fill(path)
     writer = subprocess.Popen([sys.executable, WRITER, "crash", path, "7", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
@@ -51,8 +58,8 @@ def test_verify_is_ok_while_another_process_writes(tmp_path):
         writer.wait()
 
 
-def test_verify_writes_nothing_to_the_file(tmp_path):
-    path = str(tmp_path / "v.db")
+def test_verify_writes_nothing_to_the_file(target):
+    path = target
     fill(path, 5, 5)
     before = tables(path)
     with EventSourcedSessionStore(path, catch_up=False) as store:
@@ -65,8 +72,8 @@ def test_verify_writes_nothing_to_the_file(tmp_path):
     assert all(t == before for t in seen) and tables(path) == before
 
 
-def test_a_killed_verify_leaves_nothing_behind(tmp_path):
-    path = str(tmp_path / "v.db")
+def test_a_killed_verify_leaves_nothing_behind(target):
+    path = target
     fill(path, 20, 20)
     before = tables(path)
     code = ("import sys; from projections import EventSourcedSessionStore as S, verify\n"
