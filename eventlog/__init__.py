@@ -15,6 +15,7 @@ from .errors import (
     EventLogError,
     LayoutError,
     ReadOnlyError,
+    SealedFileError,
     StorageError,
 )
 from .events import (
@@ -27,6 +28,7 @@ from .events import (
     SessionDeleted,
     SessionRole,
     StateChanged,
+    SubjectErased,
     state_stream,
     stream_of,
 )
@@ -48,12 +50,14 @@ __all__ = [
     "RecordedEvent",
     "SCHEMA_VERSION",
     "ScopeStateChanged",
+    "SealedFileError",
     "SessionCleared",
     "SessionCreated",
     "SessionDeleted",
     "SessionRole",
     "StateChanged",
     "StorageError",
+    "SubjectErased",
     "decode_event",
     "encode_event",
     "format_timestamp",

@@ -38,6 +38,11 @@ class EventDecodeError(EventLogError, ValueError):
     """A stored event could not be read back into its class."""
 
 
+class SealedFileError(EventLogError, ValueError):
+    """The file is erasable (its personal fields are sealed) and was opened
+    as a plain one, or the other way round. Nothing was written."""
+
+
 class StorageError(EventLogError, OSError):
     """The database file could not be opened or written (missing directory,
     read-only file, full disk, corrupt file). Nothing was written."""

@@ -204,8 +204,34 @@ def state_stream(tenant_id: str, user_id: str | None = None) -> str:
     return f"state:user:{_component(tenant_id)}:{_component(user_id)}"
 
 
+def _erasure_scope(_: Any, attribute: Any, value: Any) -> None:
+    if value not in ("user", "session"):
+        raise ValueError(f"scope: expected 'user' or 'session', got {value!r}")
+
+
+def _sessions(_: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{attribute.name}: expected an integer >= 0, got {value!r}")
+
+
+@attrs.frozen
+class SubjectErased:
+    """A data subject's key was destroyed: every personal field of theirs in
+    the log is unreadable from then on (crypto-shredding). Holds no personal
+    data: `subject` is the destroyed key's random id, `sessions` how many
+    sessions it covered, `requested_by` and `reason` what the operator gave.
+    Lives in the stream `erasure:<subject>`."""
+
+    subject: str = attrs.field(validator=nonempty_text)
+    scope: str = attrs.field(validator=_erasure_scope)
+    sessions: int = attrs.field(validator=_sessions)
+    erased_at: datetime = attrs.field(converter=aware)
+    requested_by: str | None = attrs.field(default=None, validator=text_or_none)
+    reason: str | None = attrs.field(default=None, validator=text_or_none)
+
+
 Event = (SessionCreated | MessageAdded | SessionDeleted | ItemAdded | ItemsRemoved
-         | SessionCleared | StateChanged | ScopeStateChanged)
+         | SessionCleared | StateChanged | ScopeStateChanged | SubjectErased)
 
 #: The events of a session's own stream.
 SESSION_EVENTS = (SessionCreated, MessageAdded, SessionDeleted, ItemAdded, ItemsRemoved,
@@ -213,7 +239,7 @@ SESSION_EVENTS = (SessionCreated, MessageAdded, SessionDeleted, ItemAdded, Items
 
 #: Event classes by the name stored in the `type` column.
 EVENT_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (*SESSION_EVENTS, ScopeStateChanged)
+    cls.__name__: cls for cls in (*SESSION_EVENTS, ScopeStateChanged, SubjectErased)
 }
 
 
@@ -221,4 +247,6 @@ def stream_of(event: Event) -> str:
     """The stream an event belongs to."""
     if isinstance(event, ScopeStateChanged):
         return state_stream(event.tenant_id, event.user_id)
+    if isinstance(event, SubjectErased):
+        return f"erasure:{event.subject}"
     return str(event.session_id)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from . import chain, lean
+from . import chain, lean, sealing
 from .backends import backend_over, open_backend
 from .chain import ChainWalk
 from .checks import uuid_from_int
@@ -33,8 +33,9 @@ from .errors import (
     EventDecodeError,
     EventLogError,
     ReadOnlyError,
+    SealedFileError,
 )
-from .events import EVENT_TYPES, Event, ScopeStateChanged, stream_of
+from .events import EVENT_TYPES, Event, ScopeStateChanged, SubjectErased, stream_of
 from .recorded import COLUMNS, RecordedEvent
 
 _T = TypeVar("_T")
@@ -105,9 +106,9 @@ def _encode(stream_id: str, events: Iterable[Event]) -> list[tuple[str, dict[str
     owner = _owner(stream_id)
     encoded = []
     for e in events:
-        if type(e) is ScopeStateChanged:
+        if type(e) is ScopeStateChanged or type(e) is SubjectErased:
             if stream_of(e) != stream_id:
-                raise ValueError(f"a state event belongs to stream {stream_of(e)!r}, "
+                raise ValueError(f"a {type(e).__name__} belongs to stream {stream_of(e)!r}, "
                                  f"not {stream_id!r}")
         elif owner is None or getattr(e, "session_id", None) != owner:
             raise ValueError(
@@ -157,10 +158,13 @@ class EventLog:
         synchronous: "normal" (a returned write survives a process crash) or
             "full" (it also survives a power cut).
         timeout: seconds to wait for another writer's lock.
+        sealer: keeps personal fields sealed (see `eventlog.sealing`); a
+            sealed file refuses to open without one.
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *,
-                 synchronous: str = "normal", timeout: float = 30.0) -> None:
+                 synchronous: str = "normal", timeout: float = 30.0,
+                 sealer: sealing.Sealer | None = None) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
         #: What stores, reads and locks (`backend.name`: "sqlite" or "postgres").
@@ -174,6 +178,7 @@ class EventLog:
         self._good_tail: tuple[int, str] | None = None
         self._init_write_state(group_commit=self.backend.group_commit)
         self._layout_checked = False  # an older layout is migrated on the first write
+        self.sealer: sealing.Sealer | None = None
         if not self.backend.current:  # a new file (or a pre-release one): set up now
             try:
                 with self.transaction():
@@ -181,6 +186,23 @@ class EventLog:
             except BaseException:
                 self.backend.close()
                 raise
+        if self.backend.name == "sqlite" and sealer is None and sealing.is_sealed(self.backend.conn):
+            self.backend.close()
+            raise SealedFileError(
+                f"{self.path} is an erasable file (its personal fields are encrypted): open it "
+                "with erasable=True")
+        if sealer is not None:
+            try:
+                sealer.attach(self)
+            except BaseException:
+                self.close()
+                raise
+            self.sealer = sealer
+
+    def reveal(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """Events read from the table, with sealed fields opened (as every
+        read of this log gives them)."""
+        return events if self.sealer is None else self.sealer.reveal(events)
 
     def _migrate(self, conn: Any) -> None:
         """Inside a write: bring an older layout up to date (once per object:
@@ -206,6 +228,7 @@ class EventLog:
         log._meta_cache, log._notes_ready, log._good_tail = {}, False, None
         log._init_write_state(group_commit=False)
         log._layout_checked = True
+        log.sealer = None
         return log
 
     def _init_write_state(self, group_commit: bool) -> None:
@@ -483,7 +506,7 @@ class EventLog:
     def _append_many(self, conn, batch, metadata, *, pending: bool = False) -> list[RecordedEvent]:
         """`append_many` inside the caller's open transaction (`pending`: see
         `_append`)."""
-        plan = [(stream_id, _encode(stream_id, events), expected)
+        plan = [(stream_id, self._sealed(conn, stream_id, _encode(stream_id, events)), expected)
                 for stream_id, events, expected in batch]
         return self._write(conn, plan, metadata, None, pending)
 
@@ -494,7 +517,7 @@ class EventLog:
         `pending`: mark the events as appended without projection (see
         `schema.PENDING`). A caller that applies its inline projections in
         the same transaction passes False."""
-        encoded = _encode(stream_id, events)
+        encoded = self._sealed(conn, stream_id, _encode(stream_id, events))
         if not encoded or event_ids is None:
             return self._write(conn, [(stream_id, encoded, expected_version)], metadata, None,
                                pending)
@@ -511,6 +534,11 @@ class EventLog:
                 f"{already[0].stream_id}), but not the whole append",
             )
         return self._write(conn, [(stream_id, encoded, expected_version)], metadata, ids, pending)
+
+    def _sealed(self, conn, stream_id: str, encoded: list) -> list:
+        if self.sealer is None or not encoded:
+            return encoded
+        return self.sealer.seal(conn, stream_id, encoded)
 
     def _write(self, conn, plan, metadata, ids, pending=False) -> list[RecordedEvent]:
         """Chain and insert planned (stream_id, encoded events, expected_version)
@@ -633,7 +661,7 @@ class EventLog:
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(f"{_SELECT} WHERE idempotency_key IN ({marks})", chunk):
                 found[row[1]] = RecordedEvent.from_row(row)
-        return [found[i] for i in ids if i in found]
+        return self.reveal([found[i] for i in ids if i in found])
 
     # -- reads --------------------------------------------------------------
 
@@ -654,7 +682,7 @@ class EventLog:
             params.append(until)
         with self._reader() as conn:
             rows = conn.execute(sql + " ORDER BY version", params).fetchall()
-        return [RecordedEvent.from_row(r) for r in rows]
+        return self.reveal([RecordedEvent.from_row(r) for r in rows])
 
     def read_all(self, from_position: int = 0, *, batch_size: int = 1000) -> Iterator[RecordedEvent]:
         """Every event with `position >= from_position`, in position order.
@@ -689,9 +717,9 @@ class EventLog:
             if not rows:
                 return
             if chain is None:
-                yield [RecordedEvent.from_row(r) for r in rows]
+                yield self.reveal([RecordedEvent.from_row(r) for r in rows])
             else:
-                yield self._checked(rows, chain)
+                yield self.reveal(self._checked(rows, chain))
             last = rows[-1][0]
 
     @staticmethod

@@ -2,6 +2,8 @@
 
 from .errors import (
     DuplicateKeyError,
+    ErasureError,
+    MasterKeyError,
     ProjectionError,
     SessionDeletedError,
     SessionNotFoundError,
@@ -34,8 +36,10 @@ from .views import SessionsProjection, TenantIndexProjection
 
 __all__ = [
     "DuplicateKeyError",
+    "ErasureError",
     "EventSourcedSessionStore",
     "InMemorySessionStore",
+    "MasterKeyError",
     "NewItem",
     "Problem",
     "Projection",

@@ -76,3 +76,13 @@ class DuplicateKeyError(EventLogError, ValueError):
 class StaleViewWarning(RuntimeWarning):
     """A view could not be brought up to the log (read-only file, full disk):
     reads show it as it is, possibly missing the newest events."""
+
+
+class MasterKeyError(EventLogError, PermissionError):
+    """An erasable file's master key is missing or is not the one its data
+    keys were wrapped with. Nothing was read or written."""
+
+
+class ErasureError(EventLogError, ValueError):
+    """An erasure that cannot be done as asked (a plain file, a session whose
+    key is its user's). Nothing was written."""

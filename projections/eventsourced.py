@@ -26,9 +26,10 @@ from eventlog import (
     SessionDeleted,
     StorageError,
 )
+from eventlog.backends import is_url
 from eventlog.checks import aware, bounded, to_uuid
 
-from . import commands, views
+from . import commands, erasure, views
 from .cache import SessionCache
 from .dialect import Db
 from .errors import (
@@ -40,6 +41,7 @@ from .errors import (
     StaleViewWarning,
 )
 from .fold import fold_all
+from .masterkey import MasterKeyProvider, default_provider
 from .models import NewItem, Session, SessionItem, SessionMessage, SessionSummary, message_event
 from .runner import Progress, Projection, ProjectionRunner
 from .search import SearchHit, SearchProjection
@@ -106,12 +108,27 @@ class EventSourcedSessionStore:
         source: the `source` recorded in each write's metadata.
         catch_up: bring every projection up to the log on opening (default);
             `verify` of a damaged file opens without it.
+        erasable: keep personal fields encrypted per data subject, so that
+            `erase` and `erase_user` can forget a person (see
+            `projections.erasure`). Recorded in the file: an erasable file
+            must be opened with it, a plain one without it.
+        master_key: what wraps the data keys of an erasable store (see
+            `projections.masterkey`); default: $SESSIONLOG_MASTER_KEY if set,
+            else the key file `<path>.key`, created with the file.
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, synchronous: str = "normal",
                  timeout: float = 30.0, projections: Iterable[Projection] = (),
-                 source: str = "api", catch_up: bool = True) -> None:
-        self.log = EventLog(path, synchronous=synchronous, timeout=timeout)
+                 source: str = "api", catch_up: bool = True, erasable: bool = False,
+                 master_key: MasterKeyProvider | None = None) -> None:
+        sealer = None
+        if erasable:
+            target = os.fspath(path)
+            if is_url(target):
+                raise erasure.ErasureError("erasable stores are SQLite-only in this release; "
+                                           "open the PostgreSQL log without erasable=True")
+            sealer = erasure.Sealer(master_key or default_provider(target))
+        self.log = EventLog(path, synchronous=synchronous, timeout=timeout, sealer=sealer)
         self.source = source
         # Write-side memory, exact while the log's stamp is `_synced_at`:
         # the inline views are current, and `_live` holds the owners of the
@@ -137,6 +154,11 @@ class EventSourcedSessionStore:
                     self.runner.drop_leftovers()  # of a killed rebuild, if its process is gone
                 except ReadOnlyError:
                     pass
+            if sealer is not None and erasure.purge_pending(self):
+                try:
+                    erasure.purge(self)  # an erasure's purge was cut short
+                except (erasure.ErasureError, ReadOnlyError) as e:
+                    warnings.warn(f"{e}", RuntimeWarning, stacklevel=2)
 
         except BaseException:
             self.log.close()
@@ -702,7 +724,31 @@ class EventSourcedSessionStore:
                             for name, pos in self.runner.checkpoints().items()},
             "unfinished_builds": self.runner.builds(),
             "notes": self.log.notes(),
+            **erasure.stats(self),
         }
+
+    def erase(self, id: SessionId, *, reason: str | None = None,
+              requested_by: str | None = None) -> erasure.Erasure:
+        """Forget a session that has no user: destroy its data key (its
+        text, title, items and state read as `[erased]` from then on),
+        remove it from every view, and leave no plain copy in the file.
+        Appends a `SessionDeleted` (if it was live) and one `SubjectErased`.
+        A second erase writes nothing (`Erasure.already`).
+
+        Raises:
+            ErasureError: a plain file, or the session is a user's (its key
+                is the user's: use `erase_user`). Nothing written.
+            SessionNotFoundError: no such session.
+        """
+        return erasure.erase_session(self, to_uuid(id), reason=reason, requested_by=requested_by)
+
+    def erase_user(self, user_id: str, tenant_id: str, *, reason: str | None = None,
+                   requested_by: str | None = None) -> erasure.Erasure:
+        """Forget a user of a tenant: every session of theirs and their user
+        state, as `erase` does for one session (the same user id in another
+        tenant is another person)."""
+        return erasure.erase_user(self, user_id, tenant_id, reason=reason,
+                                  requested_by=requested_by)
 
     def compact(self) -> dict[str, int]:
         """Give back the space of failed or killed rebuilds: drop the tables

@@ -24,7 +24,7 @@ from eventlog import (
     SessionDeleted,
     StateChanged,
 )
-from eventlog.events import Event
+from eventlog.events import Event, SubjectErased
 
 from .models import MESSAGE_ROLES, Session, SessionItem, SessionMessage
 
@@ -108,7 +108,7 @@ class Builder:
             if self.session is None:
                 self.start(event, 1 if version is None else version)
             return
-        if type(event) is ScopeStateChanged:
+        if type(event) is ScopeStateChanged or type(event) is SubjectErased:
             return  # not a session's event
         if self.session is None:
             if type(event) not in (MessageAdded, SessionDeleted, ItemAdded, ItemsRemoved,

@@ -22,7 +22,7 @@ from eventlog import (
     state_stream,
 )
 from eventlog.checks import to_uuid
-from eventlog.events import Event
+from eventlog.events import Event, SubjectErased
 
 from . import commands
 from .cache import copy_session
@@ -142,6 +142,8 @@ class InMemorySessionStore:
                 stream = state_stream(event.tenant_id, event.user_id)
                 self._scopes[stream] = fold_scope(self._scopes.get(stream, {}), event)
                 return
+            if isinstance(event, SubjectErased):
+                return  # the in-memory store keeps no keys
             sid = event.session_id
             before = self._sessions.get(sid)
             # Each session keeps its fold builder: an event is applied in

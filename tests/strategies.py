@@ -16,6 +16,7 @@ from eventlog import (
     SessionDeleted,
     SessionRole,
     StateChanged,
+    SubjectErased,
 )
 from projections import Session, SessionMessage
 
@@ -64,6 +65,9 @@ scope_state_changed = st.one_of(
               timestamps),
     st.builds(ScopeStateChanged, st.just("user"), nonempty, nonempty, json_objects, timestamps),
 )
+subject_erased = st.builds(SubjectErased, nonempty, st.sampled_from(["user", "session"]),
+                           st.integers(0, 10**6), timestamps, st.one_of(st.none(), texts),
+                           st.one_of(st.none(), texts))
 EVENT_STRATEGIES = [session_created, message_added, session_deleted, item_added, items_removed,
-                    session_cleared, state_changed, scope_state_changed]
+                    session_cleared, state_changed, scope_state_changed, subject_erased]
 events = st.one_of(*EVENT_STRATEGIES)

@@ -13,9 +13,9 @@ def test_eventlog_all():
     assert eventlog.__all__ == [
         "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "EventDecodeError",
         "EventLog", "EventLogError", "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded",
-        "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SessionCleared",
-        "SessionCreated", "SessionDeleted", "SessionRole", "StateChanged", "StorageError",
-        "decode_event", "encode_event", "format_timestamp", "parse_timestamp", "state_stream",
+        "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SealedFileError",
+        "SessionCleared", "SessionCreated", "SessionDeleted", "SessionRole", "StateChanged",
+        "StorageError", "SubjectErased", "decode_event", "encode_event", "format_timestamp", "parse_timestamp", "state_stream",
         "stream_of",
     ]
 
@@ -43,18 +43,20 @@ def test_sessionlog_all():
     assert sessionlog.__all__ == sorted(sessionlog.__all__)
     assert sessionlog.__all__ == [
         "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "DuplicateKeyError",
-        "EventDecodeError", "EventLog", "EventLogError", "EventSourcedSessionStore",
-        "ImportConflictError", "ImportFileError", "ImportSummary", "InMemorySessionStore",
-        "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded", "NewItem", "Problem",
-        "Projection", "ProjectionError", "ProjectionRunner", "ReadOnlyError", "RecordedEvent",
-        "SCHEMA_VERSION", "ScopeStateChanged", "SearchHit", "SearchProjection", "Session",
-        "SessionCleared", "SessionCreated", "SessionDeleted", "SessionDeletedError", "SessionItem",
-        "SessionMessage", "SessionNotFoundError", "SessionNotYetError", "SessionRole", "SessionStore", "SessionSummary",
-        "SessionsProjection", "StaleViewWarning", "StateChanged", "StorageError", "TenantIndexProjection",
-        "TenantSessionStore", "VerifyReport", "decode_event", "encode_event", "export_sessions",
-        "fold", "fold_all", "format_session_context", "format_timestamp", "import_sessions",
-        "parse_timestamp", "read_sessions", "session_from_dict", "session_from_json",
-        "session_to_dict", "session_to_json", "state_stream", "stream_of", "verify",
+        "ErasureError", "EventDecodeError", "EventLog", "EventLogError",
+        "EventSourcedSessionStore", "ImportConflictError", "ImportFileError", "ImportSummary",
+        "InMemorySessionStore", "ItemAdded", "ItemsRemoved", "LayoutError", "MasterKeyError",
+        "MessageAdded", "NewItem", "Problem", "Projection", "ProjectionError", "ProjectionRunner",
+        "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SealedFileError",
+        "SearchHit", "SearchProjection", "Session", "SessionCleared", "SessionCreated",
+        "SessionDeleted", "SessionDeletedError", "SessionItem", "SessionMessage",
+        "SessionNotFoundError", "SessionNotYetError", "SessionRole", "SessionStore",
+        "SessionSummary", "SessionsProjection", "StaleViewWarning", "StateChanged", "StorageError",
+        "SubjectErased", "TenantIndexProjection", "TenantSessionStore", "VerifyReport",
+        "decode_event", "encode_event", "export_sessions", "fold", "fold_all",
+        "format_session_context", "format_timestamp", "import_sessions", "parse_timestamp",
+        "read_sessions", "session_from_dict", "session_from_json", "session_to_dict",
+        "session_to_json", "state_stream", "stream_of", "verify",
     ]
     missing = (set(eventlog.__all__) | set(projections.__all__)) - set(sessionlog.__all__)
     assert not missing, f"re-export {sorted(missing)} in sessionlog/__init__.py and pin them here"

@@ -1,0 +1,407 @@
+"""Erasure with the audit trail kept: crypto-shredding (issue #14).
+
+An erasable store (`EventSourcedSessionStore(path, erasable=True)`) keeps
+every personal field of an event encrypted in the log, under a data key per
+data subject; erasing the subject destroys the key. The log stays whole:
+the hash chain covers the ciphertext, which never changes.
+
+Design (the decisions, in one place):
+
+- Personal fields: `SessionCreated.title`, `MessageAdded.content`,
+  `ItemAdded.data` and `.text`, `StateChanged.delta` (session state is
+  whatever the agent keeps about the conversation: names, preferences), and
+  the `delta` of a user's `ScopeStateChanged`. Kept in clear: ids, roles,
+  timestamps, counts, `key`, `user_id`, `tenant_id`, metadata and tenant
+  (app) state -- they route, index and check the log. Use pseudonymous
+  user ids if the ids themselves identify a person.
+- Subject: a user within its tenant (`["user", tenant_id, user_id]`); a
+  session without a user is its own subject (`["session", id]`). So
+  `erase(id)` of a user's session is refused (its key is the user's).
+- Cipher: AES-256-GCM (`cryptography`), a fresh random 96-bit nonce per
+  field, associated data = stream id, event type and field name (a
+  ciphertext cannot be moved to another place). A sealed string field is
+  stored as `"sealed:<key id>:<base64url(nonce + ciphertext + tag)>"`, a
+  sealed object field as `{"sealed": "<that string>"}`: the JSON keeps each
+  field's type, so the stored text still decodes, the chain hashes it as
+  any text, and the lean encoder (which encodes before sealing) is unchanged.
+- Keys: table `erasure_keys` (key id, subject, the data key wrapped by the
+  master key), beside the log, outside the chain; `erasure_streams` maps
+  each session stream to its key id; `erasure_meta` marks the file erasable
+  (`eventlog.sealing.MARKER`: a plain open refuses it, and an erasable open
+  refuses a plain file that has events) and holds a check value wrapped by
+  the master key (a wrong key is refused before anything is read). Master
+  keys: see `projections.masterkey`.
+- Reads: the views (sessions, items, search) hold the plain text, as in a
+  plain store (they are what erasure deletes), so `get`/`list`/`search`
+  cost the same; what reads the log (`history`, `replay`, rebuild, verify)
+  opens the sealed fields, one key look-up per batch read. A field whose key
+  is gone reads as `[erased]` (an erased object field as `{}`).
+- Erase: in one transaction, a `SessionDeleted` for each live session of
+  the subject, a clearing `ScopeStateChanged` for a user's state, one
+  `SubjectErased` (no personal data: key id, scope, count, who, why), the
+  key row deleted, and a purge marked pending. Then the purge: the FTS5
+  index merged (`optimize`, so no segment keeps the erased terms), the WAL
+  checkpointed and truncated; every connection of an erasable store runs
+  with `PRAGMA secure_delete = ON`, so deleted rows and freed pages are
+  zeroed. A purge cut short (crash, a reader holding the WAL) runs again on
+  the next open or erase. No VACUUM: with secure_delete no free page keeps
+  old content, and VACUUM rewrites the whole file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from eventlog import (
+    RecordedEvent,
+    ScopeStateChanged,
+    SessionDeleted,
+    state_stream,
+)
+from eventlog.codec import dumps
+from eventlog.errors import SealedFileError
+from eventlog.events import SubjectErased
+from eventlog.sealing import MARKER, Encoded, is_sealed
+
+from . import views
+from .errors import ErasureError, MasterKeyError, SessionNotFoundError
+from .masterkey import MasterKeyProvider, aesgcm
+
+#: What a field whose key was destroyed reads as.
+ERASED = "[erased]"
+KEYS = "erasure_keys"
+STREAMS = "erasure_streams"
+_CHECK = b"sessionlog erasable v1"
+_PREFIX = "sealed:"
+
+#: The sealed fields of each event type: name -> True when it is an object.
+SEALED: dict[str, dict[str, bool]] = {
+    "SessionCreated": {"title": False},
+    "MessageAdded": {"content": False},
+    "ItemAdded": {"data": True, "text": False},
+    "StateChanged": {"delta": True},
+    "ScopeStateChanged": {"delta": True},
+}
+_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {MARKER} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {KEYS} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL UNIQUE, "
+    "wrapped BLOB NOT NULL, created_at TEXT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {STREAMS} (stream_id TEXT PRIMARY KEY, key_id TEXT NOT NULL) "
+    "WITHOUT ROWID",
+)
+
+
+def subject_of(user_id: str | None, tenant_id: str | None, session_id: str) -> str:
+    """The data subject a session's fields are sealed for."""
+    if user_id is not None:
+        return json.dumps(["user", tenant_id, user_id], ensure_ascii=False)
+    return json.dumps(["session", session_id])
+
+
+class Sealer:
+    """The `eventlog.sealing.Sealer` of an erasable store."""
+
+    def __init__(self, master: MasterKeyProvider) -> None:
+        self.master = master
+        self._ciphers: dict[str, Any] = {}  # key id -> AESGCM (ids are never reused)
+        self.log: Any = None
+
+    # -- the file ---------------------------------------------------------
+
+    def attach(self, log: Any) -> None:
+        """Check the file is erasable and the master key opens it; make a
+        new (event-less) file erasable. Raises before anything is written."""
+        conn = log.connection
+        if not is_sealed(conn):
+            if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None:
+                raise SealedFileError(
+                    f"{log.path} is a plain file (its events are not encrypted), so it cannot "
+                    f"be opened as erasable; move it: sessionlog --db {log.path} copy NEW "
+                    "--erasable")
+            create = getattr(self.master, "create", None)
+            if create is not None:
+                create()
+            with log.transaction() as conn:
+                for ddl in _DDL:
+                    conn.execute(ddl)
+                conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('check', ?)",
+                             (base64.b64encode(self.master.wrap(_CHECK)).decode(),))
+                conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('master_key', ?)",
+                             (self.master.name,))
+        row = conn.execute(f"SELECT value FROM {MARKER} WHERE name = 'check'").fetchone()
+        if row is None or self.master.unwrap(base64.b64decode(row[0])) != _CHECK:
+            raise MasterKeyError(f"wrong master key: {self.master.name} does not open "
+                                 f"{log.path}; nothing was read or written")
+        conn.execute("PRAGMA secure_delete = ON")
+        self.log = log
+
+    # -- keys -------------------------------------------------------------
+
+    def _cipher(self, key_id: str, wrapped: bytes) -> Any:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            cipher = self._ciphers[key_id] = aesgcm(self.master.unwrap(wrapped))
+        return cipher
+
+    def _key_of_subject(self, conn: sqlite3.Connection, subject: str) -> tuple[str, Any]:
+        row = conn.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE subject = ?",
+                           (subject,)).fetchone()
+        if row is None:
+            key_id = os.urandom(12).hex()
+            wrapped = self.master.wrap(os.urandom(32))
+            conn.execute(f"INSERT INTO {KEYS} VALUES (?, ?, ?, ?)",
+                         (key_id, subject, wrapped, datetime.now(UTC).isoformat()))
+            row = (key_id, wrapped)
+        return row[0], self._cipher(*row)
+
+    def _key_for(self, conn, stream_id: str, type_name: str, data: dict) -> tuple[str, Any]:
+        if type_name == "ScopeStateChanged":
+            return self._key_of_subject(conn, subject_of(data["user_id"], data["tenant_id"], ""))
+        if type_name == "SessionCreated":
+            found = self._key_of_subject(conn, subject_of(
+                data.get("user_id"), data.get("tenant_id"), stream_id))
+            conn.execute(f"INSERT OR REPLACE INTO {STREAMS} VALUES (?, ?)", (stream_id, found[0]))
+            return found
+        row = conn.execute(
+            f"SELECT k.key_id, k.wrapped FROM {STREAMS} s JOIN {KEYS} k USING (key_id) "
+            "WHERE s.stream_id = ?", (stream_id,)).fetchone()
+        if row is None:
+            raise ErasureError(f"session {stream_id} has no data key (it was erased); "
+                               "nothing was written")
+        return row[0], self._cipher(*row)
+
+    # -- sealing and opening ----------------------------------------------
+
+    def seal(self, conn: sqlite3.Connection, stream_id: str,
+             encoded: list[Encoded]) -> list[Encoded]:
+        out = []
+        for type_name, data, text in encoded:
+            fields = SEALED.get(type_name)
+            if fields is None or (type_name == "ScopeStateChanged" and data["scope"] != "user"):
+                out.append((type_name, data, text))
+                continue
+            key_id, cipher = self._key_for(conn, stream_id, type_name, data)
+            stored = dict(data)
+            for name, is_object in fields.items():
+                value = stored.get(name)
+                if value is None:
+                    continue
+                plain = dumps(value) if is_object else value
+                nonce = os.urandom(12)
+                aad = f"{stream_id}\0{type_name}\0{name}".encode()
+                blob = nonce + cipher.encrypt(nonce, plain.encode(), aad)
+                token = f"{_PREFIX}{key_id}:{base64.urlsafe_b64encode(blob).decode('ascii')}"
+                stored[name] = {"sealed": token} if is_object else token
+            out.append((type_name, data, dumps(stored)))
+        return out
+
+    def reveal(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        sealed = [e for e in events if e.type in SEALED]
+        if not sealed:
+            return list(events)
+        ids = {t.split(":", 2)[1] for e in sealed for t in _tokens(e)}
+        live = self._live_keys(ids) if ids else {}
+        out = []
+        for e in events:
+            fields = SEALED.get(e.type)
+            if fields is None:
+                out.append(e)
+                continue
+            data, gone = dict(e.data), False
+            for name, is_object in fields.items():
+                value = data.get(name)
+                token = value.get("sealed") if is_object and isinstance(value, dict) else value
+                if not isinstance(token, str) or not token.startswith(_PREFIX):
+                    continue
+                _, key_id, body = token.split(":", 2)
+                cipher = live.get(key_id)
+                if cipher is None:
+                    data[name], gone = ({} if is_object else ERASED), True
+                    continue
+                aad = f"{e.stream_id}\0{e.type}\0{name}".encode()
+                blob = base64.urlsafe_b64decode(body)
+                plain = cipher.decrypt(blob[:12], blob[12:], aad).decode()
+                data[name] = json.loads(plain) if is_object else plain
+            if gone and e.type == "ItemAdded":
+                data["text"] = ERASED
+            out.append(RecordedEvent(e.position, e.event_id, e.stream_id, e.version, e.type, data,
+                                     e.metadata, e.recorded_at, e.hash, e.schema_version))
+        return out
+
+    def _live_keys(self, ids: set[str]) -> dict[str, Any]:
+        """The ciphers of those keys that still exist (one query)."""
+        with self.log._reader() as conn:  # this thread's snapshot, if it has one
+            rows = conn.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE key_id IN "
+                                "(SELECT value FROM json_each(?))", (json.dumps(sorted(ids)),))
+            return {key_id: self._cipher(key_id, wrapped) for key_id, wrapped in rows}
+
+    def forget(self, key_id: str) -> None:
+        self._ciphers.pop(key_id, None)
+
+
+def _tokens(e: RecordedEvent) -> list[str]:
+    found = []
+    for name, is_object in SEALED[e.type].items():
+        value = e.data.get(name)
+        token = value.get("sealed") if is_object and isinstance(value, dict) else value
+        if isinstance(token, str) and token.startswith(_PREFIX):
+            found.append(token)
+    return found
+
+
+# -- erasing --------------------------------------------------------------------
+
+@attrs.frozen
+class Erasure:
+    """What an erase did. `already`: the subject was erased before (or has
+    nothing to erase); nothing was written to the log then."""
+
+    subject: str | None
+    sessions: int
+    position: int | None
+    already: bool
+    detail: str
+
+
+def sealer_of(store: Any) -> Sealer:
+    sealer = store.log.sealer
+    if not isinstance(sealer, Sealer):
+        path = store.log.path
+        raise ErasureError(
+            f"{path} is a plain file: its events cannot be erased; move it to an erasable "
+            f"file first: sessionlog --db {path} copy NEW --erasable")
+    return sealer
+
+
+def erase_session(store: Any, session_id: uuid.UUID, *, reason: str | None,
+                  requested_by: str | None) -> Erasure:
+    """Erase a session that has no user (see `EventSourcedSessionStore.erase`)."""
+    sealer = sealer_of(store)
+    sid = str(session_id)
+    with store.log.snapshot() as conn:
+        mapped = conn.execute(f"SELECT key_id FROM {STREAMS} WHERE stream_id = ?",
+                              (sid,)).fetchone()
+        subject = conn.execute(
+            f"SELECT k.subject FROM {STREAMS} s JOIN {KEYS} k USING (key_id) WHERE s.stream_id = ?",
+            (sid,)).fetchone()
+    if mapped is None:
+        raise SessionNotFoundError(session_id)
+    if subject is not None and json.loads(subject[0])[0] == "user":
+        _, tenant, user = json.loads(subject[0])
+        raise ErasureError(
+            f"session {sid} belongs to user {user!r} of tenant {tenant!r}, whose sessions share "
+            f"one key: erase the user (sessionlog erase --user {user} --tenant {tenant}); "
+            "nothing was written")
+    return _erase(store, sealer, mapped[0], "session", None, reason, requested_by)
+
+
+def erase_user(store: Any, user_id: str, tenant_id: str, *, reason: str | None,
+               requested_by: str | None) -> Erasure:
+    """Erase every session and the state of a user of a tenant."""
+    sealer = sealer_of(store)
+    for name, value in (("user_id", user_id), ("tenant_id", tenant_id)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
+    with store.log.snapshot() as conn:
+        row = conn.execute(f"SELECT key_id FROM {KEYS} WHERE subject = ?",
+                           (subject_of(user_id, tenant_id, ""),)).fetchone()
+    if row is None:
+        purge(store)
+        return Erasure(None, 0, None, True,
+                       f"user {user_id!r} of tenant {tenant_id!r} has no readable data: nothing "
+                       "to erase (already erased, or never written)")
+    return _erase(store, sealer, row[0], "user", (tenant_id, user_id), reason, requested_by)
+
+
+def _erase(store, sealer: Sealer, key_id: str, scope: str, user: tuple[str, str] | None,
+           reason: str | None, requested_by: str | None) -> Erasure:
+    now = datetime.now(UTC)
+    with store.bulk() as bulk, store._transaction() as conn:
+        if conn.execute(f"SELECT 1 FROM {KEYS} WHERE key_id = ?", (key_id,)).fetchone() is None:
+            done = conn.execute("SELECT position FROM events WHERE stream_id = ?",
+                                (f"erasure:{key_id}",)).fetchone()
+            erased = None
+        else:
+            streams = [r[0] for r in conn.execute(
+                f"SELECT stream_id FROM {STREAMS} WHERE key_id = ? ORDER BY stream_id", (key_id,))]
+            batch: list[tuple[str, list, int | None]] = [
+                (sid, [SessionDeleted(sid, now)], None)
+                for sid in streams if views.tenant_of(conn, sid) is not None]
+            if user is not None:
+                state = views.read_scope_state(conn, *user)
+                if state:
+                    batch.append((state_stream(*user), [ScopeStateChanged(
+                        "user", user[0], user[1], {k: None for k in state}, now)], None))
+            batch.append((f"erasure:{key_id}", [SubjectErased(
+                key_id, scope, len(streams), now, requested_by, reason)], None))
+            recorded = bulk.commit(batch, {"source": store.source, "erasure": key_id})
+            conn.execute(f"DELETE FROM {KEYS} WHERE key_id = ?", (key_id,))
+            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+            erased = (len(streams), recorded[-1].position)
+    sealer.forget(key_id)
+    purge(store)
+    if erased is None:
+        at = f" at position {done[0]}" if done else ""
+        return Erasure(key_id, 0, done[0] if done else None, True,
+                       f"already erased{at}: nothing to do")
+    return Erasure(key_id, erased[0], erased[1], False,
+                   f"erased {erased[0]} session(s); SubjectErased at position {erased[1]}")
+
+
+def purge_pending(store: Any) -> bool:
+    """Whether an erasure's purge was cut short (it runs on the next open)."""
+    with store.log.snapshot() as conn:
+        return conn.execute(f"SELECT 1 FROM {MARKER} WHERE name = 'purge_pending'"
+                            ).fetchone() is not None
+
+
+def purge(store: Any) -> None:
+    """Make sure no plain text of erased rows is left in the file: bring
+    every projection up to the log (so each has removed them), merge the
+    search index into one segment (so deleted terms are gone), then fold the
+    WAL into the database and truncate it. Freed pages were zeroed by
+    secure_delete as the rows went.
+
+    Raises:
+        ErasureError: another connection holds the WAL (run it again later).
+    """
+    log = store.log
+    store.runner.catch_up()  # lazy views (search) drop the erased rows now, not when next read
+    store.runner.drop_leftovers()
+    with log.transaction() as conn:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_search'").fetchone():
+            conn.execute("INSERT INTO message_search(message_search) VALUES ('optimize')")
+        conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
+    if log.path == ":memory:":
+        return
+    backend = log.backend
+    with backend.lock:
+        busy = backend.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        with log.transaction() as conn:
+            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+        raise ErasureError(
+            f"{log.path}: erased, but another connection is reading the file, so its WAL "
+            "still holds old pages; run the erase again when it is done")
+
+
+def stats(store: Any) -> dict[str, Any]:
+    """The `erasable` entry of `stats()` (empty for a plain store)."""
+    sealer = store.log.sealer
+    if not isinstance(sealer, Sealer):
+        return {"erasable": None}
+    with store.log.snapshot() as conn:
+        (keys,) = conn.execute(f"SELECT count(*) FROM {KEYS}").fetchone()
+        (erased,) = conn.execute("SELECT count(*) FROM events WHERE type = 'SubjectErased'"
+                                 ).fetchone()
+    return {"erasable": {"master_key": sealer.master.name, "data_keys": keys,
+                         "subjects_erased": erased}}
