@@ -171,6 +171,9 @@ def test_cli_import_export(tmp_path, target):
     assert out.exit_code == 0
     out = CliRunner().invoke(main, ["--db", dst, "import", "-"], input=backup.read_text())
     assert "skipped 4 already present" in out.stdout
+    again = CliRunner().invoke(main, ["--db", dst, "export"])  # the same lines back out of dst
+    assert again.exit_code == 0
+    assert sorted(again.stdout.splitlines()) == sorted(backup.read_text().splitlines())
     bad = CliRunner().invoke(main, ["--db", dst, "import", "-"], input='{"id": 5}\n')
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: <stdin>:1: ")
     assert "Traceback" not in bad.output

@@ -12,25 +12,63 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from eventlog.backends import is_url
+from eventlog.postgres import convert
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 from sessionlog.cli import main
 
 
-@pytest.fixture
-def path(tmp_path):
-    p = tmp_path / "v.db"
+def fill(p):
     with EventSourcedSessionStore(p) as store:
         for i in range(3):
             s = store.create_with_user(f"s{i}", "u", "acme")
             store.add_messages(s.id, [SessionMessage(SessionRole.USER, f"m{i}{j}", datetime.now(UTC))
                                       for j in range(3)])
-    return str(p)  # 12 events
+    return p  # 12 events
+
+
+@pytest.fixture
+def path(target):
+    """12 events in a SQLite file or a PostgreSQL schema."""
+    return fill(target)
+
+
+@pytest.fixture
+def file_path(tmp_path):
+    """12 events in a SQLite file."""
+    return fill(str(tmp_path / "v.db"))
+
+
+class _Qmark:
+    """A psycopg connection taking `?` placeholders, as a hand edit uses it."""
+
+    def __init__(self, url):
+        import psycopg
+        self.raw = psycopg.connect(url)
+
+    def execute(self, sql, params=()):
+        return self.raw.execute(convert(sql), params)
+
+    def commit(self):
+        self.raw.commit()
+
+    def close(self):
+        self.raw.close()
+
+
+def raw(path):
+    """A connection of another program to the store's database (a hand edit)."""
+    return _Qmark(path) if is_url(path) else sqlite3.connect(path)
+
+
+def drop_triggers(conn, path):
+    for name in ("events_no_update", "events_no_delete"):
+        conn.execute(f"DROP TRIGGER {name} ON events" if is_url(path) else f"DROP TRIGGER {name}")
 
 
 def tamper(path, *statements):
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER events_no_update")
-    conn.execute("DROP TRIGGER events_no_delete")
+    conn = raw(path)
+    drop_triggers(conn, path)
     for s in statements:
         conn.execute(s)
     conn.commit()
@@ -84,7 +122,7 @@ def test_a_repeated_event_id_is_reported(path):
     """event_id is chained but no longer indexed: a row appended with another
     tool, correctly chained but reusing an id, is reported."""
     from eventlog.codec import chain_hash
-    conn = sqlite3.connect(path)
+    conn = raw(path)
     first = conn.execute("SELECT event_id FROM events WHERE position = 1").fetchone()[0]
     prev, at = conn.execute("SELECT hash, recorded_at FROM events WHERE position = 12").fetchone()
     other = str(uuid.uuid4())
@@ -108,7 +146,7 @@ def test_missing_triggers_are_reported(path):
 
 
 def test_an_edited_view_is_reported(path):
-    conn = sqlite3.connect(path)
+    conn = raw(path)
     conn.execute("UPDATE items SET text = 'rewritten' WHERE position = 3")
     conn.commit()
     conn.close()
@@ -159,7 +197,9 @@ def test_verify_reports_the_head_of_the_chain(path):
     ("id > 10", "FTS5 integrity-check"),  # index segments
     ("id > 1", "cannot be read"),  # its averages record too
 ])
-def test_a_damaged_full_text_index_is_reported(path, where, words):
+@pytest.mark.sqlite_only("FTS5's shadow tables and integrity-check")
+def test_a_damaged_full_text_index_is_reported(file_path, where, words):
+    path = file_path
     with EventSourcedSessionStore(path) as store:
         store.catch_up()
         assert store.verify().ok
@@ -188,9 +228,11 @@ def rehash_from(conn, start):
 def test_only_a_kept_hash_catches_a_rewritten_chain(path):
     kept = check(path).last_hash
     tamper(path)
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE events SET data = replace(data, 'm10', 'm99') WHERE position = 6")
-        rehash_from(conn, 6)
+    conn = raw(path)
+    conn.execute("UPDATE events SET data = replace(data, 'm10', 'm99') WHERE position = 6")
+    rehash_from(conn, 6)
+    conn.commit()
+    conn.close()
     with EventSourcedSessionStore(path) as store:
         store.rebuild()
         store.repair_triggers()
@@ -199,7 +241,9 @@ def test_only_a_kept_hash_catches_a_rewritten_chain(path):
     assert not report.ok and "kept hash" in report.summary()
 
 
-def test_only_a_kept_hash_catches_a_copy_without_its_wal(path, tmp_path):
+@pytest.mark.sqlite_only("a copy of the file without its -wal")
+def test_only_a_kept_hash_catches_a_copy_without_its_wal(file_path, tmp_path):
+    path = file_path
     copy = tmp_path / "copy.db"
     with EventSourcedSessionStore(path) as store:
         store.log.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
