@@ -9,8 +9,10 @@ another stamp empties it first. The store's own writes move it along
 read is cached only if no write moved the stamp while it was read; an
 entry of an older stamp still lends its items to the next read.
 
-Callers get copies: a returned `Session` shares no mutable state with the
-cache.
+Callers get copies that share no mutable state with the cache: the
+`Session` and its lists are their own; the items are shared, being frozen
+down to their data (`projections.frozen`), so a cached session is handed
+out without copying any item.
 """
 
 from __future__ import annotations
@@ -22,42 +24,23 @@ from collections import OrderedDict
 import attrs
 
 from .build import builder
-from .models import Session, SessionItem
+from .models import Session
 
-#: Every field of `Session` and `SessionItem`, from attrs: a new field cannot
-#: be dropped from a copy.
+#: Every field of `Session`, from attrs: a new field cannot be dropped from a
+#: copy.
 SESSION_FIELDS = tuple(f.name for f in attrs.fields(Session))
-ITEM_FIELDS = tuple(f.name for f in attrs.fields(SessionItem))
 _build_session = builder(Session, SESSION_FIELDS)
-_build_item = builder(SessionItem, ("id", "role", "data", "timestamp", "text"))
-_SCALARS = (str, int, float, bool, type(None))
 
 
-def _flat(data: dict) -> bool:
-    return all(type(v) in _SCALARS for v in data.values())
-
-
-def _copy_items(items: list[SessionItem], flat: list[bool] | None = None) -> list[SessionItem]:
-    """Items with their own `data`: a flat dict (a message's is) copied
-    shallowly, its values being immutable; any other deeply. `flat`: known
-    flatness of each item (else found out)."""
-    build, deep = _build_item, copy.deepcopy
-    if flat is None:
-        flat = [_flat(i.data) for i in items]
-    return [build(i.id, i.role, i.data.copy() if f else deep(i.data), i.timestamp, i.text)
-            for i, f in zip(items, flat)]
-
-
-def copy_session(session: Session, flat: list[bool] | None = None) -> Session:
+def copy_session(session: Session) -> Session:
     """A copy that shares nothing mutable with `session`: lists are copied
-    (their elements are frozen), items get their own `data`, dicts are
-    copied deeply; the other values are immutable and shared."""
+    (their elements, items and messages, are frozen down to the items'
+    data), dicts are copied deeply; the other values are immutable and
+    shared."""
     values = []
     for name in SESSION_FIELDS:
         value = getattr(session, name)
-        if name == "items":
-            value = _copy_items(value, flat)
-        elif type(value) is list:
+        if type(value) is list:
             value = value.copy()
         elif type(value) is dict:
             value = copy.deepcopy(value) if value else {}
@@ -66,11 +49,10 @@ def copy_session(session: Session, flat: list[bool] | None = None) -> Session:
 
 
 class _Entry:
-    __slots__ = ("epoch", "flat", "rows", "session")
+    __slots__ = ("epoch", "rows", "session")
 
-    def __init__(self, epoch: int, session: Session, rows: list, known: list[bool]) -> None:
+    def __init__(self, epoch: int, session: Session, rows: list) -> None:
         self.epoch, self.session, self.rows = epoch, session, rows
-        self.flat = known + [_flat(i.data) for i in session.items[len(known):]]
 
 
 class Lender:
@@ -112,7 +94,7 @@ class SessionCache:
             if entry is None or entry.epoch != self._epoch:
                 return None
             self._entries.move_to_end(sid)
-        return copy_session(entry.session, entry.flat)
+        return copy_session(entry.session)
 
     def reuse(self, sid: str, rows: list) -> Lender | None:
         """An earlier read of this session whose item rows are the leading
@@ -133,7 +115,7 @@ class SessionCache:
         """Cache `session`, built from item `rows` after `stamp` was taken:
         current if the cache is still at that stamp, else only a lender for
         later reads. Returns a copy for the caller."""
-        entry = _Entry(-1, session, rows, [] if lender is None else lender.entry.flat)
+        entry = _Entry(-1, session, rows)
         with self._lock:
             if stamp is not None and stamp == self._at:
                 entry.epoch = self._epoch
@@ -141,7 +123,7 @@ class SessionCache:
             self._entries.move_to_end(sid)
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-        return copy_session(session, entry.flat)
+        return copy_session(session)
 
     def wrote(self, before: tuple[int, int, int], after: tuple[int, int, int], sid: str) -> None:
         """This store wrote to `sid`, moving the stamp from `before` to

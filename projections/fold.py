@@ -26,6 +26,7 @@ from eventlog import (
 )
 from eventlog.events import Event, SubjectErased
 
+from .frozen import FrozenDict, freeze
 from .models import MESSAGE_ROLES, Session, SessionItem, SessionMessage
 
 _new, _set = object.__new__, object.__setattr__
@@ -36,7 +37,7 @@ def message_item(version: int, message: SessionMessage) -> SessionItem:
     item = _new(SessionItem)
     _set(item, "id", f"message-{version}")
     _set(item, "role", message.role.value)
-    _set(item, "data", {"role": message.role.value, "content": message.content})
+    _set(item, "data", FrozenDict(role=message.role.value, content=message.content))
     _set(item, "timestamp", message.timestamp)
     _set(item, "text", message.content)
     return item
@@ -126,7 +127,7 @@ class Builder:
             case ItemAdded():
                 item = _new(SessionItem)
                 for name, value in (("id", event.item_id), ("role", event.role),
-                                    ("data", event.data), ("timestamp", event.timestamp),
+                                    ("data", freeze(event.data)), ("timestamp", event.timestamp),
                                     ("text", event.text)):
                     _set(item, name, value)
                 self.add(item)

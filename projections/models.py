@@ -14,6 +14,8 @@ from eventlog import MessageAdded, SessionRole
 from eventlog.checks import aware, text, text_or_none, to_uuid
 from eventlog.events import json_object, nonempty_text, nonempty_text_or_none, to_role
 
+from .frozen import freeze
+
 __all__ = ["NewItem", "Session", "SessionItem", "SessionMessage", "SessionRole",
            "SessionSummary", "format_session_context"]
 
@@ -33,6 +35,11 @@ def _messages(value: object) -> list[SessionMessage]:
     return value
 
 
+def _frozen_object(value: object) -> dict[str, Any]:
+    frozen: dict[str, Any] = freeze(json_object(value))
+    return frozen
+
+
 def _aware_or_none(value: object) -> datetime | None:
     return None if value is None else aware(value)
 
@@ -41,15 +48,17 @@ def _aware_or_none(value: object) -> datetime | None:
 class SessionItem:
     """One item of a session: a framework's message, tool call, reasoning...
 
-    `data` is the JSON object as stored; `text` what a person should see
-    (None: the renderer picks). A `MessageAdded` is the item
+    `data` is the JSON object as stored, read-only (a `dict` whose nested
+    dicts and lists cannot be changed in place: items are shared by every
+    reader; copy it to change it, see `projections.frozen`); `text` what a
+    person should see (None: the renderer picks). A `MessageAdded` is the item
     `SessionItem(f"message-{version}", role, {"role": role, "content": content},
     timestamp, content)`.
     """
 
     id: str = attrs.field(validator=nonempty_text)
     role: str = attrs.field(validator=nonempty_text)
-    data: dict[str, Any] = attrs.field(converter=json_object)
+    data: dict[str, Any] = attrs.field(converter=_frozen_object)
     timestamp: datetime = attrs.field(converter=aware)
     text: str | None = attrs.field(default=None, validator=text_or_none)
 

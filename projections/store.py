@@ -321,7 +321,7 @@ class InMemorySessionStore:
             n = min(count, len(session.items))
             if not n:
                 return []
-            popped = copy.deepcopy(session.items[-n:])
+            popped = session.items[-n:]  # frozen items: shared as they are
             self.apply(commands.removed_event(sid, n, datetime.now(UTC)))
             return popped
 

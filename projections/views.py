@@ -25,6 +25,7 @@ from eventlog.codec import dumps
 from .build import builder
 from .dialect import Db
 from .fold import apply_delta, item_message
+from .frozen import FrozenDict, freeze
 from .models import MESSAGE_ROLES, Session, SessionItem, SessionMessage, SessionSummary
 
 
@@ -226,8 +227,8 @@ _build_session = builder(Session, ("id", "title", "created_at", "messages", "use
 def _item(item_id: str, role: str, data: str | None, text: str | None,
           timestamp: str, position: int | None = None) -> SessionItem:
     return _build_item(item_id, role,
-                       {"role": role, "content": text} if data is None else json.loads(data),
-                       _parse_time(timestamp), text)
+                       FrozenDict(role=role, content=text) if data is None
+                       else freeze(json.loads(data)), _parse_time(timestamp), text)
 
 
 def _session(row: Sequence, items: builtins.list[SessionItem],
@@ -376,6 +377,7 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
         h[0]: ([], []) for h in heads}
     lasts: dict[int, tuple[str, int]] = {}
     build_item, build_message, parse, loads = _build_item, _build_message, _parse_time, json.loads
+    message_data = FrozenDict
     roles = MESSAGE_ROLES
     current, items, messages = None, None, None
     for pos, item_id, role, data, text, ts, ipos in db.execute(sql, args):
@@ -386,8 +388,8 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
         if items is None or messages is None:
             continue
         at = parse(ts)
-        items.append(build_item(item_id, role, {"role": role, "content": text}
-                                if data is None else loads(data), at, text))
+        items.append(build_item(item_id, role, message_data(role=role, content=text)
+                                if data is None else freeze(loads(data)), at, text))
         if text is not None and role in roles:
             messages.append(build_message(roles[role], text, at))
         lasts[pos] = (ts, ipos)

@@ -135,8 +135,35 @@ def test_the_callers_data_is_copied(store):
     store.add_items(s.id, [NewItem("tool", data)])
     data["a"].append(2)
     got = store.get(s.id)
-    got.items[0].data["a"].append(3)
-    assert store.get(s.id).items[0].data == {"a": [1]}
+    assert got.items[0].data == {"a": [1]}
+
+
+def test_returned_item_data_is_read_only_and_a_copy_of_it_is_not(store):
+    """Items are shared by every reader: their data cannot be changed in
+    place (nothing another caller or the cache holds changes); copies can."""
+    import copy
+    import json
+
+    s = store.create_session()
+    store.add_items(s.id, [NewItem("tool", {"a": [1, {"b": 2}]})])
+    got = store.get(s.id)
+    data = got.items[0].data
+    for change in (lambda: data.__setitem__("x", 1), lambda: data["a"].append(3),
+                   lambda: data["a"][1].update(b=3), lambda: data.pop("a"),
+                   lambda: data["a"].sort(), lambda: data.clear()):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    got.items.clear()
+    got.messages.append(SessionMessage(SessionRole.USER, "mine", datetime.now(UTC)))
+    got.state["k"] = 1
+    mine = copy.deepcopy(data)
+    mine["a"].append(3)
+    assert type(mine) is dict and type(mine["a"]) is list and dict(data) == {"a": [1, {"b": 2}]}
+    assert isinstance(data, dict) and json.loads(json.dumps(data)) == {"a": [1, {"b": 2}]}
+    again = store.get(s.id)
+    assert again.items[0].data == {"a": [1, {"b": 2}]} and again.messages == [] \
+        and again.state == {}
+    assert [i.data for i in store.pop_items(s.id)] == [{"a": [1, {"b": 2}]}]
 
 
 @pytest.mark.parametrize("bad", [

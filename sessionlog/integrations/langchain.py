@@ -45,6 +45,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from projections import EventSourcedSessionStore, NewItem, Session, SessionItem, SessionNotFoundError
+from projections.frozen import thaw
 
 __all__ = ["EventSourcedChatMessageHistory", "message_role", "message_text"]
 
@@ -124,7 +125,7 @@ def _message(item: SessionItem) -> BaseMessage:
     data = item.data
     if isinstance(data.get("type"), str) and isinstance(data.get("data"), dict):
         try:
-            return messages_from_dict([data])[0]
+            return messages_from_dict([thaw(data)])[0]  # a plain copy: its own lists
         except (TypeError, ValueError):  # pydantic's ValidationError is a ValueError
             pass
     # An item another writer added (`sessionlog add`, another framework): its role and text.

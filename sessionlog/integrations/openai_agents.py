@@ -33,6 +33,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from eventlog import ConcurrencyError
 from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
+from projections.frozen import thaw
 
 try:
     from agents.memory.session_settings import coerce_session_settings
@@ -129,7 +130,9 @@ def _new_item(item: Any) -> NewItem:
 
 
 def _sdk_item(data: dict[str, Any]) -> TResponseInputItem:
-    return cast(TResponseInputItem, data)  # stored exactly as the SDK gave it
+    # Stored exactly as the SDK gave it; a plain copy, as the SDK changes
+    # the items it reads (and items are shared read-only by the store).
+    return cast(TResponseInputItem, thaw(data))
 
 
 # -- the session ----------------------------------------------------------------
