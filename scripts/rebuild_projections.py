@@ -6,7 +6,7 @@ checkpoint, catches it up, and rebuilds it into fresh tables that are swapped
 in atomically, exactly as for the built-in views.
 
 Usage:
-    python scripts/rebuild_projections.py [DB]      # default: ./sessions.db
+    python scripts/rebuild_projections.py [DB]      # a file or a postgresql:// URL; default: ./sessions.db
     (make one with `sessionlog demo` first)
 """
 
@@ -25,14 +25,17 @@ class MessagesPerDay:
     tables: ClassVar[tuple[str, ...]] = ("messages_per_day",)
     inline = False  # lazy: caught up when read, so writes do not pay for it
 
-    def create(self, conn, names):
-        conn.execute(f"CREATE TABLE [{names['messages_per_day']}] ("
-                     "day TEXT, role TEXT, messages INTEGER NOT NULL, PRIMARY KEY (day, role))")
+    # `db` runs SQL with `?` placeholders on SQLite and PostgreSQL alike;
+    # `db.q` quotes a table name (each rebuild builds fresh tables under new names).
+    def create(self, db, names):
+        db.execute(f"CREATE TABLE {db.q(names['messages_per_day'])} ("
+                   "day TEXT, role TEXT, messages INTEGER NOT NULL, PRIMARY KEY (day, role))")
 
-    def apply(self, conn, events, names):
-        conn.executemany(
-            f"INSERT INTO [{names['messages_per_day']}] (day, role, messages) VALUES (?, ?, 1) "
-            "ON CONFLICT (day, role) DO UPDATE SET messages = messages + 1",
+    def apply(self, db, events, names):
+        table = db.q(names["messages_per_day"])
+        db.executemany(
+            f"INSERT INTO {table} (day, role, messages) VALUES (?, ?, 1) "
+            f"ON CONFLICT (day, role) DO UPDATE SET messages = {table}.messages + 1",
             [(e.data["timestamp"][:10], e.data["role"]) for e in events if e.type == "MessageAdded"],
         )
 

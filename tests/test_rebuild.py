@@ -160,9 +160,8 @@ def test_a_users_projection_is_caught_up_rebuilt_and_verified(target):
         assert not report.ok and "projection counter" in report.summary()
 
 
-@pytest.mark.sqlite_only("the example script writes SQLite SQL")
-def test_the_example_rebuild_script_runs(tmp_path):
-    path = tmp_path / "demo.db"
+def test_the_example_rebuild_script_runs(target):
+    path = target
     with EventSourcedSessionStore(path) as store:
         fill(store, sessions=2, messages=3)
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "rebuild_projections.py"),
