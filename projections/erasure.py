@@ -20,7 +20,7 @@ Design (the decisions, in one place):
 - Cipher: AES-256-GCM (`cryptography`), a fresh random 96-bit nonce per
   field, associated data = stream id, event type and field name (a
   ciphertext cannot be moved to another place). A sealed string field is
-  stored as `"sealed:<key id>:<base64url(nonce + ciphertext + tag)>"`, a
+  stored as `"sealed:<key id>:<base64(nonce + ciphertext + tag)>"`, a
   sealed object field as `{"sealed": "<that string>"}`: the JSON keeps each
   field's type, so the stored text still decodes, the chain hashes it as
   any text, and the lean encoder (which encodes before sealing) is unchanged.
@@ -55,6 +55,7 @@ import json
 import os
 import sqlite3
 import uuid
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,8 @@ KEYS = "erasure_keys"
 STREAMS = "erasure_streams"
 _CHECK = b"sessionlog erasable v1"
 _PREFIX = "sealed:"
+_SKIP = len(_PREFIX)
+_UNKNOWN = object()
 
 #: The sealed fields of each event type: name -> True when it is an object.
 SEALED: dict[str, dict[str, bool]] = {
@@ -113,6 +116,8 @@ class Sealer:
     def __init__(self, master: MasterKeyProvider) -> None:
         self.master = master
         self._ciphers: dict[str, Any] = {}  # key id -> AESGCM (ids are never reused)
+        self._live: dict[str, Any] = {}  # key id -> cipher, None: erased; valid at _seen_at
+        self._seen_at: Any = None
         self.log: Any = None
 
     # -- the file ---------------------------------------------------------
@@ -199,63 +204,61 @@ class Sealer:
                 nonce = os.urandom(12)
                 aad = f"{stream_id}\0{type_name}\0{name}".encode()
                 blob = nonce + cipher.encrypt(nonce, plain.encode(), aad)
-                token = f"{_PREFIX}{key_id}:{base64.urlsafe_b64encode(blob).decode('ascii')}"
+                token = f"{_PREFIX}{key_id}:{b2a_base64(blob, newline=False).decode('ascii')}"
                 stored[name] = {"sealed": token} if is_object else token
             out.append((type_name, data, dumps(stored)))
         return out
 
     def reveal(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
-        sealed = [e for e in events if e.type in SEALED]
-        if not sealed:
-            return list(events)
-        ids = {t.split(":", 2)[1] for e in sealed for t in _tokens(e)}
-        live = self._live_keys(ids) if ids else {}
-        out = []
+        """Open the sealed fields of events just read, in place (the log
+        hands over events no one else holds)."""
+        live = self._known()
         for e in events:
             fields = SEALED.get(e.type)
             if fields is None:
-                out.append(e)
                 continue
-            data, gone = dict(e.data), False
+            data, gone = e.data, False
             for name, is_object in fields.items():
                 value = data.get(name)
-                token = value.get("sealed") if is_object and isinstance(value, dict) else value
-                if not isinstance(token, str) or not token.startswith(_PREFIX):
+                token = value.get("sealed") if is_object and type(value) is dict else value
+                if type(token) is not str or not token.startswith(_PREFIX):
                     continue
-                _, key_id, body = token.split(":", 2)
-                cipher = live.get(key_id)
+                key_id, _, body = token[_SKIP:].partition(":")
+                cipher = live.get(key_id, _UNKNOWN)
+                if cipher is _UNKNOWN:
+                    cipher = live[key_id] = self._look_up(key_id)
                 if cipher is None:
                     data[name], gone = ({} if is_object else ERASED), True
                     continue
-                aad = f"{e.stream_id}\0{e.type}\0{name}".encode()
-                blob = base64.urlsafe_b64decode(body)
-                plain = cipher.decrypt(blob[:12], blob[12:], aad).decode()
+                blob = a2b_base64(body)
+                plain = cipher.decrypt(blob[:12], blob[12:],
+                                       f"{e.stream_id}\0{e.type}\0{name}".encode()).decode()
                 data[name] = json.loads(plain) if is_object else plain
             if gone and e.type == "ItemAdded":
                 data["text"] = ERASED
-            out.append(RecordedEvent(e.position, e.event_id, e.stream_id, e.version, e.type, data,
-                                     e.metadata, e.recorded_at, e.hash, e.schema_version))
-        return out
+        return list(events)
 
-    def _live_keys(self, ids: set[str]) -> dict[str, Any]:
-        """The ciphers of those keys that still exist (one query)."""
+    def _known(self) -> dict[str, Any]:
+        """Key id -> cipher (None: erased) of the keys looked up since the
+        log's read stamp last moved (an erase is a commit, so it moves it);
+        a fresh dict when there is no stamp (inside an older snapshot)."""
+        stamp = self.log.read_stamp()
+        if stamp is None:
+            return {}
+        if stamp != self._seen_at:
+            self._live, self._seen_at = {}, stamp
+        return self._live
+
+    def _look_up(self, key_id: str) -> Any:
+        """The cipher of a key that still exists, else None."""
         with self.log._reader() as conn:  # this thread's snapshot, if it has one
-            rows = conn.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE key_id IN "
-                                "(SELECT value FROM json_each(?))", (json.dumps(sorted(ids)),))
-            return {key_id: self._cipher(key_id, wrapped) for key_id, wrapped in rows}
+            row = conn.execute(f"SELECT wrapped FROM {KEYS} WHERE key_id = ?",
+                               (key_id,)).fetchone()
+        return None if row is None else self._cipher(key_id, row[0])
 
     def forget(self, key_id: str) -> None:
         self._ciphers.pop(key_id, None)
-
-
-def _tokens(e: RecordedEvent) -> list[str]:
-    found = []
-    for name, is_object in SEALED[e.type].items():
-        value = e.data.get(name)
-        token = value.get("sealed") if is_object and isinstance(value, dict) else value
-        if isinstance(token, str) and token.startswith(_PREFIX):
-            found.append(token)
-    return found
+        self._live.clear()
 
 
 # -- erasing --------------------------------------------------------------------
