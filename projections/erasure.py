@@ -320,8 +320,7 @@ def erase_user(store: Any, user_id: str, tenant_id: str, *, reason: str | None,
     if row is None:
         purge(store)
         return Erasure(None, 0, None, True,
-                       f"user {user_id!r} of tenant {tenant_id!r} has no readable data: nothing "
-                       "to erase (already erased, or never written)")
+                       "no readable data: nothing to erase (already erased, or never written)")
     return _erase(store, sealer, row[0], "user", (tenant_id, user_id), reason, requested_by)
 
 

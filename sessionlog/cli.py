@@ -25,6 +25,7 @@ import click
 
 from eventlog import EventLogError, parse_timestamp
 from eventlog.backends import is_url
+from eventlog.sealing import MARKER as ERASURE_TABLE
 from projections import (
     EventSourcedSessionStore,
     SessionDeletedError,
@@ -32,6 +33,7 @@ from projections import (
     SessionNotYetError,
     SessionRole,
 )
+from projections.masterkey import default_provider
 from projections.transfer import (
     CONFLICT_POLICIES,
     ImportFileError,
@@ -46,6 +48,7 @@ from . import render
 # Anything else (KeyError, TypeError, a raw sqlite3 error) is a bug: it keeps
 # its traceback instead of posing as a user error.
 USER_ERRORS = (EventLogError, ValueError)
+ERASABLE = "sessionlog.erasable"  # ctx.meta: the group's --erasable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,9 +56,13 @@ USER_ERRORS = (EventLogError, ValueError)
               metavar="PATH|URL",
               help="The SQLite file, or a PostgreSQL URL such as postgresql://user@host/db "
                    "(or set SESSIONLOG_DB).")
+@click.option("--erasable", is_flag=True,
+              help="Create a new --db as an erasable file: personal fields encrypted per person "
+                   "(key file PATH.key, or $SESSIONLOG_MASTER_KEY), so `erase` can forget them. "
+                   "An existing erasable file is recognised without it.")
 @click.version_option(package_name="sessionlog")
 @click.pass_context
-def main(ctx: click.Context, db: str) -> None:
+def main(ctx: click.Context, db: str, erasable: bool) -> None:
     """An event-sourced, tamper-evident log of AI-agent conversations.
 
     Every create, message and delete is an event in an append-only log (a
@@ -68,8 +75,10 @@ def main(ctx: click.Context, db: str) -> None:
       sessionlog list
       sessionlog --db chats.db create --title "Support chat"
       sessionlog --db postgresql://me@dbhost/chats list
+      sessionlog --db private.db --erasable create --title "Support chat"
     """
     ctx.obj = db
+    ctx.meta[ERASABLE] = erasable
 
 
 @contextmanager
@@ -84,21 +93,23 @@ def open_store(ctx: click.Context, *, create: bool = False, force_foreign: bool 
     nothing behind.
     """
     with open_db(ctx.obj, create=create, force_foreign=force_foreign, source=source,
-                 catch_up=catch_up) as store:
+                 catch_up=catch_up, erasable=ctx.meta.get(ERASABLE, False)) as store:
         yield store
 
 
 @contextmanager
 def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
-            source: str = "cli", catch_up: bool = True) -> Iterator[EventSourcedSessionStore]:
-    """`open_store` for a --db value: a SQLite path or a PostgreSQL URL."""
+            source: str = "cli", catch_up: bool = True,
+            erasable: bool = False) -> Iterator[EventSourcedSessionStore]:
+    """`open_store` for a --db value: a SQLite path or a PostgreSQL URL.
+    `erasable`: create a new file as erasable (an existing one is recognised)."""
     if db == ":memory:":
-        with _store(db, db, source, catch_up) as store:
+        with _store(db, db, source, catch_up, erasable) as store:
             yield store
         return
     if is_url(db):
         _check_tables(db, _pg_tables(db), create, force_foreign, "database")
-        with _store(db, db, source, catch_up) as store:
+        with _store(db, db, source, catch_up, erasable) as store:
             yield store
         return
     if not os.path.lexists(db):
@@ -107,12 +118,21 @@ def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
                 f"no database at {db} (create one with `sessionlog create` or `sessionlog demo`, "
                 "or pass --db)"
             )
-        with _new_file(db) as tmp:
-            with _store(tmp, db, source, catch_up) as store:
-                yield store
+        key = f"{db}.key"
+        had_key = os.path.lexists(key)
+        try:
+            with _new_file(db) as tmp:
+                with _store(tmp, db, source, catch_up, erasable) as store:
+                    yield store
+        except BaseException:
+            if erasable and not had_key:  # a failed command leaves no key file either
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(key)
+            raise
         return
-    _check_tables(db, _tables(db), create, force_foreign, "SQLite database")
-    with _store(db, db, source, catch_up) as store:
+    tables = _tables(db)
+    _check_tables(db, tables, create, force_foreign, "SQLite database")
+    with _store(db, db, source, catch_up, erasable or ERASURE_TABLE in (tables or ())) as store:
         yield store
 
 
@@ -138,13 +158,17 @@ def _check_tables(db: str, tables: set[str] | None, create: bool, force_foreign:
 
 
 @contextmanager
-def _store(path: str, db: str, source: str, catch_up: bool) -> Iterator[EventSourcedSessionStore]:
+def _store(path: str, db: str, source: str, catch_up: bool,
+           erasable: bool = False) -> Iterator[EventSourcedSessionStore]:
     """The store at `path`, our errors as one line that names `db`, and
-    warnings (stale or stopped views) as one `warning:` line each."""
+    warnings (stale or stopped views) as one `warning:` line each. An
+    erasable store's master key: $SESSIONLOG_MASTER_KEY, else `db`.key."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         try:
-            store = EventSourcedSessionStore(path, source=source, catch_up=catch_up)
+            store = EventSourcedSessionStore(
+                path, source=source, catch_up=catch_up, erasable=erasable,
+                master_key=default_provider(db) if erasable else None)
         except (*USER_ERRORS, ImportError) as e:  # ImportError: a URL without the extra
             raise click.ClickException(str(e).replace(path, db)) from None
         try:
@@ -741,6 +765,7 @@ def stats(ctx, as_json):
         ("live sessions", info["sessions"]), ("live messages", info["messages"]),
         ("deleted sessions", info["deleted_sessions"]),
         ("file size", f"{info['file_bytes'] / 1e6:.2f} MB"),
+        *render.erasable_rows(info.get("erasable")),
     ]))
     click.echo()
     click.echo(render.table(["PROJECTION", "CHECKPOINT", "BEHIND"], [
@@ -874,4 +899,4 @@ def export(ctx, output, tenant):
     click.echo(f"exported {count} session(s) to {output}", err=True)
 
 
-from . import cli_log  # noqa: E402,F401  (registers copy and tail)
+from . import cli_erase, cli_log  # noqa: E402,F401  (registers erase, copy and tail)

@@ -13,9 +13,12 @@ import click
 from eventlog import EventLog
 from eventlog.backends import is_url
 from eventlog.copy import copy_log
+from projections.erasure import Sealer
+from projections.masterkey import default_provider
+from projections.reseal import reseal_copy
 
 from . import render
-from .cli import USER_ERRORS, json_option, main, open_db, progress_bar
+from .cli import ERASURE_TABLE, USER_ERRORS, _tables, json_option, main, open_db, progress_bar
 
 
 @contextmanager
@@ -23,8 +26,9 @@ def open_log(db: str) -> Iterator[EventLog]:
     """The log at --db, for reading: an existing file or a URL."""
     if db != ":memory:" and not is_url(db) and not os.path.isfile(db):
         raise click.ClickException(f"no database at {db} (pass --db)")
+    erasable = not is_url(db) and ERASURE_TABLE in (_tables(db) or ())
     try:
-        log = EventLog(db)
+        log = EventLog(db, sealer=Sealer(default_provider(db)) if erasable else None)
     except (*USER_ERRORS, ImportError) as e:
         raise click.ClickException(str(e)) from None
     try:
@@ -37,9 +41,12 @@ def open_log(db: str) -> Iterator[EventLog]:
 
 @main.command()
 @click.argument("dest", metavar="DEST")
+@click.option("--erasable", "reseal", is_flag=True,
+              help="Re-encrypt a plain --db into a new erasable SQLite DEST (key file DEST.key, "
+                   "or $SESSIONLOG_MASTER_KEY); DEST's first event records --db's last_hash.")
 @json_option
 @click.pass_context
-def copy(ctx, dest, as_json):
+def copy(ctx, dest, reseal, as_json):
     """Copy the whole log of --db into DEST (a SQLite file or a PostgreSQL
     URL, either direction), then build DEST's views.
 
@@ -48,16 +55,29 @@ def copy(ctx, dest, as_json):
     events. The copy is one transaction: if it fails, DEST is left as it was
     (a DEST file it created is removed).
 
+    With --erasable, every event is appended again through DEST's keys (same
+    streams, versions, positions, ids and metadata; new times and hashes) so
+    that `erase` works there; the old file's last_hash is kept in the
+    metadata of DEST's first event (`copied_from`).
+
     Example:
 
     \b
       sessionlog --db sessions.db copy postgresql://me@dbhost/agents
       sessionlog --db postgresql://me@dbhost/agents verify --json
+      sessionlog --db plain.db copy private.db --erasable
     """
     src = ctx.obj
     if os.path.abspath(src) == os.path.abspath(dest) if not is_url(src) else src == dest:
         raise click.ClickException("DEST is the --db log itself; nothing was written")
+    if reseal:
+        _reseal(src, dest, as_json)
+        return
     with open_log(src) as source:
+        if source.sealer is not None:
+            raise click.ClickException(
+                f"{src} is an erasable file: its rows cannot be copied as they are (DEST would "
+                "lack its keys); re-encrypt it: copy DEST --erasable; nothing was written")
         total = source.last_position()
         with open_db(dest, create=True, source="copy", catch_up=False) as store, \
                 progress_bar("copying", total) as tick:
@@ -109,3 +129,19 @@ def tail(ctx, count, from_position, follow, as_json):
                 click.echo(line(event))
         except KeyboardInterrupt:
             return
+
+
+def _reseal(src: str, dest: str, as_json: bool) -> None:
+    """`copy --erasable`: the plain log of `src` re-encrypted into `dest`."""
+    with open_log(src) as source:
+        total = source.last_position()
+        with open_db(dest, create=True, source="copy", catch_up=False, erasable=True) as store, \
+                progress_bar("re-encrypting", total) as tick:
+            done = reseal_copy(source, store, progress=tick)
+    if as_json:
+        click.echo(json.dumps({"events": done.events, "source_last_hash": done.source_last_hash,
+                               "last_hash": done.last_hash}))
+    else:
+        click.echo(f"re-encrypted {done.events} event(s) into {dest} (erasable, key "
+                   f"{default_provider(dest).name}); its first event records {src}'s last_hash "
+                   f"{done.source_last_hash}; new last_hash {done.last_hash}")

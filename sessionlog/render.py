@@ -118,7 +118,21 @@ def describe(event: RecordedEvent) -> str:
         return f"state: {_delta(d.get('delta', {}))}"
     if event.type == "ScopeStateChanged":
         return f"{d.get('scope')} state: {_delta(d.get('delta', {}))}"
+    if event.type == "SessionDeleted" and event.metadata.get("erasure"):
+        return f"erased (key {event.metadata['erasure']} destroyed)"
+    if event.type == "SubjectErased":
+        by = f", asked by {d['requested_by']}" if d.get("requested_by") else ""
+        why = f", reason {d['reason']!r}" if d.get("reason") else ""
+        return f"{d.get('scope')} key {d.get('subject')} destroyed, {d.get('sessions')} session(s){by}{why}"
     return ""
+
+
+def erasable_rows(info: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """The `stats` rows of an erasable file (none for a plain one)."""
+    if not info:
+        return [("erasable", "no")]
+    return [("erasable", f"yes, master key: {info['master_key']}"),
+            ("data keys", info["data_keys"]), ("subjects erased", info["subjects_erased"])]
 
 
 def history_table(events: Sequence[RecordedEvent]) -> str:

@@ -1,0 +1,73 @@
+"""CLI commands of erasable files: `erase` (forget a person, keep the audit
+trail). `--erasable` (a new erasable file) is the group's option; `copy
+--erasable` (move a plain file into an erasable one) lives with `copy`."""
+
+from __future__ import annotations
+
+import getpass
+import json
+
+import click
+
+from .cli import json_option, main, open_store
+
+
+@main.command()
+@click.argument("session_id", metavar="ID", required=False)
+@click.option("--user", "user_id", metavar="U",
+              help="Erase this user's sessions and user state (with --tenant).")
+@click.option("--tenant", "tenant_id", metavar="T",
+              help="The tenant of --user (the same user id in another tenant is another person).")
+@click.option("--reason", help="Why (recorded in the SubjectErased event; no personal data).")
+@click.option("--by", "requested_by", metavar="WHO",
+              help="Who asked (recorded; default: the OS user running the command).")
+@json_option
+@click.pass_context
+def erase(ctx, session_id, user_id, tenant_id, reason, requested_by, as_json):
+    """Forget a person in an erasable file: destroy the data key of a user
+    of a tenant (all their sessions and user state) or of a session that has
+    no user, remove them from every view and search, and leave no plain copy
+    in the file. The log stays whole: `history` shows every event with
+    `[erased]` in place of the text, and `verify` passes.
+
+    One SubjectErased event records who asked, when and why. A second erase
+    is a no-op. A plain file refuses: move it with `copy NEW --erasable`.
+
+    Example:
+
+    \b
+      sessionlog --db chats.db erase --user alice --tenant acme --reason "GDPR request 114"
+      sessionlog --db chats.db erase 5b0c...e1 --reason "user asked in chat"
+      sessionlog --db chats.db history 5b0c...e1
+    """
+    by_user = user_id is not None or tenant_id is not None
+    if by_user == (session_id is not None):
+        raise click.ClickException("give either ID or --user U --tenant T; nothing was written")
+    if by_user and (not user_id or not tenant_id):
+        raise click.ClickException("--user and --tenant go together (a user id is per tenant); "
+                                   "nothing was written")
+    if requested_by is None:
+        requested_by = _os_user()
+    with open_store(ctx) as store:
+        if by_user:
+            done = store.erase_user(user_id, tenant_id, reason=reason, requested_by=requested_by)
+            what = f"user {user_id!r} of tenant {tenant_id!r}"
+        else:
+            done = store.erase(session_id, reason=reason, requested_by=requested_by)
+            what = f"session {session_id}"
+    if as_json:
+        click.echo(json.dumps({"already": done.already, "sessions": done.sessions,
+                               "position": done.position, "subject": done.subject,
+                               "detail": done.detail}))
+    elif done.already:
+        click.echo(f"{what}: {done.detail}")
+    else:
+        click.echo(f"{what}: {done.detail}; its text is unreadable from now on and no plain copy "
+                   "is left in the file")
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

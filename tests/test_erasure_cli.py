@@ -1,0 +1,149 @@
+"""The CLI of erasure: `--erasable`, `erase ID`, `erase --user U --tenant T
+--reason`, `copy NEW --erasable`; one-line errors, nothing written on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from projections import EventSourcedSessionStore
+from sessionlog.cli import main
+
+
+def run(db, *args):
+    return CliRunner().invoke(main, ["--db", str(db), *args])
+
+
+def ids_of(db, user):
+    out = run(db, "list", "--json")
+    assert out.exit_code == 0, out.output
+    return [s["id"] for s in json.loads(out.output) if s.get("user_id") == user]
+
+
+def digest(db: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name)}
+
+
+def test_forgetting_a_person_end_to_end(tmp_path):
+    """demo on a new erasable file, erase alice: history keeps every event
+    with `[erased]`, search and list lose her, verify passes, a second
+    erase says so and writes nothing."""
+    db = tmp_path / "chats.db"
+    assert run(db, "--erasable", "demo").exit_code == 0
+    assert os.stat(f"{db}.key").st_mode & 0o777 == 0o600
+    (alice,) = ids_of(db, "alice")
+    assert "refund" in run(db, "search", "refund").output.lower()
+    out = run(db, "erase", "--user", "alice", "--tenant", "acme", "--reason", "GDPR request 114",
+              "--by", "dpo")
+    assert out.exit_code == 0, out.output
+    assert "erased 1 session(s)" in out.output
+    history = run(db, "history", alice).output
+    assert history.count("[erased]") == 5 and "Refund" not in history
+    assert "erased (key" in history
+    assert "[erased]" in run(db, "show", alice, "--as-of", "3").output
+    assert run(db, "search", "refund").output.strip() == "no matches"
+    assert ids_of(db, "alice") == []
+    assert run(db, "verify").exit_code == 0
+    tail = run(db, "tail", "-n", "1").output
+    assert "SubjectErased" in tail and "asked by dpo" in tail and "GDPR request 114" in tail
+    before = digest(db)
+    again = run(db, "erase", "--user", "alice", "--tenant", "acme")
+    assert again.exit_code == 0 and "nothing to erase" in again.output
+    assert digest(db) == before
+    assert "subjects erased   1" in run(db, "stats").output
+    stats = json.loads(run(db, "stats", "--json").output)
+    assert stats["erasable"]["master_key"] == f"key file {db}.key"
+
+
+def test_erase_of_a_session_without_a_user(tmp_path):
+    db = tmp_path / "chats.db"
+    assert run(db, "--erasable", "create", "--title", "Zebulon's notes").exit_code == 0
+    (sid,) = [s["id"] for s in json.loads(run(db, "list", "--json").output)]
+    out = run(db, "erase", sid, "--json")
+    assert out.exit_code == 0 and json.loads(out.output)["sessions"] == 1
+    assert "already erased" in run(db, "erase", sid).output
+
+
+def test_a_plain_file_refuses_erase_in_one_line(tmp_path):
+    db = tmp_path / "plain.db"
+    assert run(db, "demo").exit_code == 0
+    assert run(db, "search", "refund").exit_code == 0  # every view caught up
+    before = digest(db)
+    out = run(db, "erase", "--user", "alice", "--tenant", "acme")
+    assert out.exit_code == 1
+    assert out.output.count("\n") == 1 and "copy NEW --erasable" in out.output
+    assert digest(db) == before
+
+
+def test_bad_erase_arguments_are_one_line(tmp_path):
+    db = tmp_path / "chats.db"
+    assert run(db, "--erasable", "demo").exit_code == 0
+    assert run(db, "search", "refund").exit_code == 0  # every view caught up
+    before = digest(db)
+    for args in ([], ["--user", "alice"], ["--tenant", "acme"],
+                 ["00000000-0000-4000-8000-000000000000", "--user", "a", "--tenant", "b"]):
+        out = run(db, "erase", *args)
+        assert out.exit_code == 1 and out.output.count("\n") == 1, (args, out.output)
+    (alice,) = ids_of(db, "alice")
+    out = run(db, "erase", alice)
+    assert out.exit_code == 1 and "erase --user alice --tenant acme" in out.output
+    assert digest(db) == before
+
+
+def test_a_missing_master_key_is_one_line_and_writes_nothing(tmp_path):
+    db = tmp_path / "chats.db"
+    assert run(db, "--erasable", "demo").exit_code == 0
+    os.remove(f"{db}.key")
+    before = digest(db)
+    out = run(db, "list")
+    assert out.exit_code == 1 and out.output.count("\n") == 1 and "missing master key" in out.output
+    assert digest(db) == before
+
+
+def test_a_failed_erasable_create_leaves_no_key_file(tmp_path):
+    db = tmp_path / "chats.db"
+    out = run(db, "--erasable", "create", "--title", "x", "--user", "u")  # --user needs --tenant
+    assert out.exit_code != 0
+    assert not db.exists() and not Path(f"{db}.key").exists()
+
+
+def test_copy_erasable_reencrypts_and_records_the_old_last_hash(tmp_path):
+    plain, new = tmp_path / "plain.db", tmp_path / "private.db"
+    assert run(plain, "demo").exit_code == 0
+    last_hash = json.loads(run(plain, "verify", "--json").output)["last_hash"]
+    out = run(plain, "copy", str(new), "--erasable", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["source_last_hash"] == last_hash
+    with EventSourcedSessionStore(plain) as a, EventSourcedSessionStore(new, erasable=True) as b:
+        assert [(s.id, s.title, s.messages) for s in a.list()] == \
+               [(s.id, s.title, s.messages) for s in b.list()]
+        first = next(b.log.read_all())
+        assert first.metadata["copied_from"] == {"events": 12, "last_hash": last_hash}
+        rows = "".join(r[0] for r in b.log.connection.execute("SELECT data FROM events"))
+        assert "Lisbon" not in rows
+        assert b.verify().ok
+    assert run(new, "erase", "--user", "alice", "--tenant", "acme").exit_code == 0
+    assert "copy DEST --erasable" in run(new, "copy", str(tmp_path / "rows.db")).output
+
+
+def test_erase_help_has_an_example():
+    out = CliRunner().invoke(main, ["erase", "--help"])
+    assert "Example:" in out.output and "--reason" in out.output
+    assert "--erasable" in CliRunner().invoke(main, ["copy", "--help"]).output
+    assert "--erasable" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_erase_in_a_subprocess(tmp_path):
+    db = tmp_path / "chats.db"
+    assert run(db, "--erasable", "demo").exit_code == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-m", "sessionlog", "--db", str(db), "erase", "--user",
+                           "bob", "--tenant", "globex", "--reason", "asked"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "erased 1 session(s)" in done.stdout
