@@ -322,6 +322,35 @@ class Bench:
                  median_time(lambda: store.replay(s.id, middle), reps) * 1e3, "ms", raw)
         store.close()
 
+    def erasable(self) -> None:
+        k, reps = self.s["get_messages"], self.s["reads"]
+        print(f"erasable store (issue #14) against a plain one, {k} messages", flush=True)
+        plain = EventSourcedSessionStore(self.path("plain"))
+        sealed = EventSourcedSessionStore(self.path("erasable"), erasable=True)
+        ids = {}
+        for name, store in (("plain", plain), ("erasable", sealed)):
+            s = store.create_session("big", user_id="u", tenant_id="t")
+            store.add_messages(s.id, [msg(i) for i in range(k)])
+            ids[name] = s.id
+        reads: dict[str, Callable[[EventSourcedSessionStore, object], object]] = {
+            "get (cache cleared)": lambda store, sid: (store.cache.clear(), store.get(sid)),
+            "history": lambda store, sid: store.history(sid),
+            "replay": lambda store, sid: store.replay(sid),
+        }
+        for what, read in reads.items():
+            times: dict[str, list[float]] = {"plain": [], "erasable": []}
+            for _ in range(reps):  # in turns: noise hits both alike
+                for name, store in (("plain", plain), ("erasable", sealed)):
+                    t = time.perf_counter()
+                    read(store, ids[name])
+                    times[name].append(time.perf_counter() - t)
+            floor = statistics.median(times["plain"]) * 1e3
+            self.row("erasable", f"plain store {what}", floor, "ms", floor, "the floor")
+            self.row("erasable", f"erasable store {what}", statistics.median(times["erasable"]) * 1e3,
+                     "ms", floor, "target: at most 1.3x the time (ratio >= 0.77)")
+        plain.close()
+        sealed.close()
+
     def import_and_rebuild(self) -> None:
         n = self.s["import_messages"]
         print(f"import of {n} messages", flush=True)
@@ -570,6 +599,10 @@ TARGETS = [
      "ratio", 10.0),
     ("list() of every session", "sessionlog list()", "ratio", 0.5),
     ("import", "sessionlog import", "msg/s", 50_000),
+    # Issue 14: an erasable store's reads cost at most 1.3x a plain one's.
+    ("erasable get vs plain", "erasable store get (cache cleared)", "ratio", 1 / 1.3),
+    ("erasable history vs plain", "erasable store history", "ratio", 1 / 1.3),
+    ("erasable replay vs plain", "erasable store replay", "ratio", 1 / 1.3),
 ]
 
 
@@ -672,7 +705,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sessionlog-bench-") as tmp:
         bench = Bench(SIZES[mode], Path(tmp))
         for section in (bench.add_message, bench.create, bench.get, bench.list, bench.replay,
-                        bench.import_and_rebuild):
+                        bench.erasable, bench.import_and_rebuild):
             section()
     seconds = time.perf_counter() - started
     write_markdown(bench, args.output, mode, seconds)
