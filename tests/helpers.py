@@ -5,7 +5,7 @@ from __future__ import annotations
 from eventlog import SessionCreated
 from projections import EventSourcedSessionStore, InMemorySessionStore, Session
 
-STORES = ["memory", "sqlite-memory", "sqlite-file", "postgres"]
+STORES = ["memory", "sqlite-memory", "sqlite-file", "sqlite-erasable", "postgres"]
 
 
 def make_store(kind: str, tmp_path, request=None):
@@ -17,6 +17,8 @@ def make_store(kind: str, tmp_path, request=None):
         return EventSourcedSessionStore(":memory:")
     if kind == "postgres":
         return EventSourcedSessionStore(request.getfixturevalue("pg_url"))
+    if kind == "sqlite-erasable":  # personal fields sealed (issue #14): reads the same
+        return EventSourcedSessionStore(tmp_path / "sessions.db", erasable=True)
     return EventSourcedSessionStore(tmp_path / "sessions.db")
 
 
