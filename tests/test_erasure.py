@@ -322,3 +322,21 @@ def test_erasable_and_plain_stores_read_the_same(script):
     finally:
         plain.close()
         sealed.close()
+
+
+def test_imported_sessions_are_sealed_too(tmp_path):
+    """import goes through the store's bulk path: its events are sealed as well."""
+    import io
+    import json
+
+    from projections.transfer import import_sessions, read_sessions
+    record = {"id": "00000000-0000-4000-8000-0000000000aa", "title": NAME,
+              "created_at": "2026-01-01T00:00:00Z", "user_id": "u1", "tenant_id": "t1",
+              "messages": [{"role": "user", "content": PHRASE, "timestamp": "2026-01-01T00:00:00Z"}]}
+    with EventSourcedSessionStore(tmp_path / "e.db", erasable=True) as store:
+        import_sessions(store, read_sessions(io.StringIO(json.dumps(record)), "x"))
+        rows = "".join(r[0] for r in store.log.connection.execute("SELECT data FROM events"))
+        assert NAME not in rows and PHRASE not in rows
+        assert store.list()[0].messages[0].content == PHRASE
+        store.erase_user("u1", "t1")
+        assert store.history(record["id"])[1].data["content"] == ERASED
