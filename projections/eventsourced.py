@@ -1,6 +1,6 @@
 """The event-sourced SessionStore: every write appends one event to the log
-and updates the inline projections in the same SQLite transaction; reads
-come from the projection tables, replay from the log."""
+and updates the inline projections in the same transaction (SQLite or
+PostgreSQL); reads come from the projection tables, replay from the log."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ class BulkWrite:
 
 
 class EventSourcedSessionStore:
-    """A SessionStore whose truth is an append-only event log in SQLite.
+    """A SessionStore whose truth is an append-only event log in SQLite or
+    PostgreSQL.
 
     Each successful create, create_with_user, add_message and delete appends
     exactly one event and updates the inline projections in the same
@@ -100,7 +101,9 @@ class EventSourcedSessionStore:
     the views, its events stay in the log.
 
     Args:
-        path: the SQLite file (created if missing) or ":memory:".
+        path: the SQLite file (created if missing), ":memory:", or a
+            PostgreSQL URL (`postgresql://user@host/db`; the schema is the
+            connection's search path, e.g. `?options=-csearch_path%3Dmine`).
         synchronous: "normal" (default; a returned write survives a process
             crash) or "full" (it also survives a power cut).
         timeout: seconds to wait for another writer.

@@ -40,3 +40,12 @@ def test_names_are_quoted_alike_on_both():
         assert d.q('we"ird') == '"we""ird"'
     with pytest.raises(ValueError, match="no SQL dialect"):
         dialect_named("oracle")
+
+
+def test_postgres_text_escaping_round_trips_nul_and_the_mark_and_leaves_the_rest():
+    from projections.dialect import _unescape_row, escape_text
+    for text in ["plain", "", "a\x00b", "\x01starts with the mark", "\x01", "日本\x00"]:
+        stored = escape_text(text)
+        assert "\x00" not in stored
+        assert _unescape_row((stored, 1, None)) == (text, 1, None)
+    assert escape_text("plain") == "plain" and escape_text("a\x00b") == escape_text("a\x00b")
