@@ -247,3 +247,21 @@ def test_fast_uuid_parsing_equals_uuid_uuid():
         u = uuid.uuid4()
         parsed = _uuid_from_text(str(u))
         assert parsed == u and hash(parsed) == hash(u) and str(parsed) == str(u)
+
+
+def test_a_url_without_psycopg_names_the_extra_in_one_line():
+    """Library: ImportError naming the extra; CLI: that one line, no traceback."""
+    import subprocess
+    import sys
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from eventlog import EventLog\n"
+        "try:\n    EventLog('postgresql:///nowhere')\n"
+        "except ImportError as e:\n    print('library:', e)\n"
+        "from sessionlog.cli import main\n"
+        "main(['--db', 'postgres://me@host/db', 'list'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    hint = "a PostgreSQL URL needs psycopg: pip install 'sessionlog[postgres]'"
+    assert done.stdout == f"library: {hint}\n"
+    assert done.stderr == f"Error: {hint}\n" and done.returncode == 1
