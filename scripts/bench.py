@@ -603,6 +603,10 @@ TARGETS = [
     ("erasable get vs plain", "erasable store get (cache cleared)", "ratio", 1 / 1.3),
     ("erasable history vs plain", "erasable store history", "ratio", 1 / 1.3),
     ("erasable replay vs plain", "erasable store replay", "ratio", 1 / 1.3),
+    ("PostgreSQL: one writer at synchronous_commit=on",
+     "sessionlog add_message on PostgreSQL, 1 writer(s) (sync on)", "ratio", 0.5),
+    ("PostgreSQL: get(500) within 3x raw", "sessionlog get(500) on PostgreSQL, just changed "
+     "elsewhere", "ratio", 1 / 3),
 ]
 
 
@@ -698,6 +702,9 @@ def main() -> int:
                         help="fail unless every figure is a positive number")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--rebuild-child", help=argparse.SUPPRESS)
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="leave out the PostgreSQL rows (else $SESSIONLOG_BENCH_PG, or a "
+                             "throwaway cluster from /usr/lib/postgresql/*/bin)")
     args = parser.parse_args()
     if args.rebuild_child:
         rebuild_child(args.rebuild_child)
@@ -710,6 +717,9 @@ def main() -> int:
         for section in (bench.add_message, bench.create, bench.get, bench.list, bench.replay,
                         bench.erasable, bench.import_and_rebuild):
             section()
+        if not args.no_postgres:
+            from bench_pg import postgres
+            postgres(bench, sliced, median_time, msg)
     seconds = time.perf_counter() - started
     write_markdown(bench, args.output, mode, seconds)
     print(f"wrote {args.output} in {seconds:.0f}s")

@@ -16,19 +16,19 @@ import tempfile
 import urllib.parse
 import uuid
 
-import pytest
-
 #: The backends every log-level test runs against.
 BACKENDS = ["sqlite-memory", "sqlite-file", "postgres"]
 
 
-def with_schema(url: str, schema: str) -> str:
+def with_schema(url: str, schema: str, settings: str = "") -> str:
     """`url` with libpq's `options` setting search_path to `schema`."""
     parts = urllib.parse.urlsplit(url)
     query = urllib.parse.parse_qsl(parts.query)
     query = [(k, v) for k, v in query if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    query.append(("options", f"-csearch_path={schema} {settings}".strip()))
+    # quote, not quote_plus: libpq does not read "+" as a space
+    encoded = urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit(parts._replace(query=encoded))
 
 
 def _bin_dir() -> str | None:
@@ -48,12 +48,13 @@ class Cluster:
 
         self._admin = psycopg.connect(url, autocommit=True)
 
-    def new_schema(self) -> str:
-        """A URL whose search_path is a new, empty schema."""
+    def new_schema(self, settings: str = "") -> str:
+        """A URL whose search_path is a new, empty schema (`settings`: more
+        `-c name=value` server settings for its sessions)."""
         name = f"t_{uuid.uuid4().hex[:12]}"
         self._admin.execute(f'CREATE SCHEMA "{name}"')
         self.schemas.append(name)
-        return with_schema(self.url, name)
+        return with_schema(self.url, name, settings)
 
     def stop(self) -> None:
         if self.folder is None:  # someone else's server: leave it as found
@@ -78,18 +79,35 @@ def _as_postgres(cmd: list[str], check: bool = True) -> subprocess.CompletedProc
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
 
+class Unavailable(RuntimeError):
+    """No PostgreSQL can be had here (the message says why)."""
+
+
 def start() -> Cluster:
     """The cluster for this test session (see the module's docstring)."""
-    url = os.environ.get("SESSIONLOG_TEST_PG")
+    try:
+        return start_cluster(os.environ.get("SESSIONLOG_TEST_PG"))
+    except Unavailable as e:
+        _unavailable(str(e))
+        raise  # not reached: skip or fail raise
+
+
+def start_cluster(url: str | None = None, *, fsync: bool = False) -> Cluster:
+    """A server at `url`, else a throwaway cluster (also used by
+    scripts/bench.py, with `fsync`: the tests' cluster does not flush).
+
+    Raises:
+        Unavailable: no psycopg, no binaries, or the cluster did not start.
+    """
     if url:
         return Cluster(url)
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        _unavailable("psycopg is not installed (pip install -e '.[test]')")
+        raise Unavailable("psycopg is not installed (pip install -e '.[test]')") from None
     bindir = _bin_dir()
     if bindir is None:
-        _unavailable("no PostgreSQL binaries in /usr/lib/postgresql/*/bin")
+        raise Unavailable("no PostgreSQL binaries in /usr/lib/postgresql/*/bin")
     folder = tempfile.mkdtemp(prefix="sessionlog-pg-")
     try:
         os.chmod(folder, 0o755)
@@ -97,19 +115,22 @@ def start() -> Cluster:
             shutil.chown(folder, "postgres", "postgres")
         _as_postgres([f"{bindir}/initdb", "-D", f"{folder}/data", "--no-sync", "-A", "trust",
                       "-U", "postgres", "-E", "UTF8", "--locale=C"])
-        options = (f"-c listen_addresses='' -c unix_socket_directories={folder} -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB")
+        durable = "" if fsync else "-c fsync=off -c full_page_writes=off "
+        options = (f"-c listen_addresses='' -c unix_socket_directories={folder} {durable}"
+                   "-c max_connections=400 -c shared_buffers=64MB")
         _as_postgres([f"{bindir}/pg_ctl", "-D", f"{folder}/data", "-w", "-l",
                       f"{folder}/server.log", "-o", options, "start"])
     except (subprocess.CalledProcessError, OSError) as e:
         detail = getattr(e, "stderr", "") or str(e)
         shutil.rmtree(folder, ignore_errors=True)
-        _unavailable(f"could not start a PostgreSQL cluster: {detail.strip()}")
+        raise Unavailable(f"could not start a PostgreSQL cluster: {detail.strip()}") from None
     url = f"postgresql://postgres@/postgres?host={urllib.parse.quote(folder, safe='')}"
     return Cluster(url, folder, bindir)
 
 
 def _unavailable(why: str) -> None:
+    import pytest
+
     if os.environ.get("CI") == "true":
         pytest.fail(f"PostgreSQL tests cannot run under CI: {why}", pytrace=False)
     pytest.skip(f"PostgreSQL unavailable: {why}")

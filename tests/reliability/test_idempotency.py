@@ -21,17 +21,17 @@ def events(sid):
     return [SessionCreated(sid, "t", NOW), MessageAdded(sid, SessionRole.USER, "once", NOW)]
 
 
-def test_retry_after_the_first_attempt_landed(tmp_path):
+def test_retry_after_the_first_attempt_landed(backend):
     sid, ids = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
-    with EventLog(tmp_path / "i.db") as log:
+    with EventLog(backend) as log:
         first = log.append(str(sid), events(sid), expected_version=0, event_ids=ids)
         retry = log.append(str(sid), events(sid), expected_version=0, event_ids=ids)
         assert retry == first and log.last_position() == 2
 
 
-def test_retry_after_the_first_attempt_was_rolled_back(tmp_path):
+def test_retry_after_the_first_attempt_was_rolled_back(backend):
     sid, ids = uuid.uuid4(), [str(uuid.uuid4()), str(uuid.uuid4())]
-    with EventLog(tmp_path / "i.db") as log:
+    with EventLog(backend) as log:
         with pytest.raises(ConnectionError):
             with log.transaction():
                 log.append(str(sid), events(sid), event_ids=ids)
@@ -42,8 +42,8 @@ def test_retry_after_the_first_attempt_was_rolled_back(tmp_path):
         assert [str(e.event_id) for e in log.read_all()] == ids
 
 
-def test_retry_after_a_process_was_killed_mid_append(tmp_path):
-    path = str(tmp_path / "i.db")
+def test_retry_after_a_process_was_killed_mid_append(target):
+    path = target
     for attempt in range(5):
         sid, ids = uuid.uuid4(), [str(uuid.uuid4()), str(uuid.uuid4())]
         code = (
