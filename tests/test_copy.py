@@ -135,3 +135,14 @@ def test_a_broken_source_is_refused_before_anything_is_written(backend, tmp_path
                 copy_log(src, dest, batch_size=3)
             assert info.value.position == 4
             assert dest.last_position() == 0
+
+
+def test_cli_copy_sqlite_to_postgres_to_sqlite_keeps_last_hash(tmp_path, pg_url):
+    first, last = tmp_path / "first.db", tmp_path / "last.db"
+    ok(first, "demo")
+    ok(first, "copy", pg_url)
+    ok(pg_url, "copy", str(last))
+    assert last_hash(first) == last_hash(pg_url) == last_hash(last)
+    assert ok(first, "list", "--json") == ok(pg_url, "list", "--json") == ok(last, "list", "--json")
+    result = cli(first, "copy", pg_url)
+    assert result.exit_code == 1 and "already holds 12 event(s)" in result.output

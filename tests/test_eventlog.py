@@ -265,3 +265,25 @@ def test_a_url_without_psycopg_names_the_extra_in_one_line():
     hint = "a PostgreSQL URL needs psycopg: pip install 'sessionlog[postgres]'"
     assert done.stdout == f"library: {hint}\n"
     assert done.stderr == f"Error: {hint}\n" and done.returncode == 1
+
+
+def test_an_unreachable_server_is_one_storage_error():
+    from eventlog import StorageError
+    with pytest.raises(StorageError, match="cannot reach the PostgreSQL server"):
+        EventLog("postgresql://me@/db?host=/nonexistent-socket-dir", timeout=1)
+
+
+def test_a_search_path_naming_no_schema_is_one_storage_error(pg_cluster):
+    from pg import with_schema
+
+    from eventlog import StorageError
+    url = with_schema(pg_cluster.url, "no_such_schema")
+    with pytest.raises(StorageError, match="create it first"):
+        EventLog(url)
+
+
+def test_error_messages_never_show_a_password():
+    from eventlog import StorageError
+    with pytest.raises(StorageError) as info:
+        EventLog("postgresql://me:s3cret@/db?host=/nonexistent-socket-dir", timeout=1)
+    assert "s3cret" not in str(info.value) and "me:***@" in str(info.value)
