@@ -34,6 +34,7 @@ _IDLE_READERS = 4
 #: The lock every write transaction takes first; it also counts write
 #: transactions (see `PostgresBackend.data_version`).
 _LOCK = "UPDATE log_head SET writes = writes + 1 WHERE id = 1 RETURNING writes"
+_BEGIN_AND_LOCK = f"BEGIN ISOLATION LEVEL READ COMMITTED; {_LOCK}"
 TRIGGER_NAMES = ("events_no_update", "events_no_delete", "events_no_truncate")
 _C = 'COLLATE "C"'
 _DDL = [
@@ -323,9 +324,13 @@ class PostgresBackend:
         back on exception. Driver errors leave untranslated."""
         with self.lock:
             conn = self._writer()
-            conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             try:
-                (w,) = conn.execute(_LOCK).fetchone()
+                # One round trip: BEGIN and the lock, sent as one simple query.
+                cur = conn.raw.execute(_BEGIN_AND_LOCK)
+                row = cur.fetchone() if cur.nextset() else None
+                if row is None:
+                    raise psycopg.InterfaceError("no result for the writers' lock")
+                w = int(row[0])
                 if self._last_w is None or w != self._last_w + 1:
                     self._dv = w  # another writer came in between
                 self._last_w = w

@@ -92,11 +92,13 @@ def test_a_writer_that_stays_locked_out_gets_a_clear_error(target):
             with pytest.raises(StorageError, match="stayed locked"):
                 store.add_message(session.id, SessionMessage(SessionRole.USER, "x", datetime.now(UTC)))
             assert store.get(session.id).title == "x"  # reads go on meanwhile
+            blocker.execute("ROLLBACK")
+            # The lock is free: the same store writes again (nothing was left half-open).
+            store.add_message(session.id, SessionMessage(SessionRole.USER, "y", datetime.now(UTC)))
     finally:
-        blocker.execute("ROLLBACK")
         blocker.close()
     with EventSourcedSessionStore(path) as store:
-        assert store.get(session.id).messages == []
+        assert [m.content for m in store.get(session.id).messages] == ["y"]
 
 
 def hold_the_writer_lock(target: str):
