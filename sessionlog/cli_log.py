@@ -18,7 +18,16 @@ from projections.masterkey import default_provider
 from projections.reseal import reseal_copy
 
 from . import render
-from .cli import ERASURE_TABLE, USER_ERRORS, _tables, json_option, main, open_db, progress_bar
+from .cli import (
+    ERASURE_TABLE,
+    USER_ERRORS,
+    _pg_tables,
+    _tables,
+    json_option,
+    main,
+    open_db,
+    progress_bar,
+)
 
 
 @contextmanager
@@ -26,6 +35,10 @@ def open_log(db: str) -> Iterator[EventLog]:
     """The log at --db, for reading: an existing file or a URL."""
     if db != ":memory:" and not is_url(db) and not os.path.isfile(db):
         raise click.ClickException(f"no database at {db} (pass --db)")
+    if is_url(db):  # never create the log's tables for a read
+        tables = _pg_tables(db)
+        if tables is not None and "events" not in tables:
+            raise click.ClickException(f"no sessionlog log at {db} (pass --db)")
     erasable = not is_url(db) and ERASURE_TABLE in (_tables(db) or ())
     try:
         log = EventLog(db, sealer=Sealer(default_provider(db)) if erasable else None)

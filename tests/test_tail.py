@@ -79,3 +79,13 @@ with EventLog(os.environ["SESSIONLOG_DB"]) as log:
 def write(env, sid: str, what: str) -> None:
     """One append by another process."""
     subprocess.run([sys.executable, "-c", WRITER, sid, what], env=env, check=True, timeout=60)
+
+
+def test_tail_of_a_schema_without_a_log_says_so_and_creates_nothing(pg_url):
+    import psycopg
+    result = CliRunner().invoke(main, ["--db", pg_url, "tail"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: no sessionlog log at {pg_url} (pass --db)\n"
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+                            ).fetchone()[0] == 0
