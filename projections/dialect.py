@@ -25,6 +25,9 @@ class SQLiteDialect:
     sorted_text = "TEXT"
     #: Appended to CREATE TABLE of a table clustered on its primary key.
     clustered = " WITHOUT ROWID"
+    #: Seals and opens the personal fields of the views (`viewseal.ViewCipher`)
+    #: of an erasable store; None: the views hold plain text.
+    cipher: Any = None
     #: A LIMIT parameter meaning "no limit".
     no_limit: int | None = -1
     #: The driver's error for a broken constraint.

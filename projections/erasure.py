@@ -31,21 +31,24 @@ Design (the decisions, in one place):
   refuses a plain file that has events) and holds a check value wrapped by
   the master key (a wrong key is refused before anything is read). Master
   keys: see `projections.masterkey`.
-- Reads: the views (sessions, items, search) hold the plain text, as in a
-  plain store (they are what erasure deletes), so `get`/`list`/`search`
-  cost the same; what reads the log (`history`, `replay`, rebuild, verify)
-  opens the sealed fields, one key look-up per batch read. A field whose key
-  is gone reads as `[erased]` (an erased object field as `{}`).
+- Views: they hold the personal fields sealed too, under the same data
+  keys (`projections.viewseal`: same format, a deterministic nonce), opened
+  on read (`get`, `list`, search snippets); the search index is contentless,
+  so its terms are in the file in clear but no text is. What reads the log
+  (`history`, `replay`, rebuild, verify) opens the sealed fields, one key
+  look-up per batch read. A field whose key is gone reads as `[erased]`
+  (an erased object field as `{}`).
 - Erase: in one transaction, a `SessionDeleted` for each live session of
   the subject, a clearing `ScopeStateChanged` for a user's state, one
   `SubjectErased` (no personal data: key id, scope, count, who, why), the
-  key row deleted, and a purge marked pending. Then the purge: the FTS5
-  index merged (`optimize`, so no segment keeps the erased terms), the WAL
-  checkpointed and truncated; every connection of an erasable store runs
-  with `PRAGMA secure_delete = ON`, so deleted rows and freed pages are
-  zeroed. A purge cut short (crash, a reader holding the WAL) runs again on
-  the next open or erase. No VACUUM: with secure_delete no free page keeps
-  old content, and VACUUM rewrites the whole file.
+  lazy views (search) caught up, then the key row deleted, and a purge
+  marked pending. Then the purge: the FTS5 index merged (`optimize`, so no
+  segment keeps the erased terms), the WAL checkpointed and truncated;
+  every connection of an erasable store runs with `PRAGMA secure_delete =
+  ON`, so deleted rows and freed pages are zeroed. A purge cut short (crash,
+  a reader holding the WAL) runs again on the next open or erase. No
+  VACUUM: with secure_delete no free page keeps old content, and VACUUM
+  rewrites the whole file.
 """
 
 from __future__ import annotations
@@ -346,6 +349,11 @@ def _erase(store, sealer: Sealer, key_id: str, scope: str, user: tuple[str, str]
             batch.append((f"erasure:{key_id}", [SubjectErased(
                 key_id, scope, len(streams), now, requested_by, reason)], None))
             recorded = bulk.commit(batch, {"source": store.source, "erasure": key_id})
+            # The lazy views drop the subject's rows while its key still
+            # opens them (a contentless search index needs the words back).
+            for p in store.runner.projections.values():
+                if not p.inline and store.runner._ready(conn, p):
+                    store.runner.advance(conn, p)
             conn.execute(f"DELETE FROM {KEYS} WHERE key_id = ?", (key_id,))
             conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
             erased = (len(streams), recorded[-1].position)

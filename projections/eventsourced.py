@@ -51,6 +51,7 @@ from .tenancy import TenantSessionStore
 from .verify import VerifyReport
 from .verify import verify as _verify
 from .views import SessionsProjection, TenantIndexProjection
+from .viewseal import SealedDialect
 
 _UNKNOWN = object()
 _T = TypeVar("_T")
@@ -144,6 +145,8 @@ class EventSourcedSessionStore:
                 self.log,
                 [SessionsProjection(), TenantIndexProjection(), SearchProjection(), *projections],
             )
+            if sealer is not None:  # the views seal their personal fields too
+                self.runner.dialect = SealedDialect(sealer)
             try:
                 self.runner.setup()  # writes only for a new or older-layout view
             except StorageError as e:

@@ -21,6 +21,7 @@ from eventlog import RecordedEvent
 from .dialect import Db
 from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
 from .pgsearch import fts_tsquery, plain_tsquery, tsvector
+from .viewseal import must_open
 
 #: The query languages `search` takes.
 SYNTAXES = ("plain", "fts5")
@@ -50,6 +51,9 @@ class SearchProjection:
 
     def create(self, db: Db, names: Mapping[str, str]) -> None:
         d, fts = db.dialect, names["message_search"]
+        if d.cipher is not None:  # an erasable store: see `_create_sealed`
+            _create_sealed(db, names)
+            return
         if d.name == "sqlite":
             db.execute(
                 f"CREATE VIRTUAL TABLE {db.q(fts)} USING fts5("
@@ -79,11 +83,16 @@ class SearchProjection:
         row = db.execute("SELECT sql FROM sqlite_master WHERE name = ?",
                            (names["message_search"],)).fetchone()
         columns = row[0].partition("(")[2] if row and row[0] else ""
+        if db.dialect.cipher is not None and "content=''" not in columns:
+            return False  # an erasable file of before the sealed views: rebuilt
         return re.search(r"(^|,)\s*cjk\b", columns) is not None
 
     def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
         fts, ses, msg = (db.q(names[t]) for t in self.tables)
+        if db.dialect.cipher is not None:
+            _apply_sealed(db, events, fts, ses, msg)
+            return
         if db.dialect.name == "sqlite":
             rowkey = "rowid"
             insert = (f"INSERT INTO {fts} (rowid, content, cjk, session_id, tenant_id, role) "
@@ -155,7 +164,14 @@ def search(db: Db, query: str, tenant_id: str | None = None,
     if syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
     tenant = "" if tenant_id is None else " AND tenant_id = ?"
-    if db.dialect.name == "sqlite":
+    cipher = db.dialect.cipher
+    if cipher is not None:  # contentless index: session, role and sealed text beside it
+        key = "rowid"
+        expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
+        sql = ("SELECT f.rowid, m.session_id, m.role, m.content FROM message_search f "
+               "JOIN search_messages m ON m.position = f.rowid WHERE message_search MATCH ? "
+               f"{tenant.replace('tenant_id', 'm.tenant_id')} ORDER BY f.rank, f.rowid LIMIT ?")
+    elif db.dialect.name == "sqlite":
         key = "rowid"
         expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
         sql = ("SELECT rowid, session_id, role FROM message_search WHERE message_search MATCH ? "
@@ -174,6 +190,14 @@ def search(db: Db, query: str, tenant_id: str | None = None,
             raise  # our own expression: not the user's mistake
         raise ValueError(f"bad search query {query!r}: {e}") from None
     hits = []
+    if cipher is not None:
+        op = cipher.opener()
+        for position, session_id, role, sealed in rows:
+            text = op(session_id, "search", sealed)
+            hits.append(SearchHit(session_id, position, role,
+                                  snippet(text[:SNIPPET_SCAN], terms,
+                                          truncated=len(text) > SNIPPET_SCAN)))
+        return hits
     for position, session_id, role in rows:
         (text, length) = db.execute(
             f"SELECT substr(content, 1, ?), length(content) FROM message_search WHERE {key} = ?",
@@ -181,3 +205,74 @@ def search(db: Db, query: str, tenant_id: str | None = None,
         hits.append(SearchHit(session_id, position, role,
                               snippet(text, terms, truncated=length > len(text))))
     return hits
+
+
+# -- an erasable store's search view ---------------------------------------------
+
+def _create_sealed(db: Db, names: Mapping[str, str]) -> None:
+    """A contentless FTS5 index (its terms only, no text), and beside it, in
+    `search_messages`, each item's tenant, role and text sealed (found by
+    position: the index's rowid)."""
+    db.execute(
+        f"CREATE VIRTUAL TABLE {db.q(names['message_search'])} USING fts5("
+        "content, cjk, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED, content='')"
+    )
+    db.execute(
+        f"CREATE TABLE {db.q(names['search_sessions'])} ("
+        "session_id TEXT PRIMARY KEY, tenant_id TEXT) WITHOUT ROWID"
+    )
+    db.execute(
+        f"CREATE TABLE {db.q(names['search_messages'])} (session_id TEXT NOT NULL, "
+        "position INTEGER NOT NULL, tenant_id TEXT, role TEXT, content TEXT, "
+        "PRIMARY KEY (session_id, position), UNIQUE (position)) WITHOUT ROWID"
+    )
+
+
+def _apply_sealed(db: Db, events: Sequence[RecordedEvent], fts: str, ses: str,
+                  msg: str) -> None:
+    """`SearchProjection.apply` of an erasable store. A contentless index
+    forgets a message only when told its words again, so a removal opens
+    the sealed text first (an erasure applies its removals before the key
+    goes)."""
+    cipher = db.dialect.cipher
+    w = cipher.writer(db)
+    forget = (f"INSERT INTO {fts} ({fts}, rowid, content, cjk) VALUES ('delete', ?, ?, ?)")
+
+    def remove(sid: str, sql: str, args: tuple) -> None:
+        gone = db.execute(f"SELECT position, content FROM {msg} WHERE {sql}", args).fetchall()
+        texts = [(pos, must_open(cipher, sid, "search", sealed)) for pos, sealed in gone]
+        db.run(forget, [(pos, text, cjk_text(text)) for pos, text in texts if text is not None])
+        db.run(f"DELETE FROM {msg} WHERE session_id = ? AND position = ?",
+               [(sid, pos) for pos, _ in gone])
+
+    for type_name, run in groupby(events, key=attrgetter("type")):
+        if type_name == "SessionCreated":
+            db.run(f"INSERT INTO {ses} (session_id, tenant_id) VALUES (?, ?) "
+                   "ON CONFLICT DO NOTHING",
+                   [(d["session_id"], d.get("tenant_id")) for d in (e.data for e in run)])
+        elif type_name in ("MessageAdded", "ItemAdded"):
+            key = "content" if type_name == "MessageAdded" else "text"
+            rows = [(e.position, d["session_id"], d.get(key), d["role"])
+                    for e in run for d in (e.data,)]
+            tenants = dict(db.execute(
+                f"SELECT session_id, tenant_id FROM {ses} WHERE {db.dialect.in_list('session_id')}",
+                (db.dialect.list_param({r[1] for r in rows}),)))
+            rows = [r for r in rows if r[1] in tenants]
+            db.run(f"INSERT INTO {fts} (rowid, content, cjk) VALUES (?, ?, ?)",
+                   [(pos, text, cjk_text(text)) for pos, _, text, _ in rows if text is not None])
+            db.run(f"INSERT INTO {msg} (session_id, position, tenant_id, role, content) "
+                   "VALUES (?, ?, ?, ?, ?)",
+                   [(sid, pos, tenants[sid], role, w.session(sid, "search", text))
+                    for pos, sid, text, role in rows])
+        elif type_name in ("ItemsRemoved", "SessionCleared"):
+            for e in run:
+                d = e.data
+                sid = d["session_id"]
+                remove(sid, "position IN (SELECT position FROM "
+                       f"{msg} WHERE session_id = ? ORDER BY position DESC LIMIT ?)",
+                       (sid, d.get("count", -1)))
+        elif type_name == "SessionDeleted":
+            for e in run:
+                sid = e.data["session_id"]
+                remove(sid, "session_id = ?", (sid,))
+                db.execute(f"DELETE FROM {ses} WHERE session_id = ?", (sid,))

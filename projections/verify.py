@@ -25,7 +25,7 @@ from eventlog.codec import decode_event
 from eventlog.connection import translate
 
 from . import views
-from .dialect import SQLITE, Db
+from .dialect import Db
 from .fold import fold_all, fold_scope
 from .runner import read_checkpoints
 
@@ -125,7 +125,7 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None,
         reader = copy.copy(store)
         reader.log = EventLog._over(conn, path)
         reader.log.sealer = store.log.sealer  # an erasable file's fields are opened as read
-        yield SQLITE.wrap(conn), "log", reader
+        yield store.runner.dialect.wrap(conn), "log", reader  # an erasable store's seals
     except sqlite3.Error as e:
         raise translate(e, path) from e
     finally:

@@ -77,16 +77,21 @@ class SessionsProjection:
     def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
         s, i = db.q(names["sessions"]), db.q(names["items"])
+        cipher = db.dialect.cipher
+        w = None if cipher is None else cipher.writer(db)  # an erasable store's: seals
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
+                created = [(e.position, d["session_id"], d["title"], d["created_at"],
+                            d.get("user_id"), d.get("tenant_id"), d.get("key"),
+                            key_scope(d.get("tenant_id"), d.get("key")))
+                           for e in run for d in (e.data,)]
+                if w is not None:
+                    created = [(r[0], r[1], w.session(r[1], "title", r[2]), *r[3:])
+                               for r in created]
                 db.run(
                     f"INSERT INTO {s} (position, id, title, created_at, user_id, "
                     "tenant_id, key, key_scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    [(e.position, d["session_id"], d["title"], d["created_at"],
-                      d.get("user_id"), d.get("tenant_id"), d.get("key"),
-                      key_scope(d.get("tenant_id"), d.get("key")))
-                     for e in run for d in (e.data,)],
+                    "ON CONFLICT DO NOTHING", created,
                 )
             elif type_name in ("MessageAdded", "ItemAdded"):
                 rows: builtins.list[tuple]
@@ -98,6 +103,9 @@ class SessionsProjection:
                     rows = [(e.position, d["item_id"], d["role"], dumps(d["data"]), d.get("text"),
                              d["timestamp"], d["session_id"])
                             for e in run for d in (e.data,)]
+                if w is not None:
+                    rows = [(r[0], r[1], r[2], w.session(r[6], "data", r[3]),
+                             w.session(r[6], "text", r[4]), r[5], r[6]) for r in rows]
                 db.run(
                     f"INSERT INTO {i} (position, session, item_id, role, data, text, timestamp) "
                     f"SELECT ?, position, ?, ?, ?, ?, ? FROM {s} WHERE id = ?", rows,
@@ -122,10 +130,15 @@ class SessionsProjection:
                     row = db.execute(f"SELECT state FROM {s} WHERE id = ?",
                                      (d["session_id"],)).fetchone()
                     if row is not None:
-                        state = json.loads(row[0]) if row[0] else {}
+                        sid, text = d["session_id"], row[0]
+                        if w is not None:
+                            text = cipher.open(sid, "state", text)
+                        state = json.loads(text) if text else {}
                         apply_delta(state, d["delta"])
-                        db.execute(f"UPDATE {s} SET state = ? WHERE id = ?",
-                                   (dumps(state) if state else None, d["session_id"]))
+                        text = dumps(state) if state else None
+                        if w is not None:
+                            text = w.session(sid, "state", text)
+                        db.execute(f"UPDATE {s} SET state = ? WHERE id = ?", (text, sid))
             elif type_name == "ScopeStateChanged":
                 st = db.q(names["scope_state"])
                 for e in run:
@@ -133,11 +146,18 @@ class SessionsProjection:
                     stream = state_stream(d["tenant_id"], d.get("user_id"))
                     row = db.execute(f"SELECT state FROM {st} WHERE stream = ?",
                                      (stream,)).fetchone()
-                    state = json.loads(row[0]) if row else {}
+                    sealed = w is not None and d.get("user_id") is not None
+                    text = row[0] if row else None
+                    if sealed:
+                        text = cipher.open(stream, "state", text)
+                    state = json.loads(text) if text else {}
                     apply_delta(state, d["delta"])
+                    text = dumps(state)
+                    if sealed and w is not None:
+                        text = w.user(d["tenant_id"], d["user_id"], stream, "state", text)
                     db.execute(f"INSERT INTO {st} (stream, state) VALUES (?, ?) "
                                "ON CONFLICT (stream) DO UPDATE SET state = excluded.state",
-                               (stream, dumps(state)))
+                               (stream, text))
             elif type_name == "SessionDeleted":
                 ids = [(e.data["session_id"],) for e in run]
                 db.run(
@@ -247,6 +267,17 @@ def _messages(items: builtins.list[SessionItem]) -> builtins.list[SessionMessage
     return [m for m in map(item_message, items) if m is not None]
 
 
+def _open_head(op: Any, h: Sequence) -> tuple:
+    """A `_HEAD_COLS` row of an erasable store with its title and state opened
+    (`op`: its `ViewCipher.opener()`)."""
+    return (h[0], h[1], op(h[1], "title", h[2]), *h[3:7], op(h[1], "state", h[7]), *h[8:])
+
+
+def _open_items(op: Any, sid: str, rows: Sequence[Sequence]) -> builtins.list:
+    """`_ITEM_COLS` rows of an erasable store's session with data and text opened."""
+    return [(r[0], r[1], op(sid, "data", r[2]), op(sid, "text", r[3]), *r[4:]) for r in rows]
+
+
 def read_session_rows(db: Db, sid: uuid.UUID | str,
                       last_n: int | None = None) -> tuple[Sequence, builtins.list] | None:
     """The `sessions` row and the item rows of a live session, or None."""
@@ -261,6 +292,10 @@ def read_session_rows(db: Db, sid: uuid.UUID | str,
         rows = db.execute(f"SELECT {_ITEM_COLS} FROM items WHERE session = ? "
                           "ORDER BY position DESC LIMIT ?", (head[0], last_n)).fetchall()
         rows.reverse()
+    cipher = db.dialect.cipher
+    if cipher is not None:
+        op = cipher.opener()
+        head, rows = _open_head(op, head), _open_items(op, head[1], rows)
     (row,) = _with_updated(db, [head], {head[0]: (rows[-1][4], rows[-1][5])} if rows else {})
     return row, rows
 
@@ -310,6 +345,8 @@ def last_items(db: Db, sid: uuid.UUID | str, n: int) -> builtins.list[SessionIte
     rows = db.execute(
         f"SELECT {_ITEM_COLS} FROM items WHERE session = (SELECT position FROM sessions "
         "WHERE id = ?) ORDER BY position DESC LIMIT ?", (str(sid), n)).fetchall()
+    if db.dialect.cipher is not None:
+        rows = _open_items(db.dialect.cipher.opener(), str(sid), rows)
     return [_item(*r) for r in reversed(rows)]
 
 
@@ -322,9 +359,13 @@ def item_count(db: Db, sid: uuid.UUID | str) -> int:
 def read_scope_state(db: Db, tenant_id: str,
                      user_id: str | None = None) -> dict[str, Any]:
     """The tenant's state, or its user's; {} when never set."""
-    row = db.execute("SELECT state FROM scope_state WHERE stream = ?",
-                       (state_stream(tenant_id, user_id),)).fetchone()
-    return json.loads(row[0]) if row else {}
+    stream = state_stream(tenant_id, user_id)
+    row = db.execute("SELECT state FROM scope_state WHERE stream = ?", (stream,)).fetchone()
+    if row is None:
+        return {}
+    if db.dialect.cipher is not None and user_id is not None:
+        return json.loads(db.dialect.cipher.open(stream, "state", row[0]))
+    return json.loads(row[0])
 
 
 def _page(db: Db, tenant_id, before, where, params) -> tuple[str, str]:
@@ -358,6 +399,10 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
     ).fetchall()
     if not heads:
         return []
+    cipher = db.dialect.cipher
+    if cipher is not None:
+        op = cipher.opener()
+        heads = [_open_head(op, h) for h in heads]
     args: tuple[object, ...]
     if limit is None and before is None:
         # Everything (of the tenant): one ordered scan, no id list.
@@ -380,7 +425,12 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
     message_data = FrozenDict
     roles = MESSAGE_ROLES
     current, items, messages = None, None, None
-    for pos, item_id, role, data, text, ts, ipos in db.execute(sql, args):
+    found = db.execute(sql, args)
+    if cipher is not None:
+        ids = {h[0]: h[1] for h in heads}  # rows of other sessions are skipped below
+        found = ((r[0], r[1], r[2], op(ids[r[0]], "data", r[3]), op(ids[r[0]], "text", r[4]),
+                  r[5], r[6]) if r[0] in ids else r for r in found)
+    for pos, item_id, role, data, text, ts, ipos in found:
         if pos != current:
             current = pos
             bucket = built.get(pos)  # a view edited by hand may hold orphans
@@ -417,6 +467,9 @@ def read_summaries(db: Db, tenant_id: str | None, user_id: str | None,
         f"FROM {source} {cond} ORDER BY s.created_at DESC, s.position DESC LIMIT ?",
         (*params, db.dialect.no_limit if limit is None else limit),
     ).fetchall()
+    if db.dialect.cipher is not None:
+        op = db.dialect.cipher.opener()
+        rows = [(r[0], r[1], op(r[1], "title", r[2]), *r[3:]) for r in rows]
     return [SessionSummary(uuid_from_text(r[1]), r[2], _parse_time(r[3]),
                            _parse_time(r[9]) if r[9] else None, r[4], r[5], r[6], r[8] or 0, r[10])
             for r in rows]
