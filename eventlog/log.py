@@ -41,20 +41,17 @@ from .recorded import COLUMNS, RecordedEvent
 _T = TypeVar("_T")
 _INSERT = f"INSERT INTO events ({COLUMNS}, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT = f"SELECT {COLUMNS} FROM events"
-# The stream's version, the log's tail (for the hash chain) and whether a
-# break was recorded, in one read.
+# The stream's version, the log's tail (for the hash chain), whether a break
+# was recorded, and the tail row whole with the hash before it (to check the
+# tail's link), in one read: one round trip under the writers' lock.
 _TAIL = (
     "SELECT (SELECT max(version) FROM events WHERE stream_id = ?), position, hash, recorded_at, "
     f"(SELECT CASE kind WHEN ? THEN position END FROM {chain.NOTES} WHERE kind IN (?, ?) "
-    "ORDER BY id DESC LIMIT 1) "
-    "FROM events ORDER BY position DESC LIMIT 1"
+    f"ORDER BY id DESC LIMIT 1), {COLUMNS}, "
+    "(SELECT hash FROM events p WHERE p.position = e.position - 1) "
+    "FROM events e ORDER BY position DESC LIMIT 1"
 )
 _TAIL_ARGS = (chain.BROKEN, chain.BROKEN, chain.INTACT)
-# The tail row whole, and the hash before it, to check the tail's link.
-_TAIL_ROW = (
-    f"SELECT {COLUMNS}, (SELECT hash FROM events p WHERE p.position = e.position - 1) "
-    "FROM events e WHERE position = ?"
-)
 
 # Each stream's version by one index seek (max() of an index prefix), not a
 # GROUP BY that reads every event of every stream (several streams at once:
@@ -621,15 +618,14 @@ class EventLog:
     def _check_tail(self, conn, row) -> None:
         """Refuse to chain onto a log known to be broken: a break recorded
         by `verify` or a rebuild, or a last row that does not link to the
-        one before it (a row added or edited with another tool). The tail
-        this object wrote or checked last is not hashed again (a write
-        costs one small extra read); `verify` checks every row."""
-        _, pos, stored, _, broken = row
+        one before it (a row added or edited with another tool), from the
+        row `_TAIL` read. The tail this object wrote or checked last is not
+        hashed again; `verify` checks every row."""
+        _, pos, stored, _, broken, *tail, before = row
         if broken is not None:
             raise ChainBrokenError(broken, "the hash chain is broken (found by verify or rebuild)")
         if (pos, stored) == self._good_tail:
             return
-        *tail, before = conn.execute(_TAIL_ROW, (pos,)).fetchone()
         problem = chain.tail_problem(tail, before)
         if problem is not None:
             raise ChainBrokenError(pos, problem)

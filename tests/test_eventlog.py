@@ -294,3 +294,22 @@ def test_error_messages_never_show_a_password():
     with pytest.raises(StorageError) as info:
         EventLog("postgresql://me:s3cret@/db?host=/nonexistent-socket-dir", timeout=1)
     assert "s3cret" not in str(info.value) and "me:***@" in str(info.value)
+
+
+def test_a_write_after_another_writer_reads_the_tail_once(tmp_path):
+    """After another writer appended, an append reads the tail, the stream's
+    version and the tail's link in one statement (on PostgreSQL: one round
+    trip while the writers' lock is held)."""
+    path = str(tmp_path / "log.db")
+    a_id, b_id = uuid.uuid4(), uuid.uuid4()
+    with EventLog(path) as a, EventLog(path) as b:
+        a.append(str(a_id), [created(a_id)])
+        b.append(str(b_id), [created(b_id)])
+        seen: list[str] = []
+        a.backend.conn.set_trace_callback(seen.append)
+        try:
+            a.append(str(a_id), [message(a_id)])
+        finally:
+            a.backend.conn.set_trace_callback(None)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT") and " events" in s]
+    assert len(reads) == 1, reads
