@@ -182,9 +182,12 @@ def _escape_all(params: Sequence[Any]) -> Sequence[Any]:
 
 
 def _unescape_row(row: tuple) -> tuple:
-    if any(type(v) is str and v.startswith(_MARK) for v in row):
-        return tuple(json.loads(v[1:]) if type(v) is str and v.startswith(_MARK) else v
-                     for v in row)
+    # Run on every field read (a list() reads tens of thousands): a plain
+    # loop, half the time of any() over a generator.
+    for v in row:
+        if type(v) is str and v[:1] == _MARK:
+            return tuple(json.loads(v[1:]) if type(v) is str and v[:1] == _MARK else v
+                         for v in row)
     return row
 
 

@@ -418,9 +418,18 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
         args = (db.dialect.list_param(h[0] for h in heads),)
     # One pass builds each item and, for a user/assistant item with text,
     # its message (what `item_message` gives), sharing the parsed time.
-    built: dict[int, tuple[builtins.list[SessionItem], builtins.list[SessionMessage]]] = {
-        h[0]: ([], []) for h in heads}
-    lasts: dict[int, tuple[str, int]] = {}
+    # Allocation is the cost here: every container made per session is
+    # tracked by the cyclic GC, whose passes (full ones walk every object of
+    # the process) are most of a large list's time. So per session only what
+    # is returned is made: its lists live in two dicts (no tuple holding
+    # them), the last item's position is an int, and the last update reuses
+    # a datetime already parsed (creation or last item) when it is one.
+    items_of: dict[int, builtins.list[SessionItem]] = {}
+    messages_of: dict[int, builtins.list[SessionMessage]] = {}
+    for h in heads:
+        items_of[h[0]] = []
+        messages_of[h[0]] = []
+    last_item: dict[int, int] = {}
     build_item, build_message, parse, loads = _build_item, _build_message, _parse_time, json.loads
     message_data = FrozenDict
     roles = MESSAGE_ROLES
@@ -433,8 +442,8 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
     for pos, item_id, role, data, text, ts, ipos in found:
         if pos != current:
             current = pos
-            bucket = built.get(pos)  # a view edited by hand may hold orphans
-            items, messages = bucket if bucket is not None else (None, None)
+            items = items_of.get(pos)  # a view edited by hand may hold orphans
+            messages = messages_of.get(pos)
         if items is None or messages is None:
             continue
         at = parse(ts)
@@ -442,14 +451,33 @@ def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
                                 if data is None else freeze(loads(data)), at, text))
         if text is not None and role in roles:
             messages.append(build_message(roles[role], text, at))
-        lasts[pos] = (ts, ipos)
+        last_item[pos] = ipos
+    # A last event that neither created the session nor added its last item
+    # (a pop, a clear, a state change): its time is read from the log, in
+    # one query for all of them (as `_with_updated` does).
+    other = [h[9] for h in heads if h[9] is not None and h[9] != h[0]
+             and last_item.get(h[0]) != h[9]]
+    times: dict[int, str | None] = {}
+    if other:
+        times = dict(db.execute(_updated_sql(db), (db.dialect.list_param(other),)))
     sessions = []
     build_session, to_uuid = _build_session, uuid_from_text
-    for h in _with_updated(db, heads, lasts):
-        items, messages = built[h[0]]
+    for h in heads:
+        pos, last = h[0], h[9]
+        items, messages = items_of[pos], messages_of[pos]
+        created = parse(h[3])
+        if last is None:
+            updated = None
+        elif last == pos:  # the session's creation
+            updated = created
+        elif last_item.get(pos) == last:  # the event added its last item
+            updated = items[-1].timestamp
+        else:
+            text = times.get(last)
+            updated = parse(text) if text else None
         sessions.append(build_session(
-            to_uuid(h[1]), h[2], parse(h[3]), messages, h[4], h[5], h[6], h[8] or 0, items,
-            loads(h[7]) if h[7] else {}, parse(h[9]) if h[9] else None))
+            to_uuid(h[1]), h[2], created, messages, h[4], h[5], h[6], h[8] or 0, items,
+            loads(h[7]) if h[7] else {}, updated))
     return sessions
 
 
