@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from .backends import shown
 from .connection import SYNCHRONOUS
 from .errors import LayoutError, ReadOnlyError, StorageError
 from .schema import DB_VERSION
@@ -147,12 +147,7 @@ class PgConnection:
 
 def redact(url: str) -> str:
     """The URL with its password hidden (for messages)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return shown(url)
 
 
 def _first_line(exc: BaseException) -> str:

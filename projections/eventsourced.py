@@ -26,7 +26,7 @@ from eventlog import (
     SessionDeleted,
     StorageError,
 )
-from eventlog.backends import is_url
+from eventlog.backends import is_url, shown
 from eventlog.checks import aware, bounded, to_uuid
 
 from . import commands, erasure, views
@@ -182,10 +182,10 @@ class EventSourcedSessionStore:
                 self.runner.setup()
             self.runner.catch_up(names)
         except ChainBrokenError as e:
-            warnings.warn(f"{self.log.path}: views stop before position {e.position} "
+            warnings.warn(f"{shown(self.log.path)}: views stop before position {e.position} "
                           f"({e.reason}); run `sessionlog verify`", RuntimeWarning, stacklevel=3)
         except EventDecodeError as e:
-            warnings.warn(f"{self.log.path}: views stop before an unreadable event: {e}",
+            warnings.warn(f"{shown(self.log.path)}: views stop before an unreadable event: {e}",
                           RuntimeWarning, stacklevel=3)
         except StorageError as e:
             if not cannot_write(e):
@@ -722,7 +722,7 @@ class EventSourcedSessionStore:
         last = self.log.last_position()
         size = self.log.file_bytes()
         return {
-            "path": self.log.path, "events": counts[0], "streams": counts[1],
+            "path": shown(self.log.path), "events": counts[0], "streams": counts[1],
             "sessions": sessions, "messages": messages, "items": items,
             "deleted_sessions": counts[2],
             "last_position": last, "file_bytes": size,

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from eventlog import EventLogError, parse_timestamp
-from eventlog.backends import is_url
+from eventlog.backends import is_url, shown
 from eventlog.sealing import MARKER as ERASURE_TABLE
 from projections import (
     EventSourcedSessionStore,
@@ -146,12 +146,12 @@ def _check_tables(db: str, tables: set[str] | None, create: bool, force_foreign:
     if not create:
         if not tables and kind == "database":
             raise click.ClickException(
-                f"no sessionlog log at {db} (create one with `sessionlog create` or "
+                f"no sessionlog log at {shown(db)} (create one with `sessionlog create` or "
                 "`sessionlog import`)")
-        raise click.ClickException(f"{db} is not a sessionlog database (it has no events table)")
+        raise click.ClickException(f"{shown(db)} is not a sessionlog database (it has no events table)")
     if tables and not force_foreign:
         raise click.ClickException(
-            f"{db} is another program's {kind} (tables: {', '.join(sorted(tables)[:5])}"
+            f"{shown(db)} is another program's {kind} (tables: {', '.join(sorted(tables)[:5])}"
             f"{', ...' if len(tables) > 5 else ''}); nothing was written (pass --force-foreign to "
             "add sessionlog's tables to it)"
         )

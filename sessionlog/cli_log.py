@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 
 from eventlog import EventLog
-from eventlog.backends import is_url
+from eventlog.backends import is_url, shown
 from eventlog.copy import copy_log
 from projections.erasure import Sealer
 from projections.masterkey import default_provider
@@ -38,7 +38,7 @@ def open_log(db: str) -> Iterator[EventLog]:
     if is_url(db):  # never create the log's tables for a read
         tables = _pg_tables(db)
         if tables is not None and "events" not in tables:
-            raise click.ClickException(f"no sessionlog log at {db} (pass --db)")
+            raise click.ClickException(f"no sessionlog log at {shown(db)} (pass --db)")
     erasable = not is_url(db) and ERASURE_TABLE in (_tables(db) or ())
     try:
         log = EventLog(db, sealer=Sealer(default_provider(db)) if erasable else None)
@@ -89,7 +89,7 @@ def copy(ctx, dest, reseal, as_json):
     with open_log(src) as source:
         if source.sealer is not None:
             raise click.ClickException(
-                f"{src} is an erasable file: its rows cannot be copied as they are (DEST would "
+                f"{shown(src)} is an erasable file: its rows cannot be copied as they are (DEST would "
                 "lack its keys); re-encrypt it: copy DEST --erasable; nothing was written")
         total = source.last_position()
         with open_db(dest, create=True, source="copy", catch_up=False) as store, \
@@ -100,7 +100,7 @@ def copy(ctx, dest, reseal, as_json):
     if as_json:
         click.echo(json.dumps({"events": copied.events, "last_hash": copied.last_hash}))
     else:
-        click.echo(f"copied {copied.events} event(s) to {dest}; last_hash {copied.last_hash}")
+        click.echo(f"copied {copied.events} event(s) to {shown(dest)}; last_hash {copied.last_hash}")
 
 
 @main.command()
@@ -155,6 +155,6 @@ def _reseal(src: str, dest: str, as_json: bool) -> None:
         click.echo(json.dumps({"events": done.events, "source_last_hash": done.source_last_hash,
                                "last_hash": done.last_hash}))
     else:
-        click.echo(f"re-encrypted {done.events} event(s) into {dest} (erasable, key "
-                   f"{default_provider(dest).name}); its first event records {src}'s last_hash "
+        click.echo(f"re-encrypted {done.events} event(s) into {shown(dest)} (erasable, key "
+                   f"{default_provider(dest).name}); its first event records {shown(src)}'s last_hash "
                    f"{done.source_last_hash}; new last_hash {done.last_hash}")

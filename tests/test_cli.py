@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 import uuid
 
 import pytest
@@ -212,3 +213,24 @@ def test_read_commands_leave_another_programs_database_alone(tmp_path):
     with sqlite3.connect(other) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     assert tables == ["notes"]
+
+
+def test_messages_and_stats_never_show_a_database_password(pg_url):
+    """A URL's password (user part or `password=`) never reaches the terminal:
+    not in a refusal, not in `stats` (the test server trusts every login, so
+    the password is accepted and ignored)."""
+    parts = urllib.parse.urlsplit(pg_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    url = urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}:s3cretpw@{host}"))
+    assert urllib.parse.urlsplit(url).password == "s3cretpw"
+    runner = CliRunner()
+    refused = runner.invoke(main, ["--db", url, "list"])
+    assert refused.exit_code == 1 and "no sessionlog log at" in refused.output
+    runner.invoke(main, ["--db", url, "create", "--title", "t"], catch_exceptions=False)
+    for args in (["stats"], ["stats", "--json"]):
+        out = runner.invoke(main, ["--db", url, *args], catch_exceptions=False).output
+        assert "postgres:***@" in out
+        assert "s3cretpw" not in out and "s3cretpw" not in refused.output
+    from eventlog.backends import shown
+    assert "s3cretpw" not in shown(f"{pg_url}&password=s3cretpw")
+    assert shown("/tmp/x:y@z.db") == "/tmp/x:y@z.db"
