@@ -682,11 +682,24 @@ NOTES = """
   `(stream_id, version)` index (version and last event; the last event's row is read only when
   it is not the last item or the creation). The rest is building `Session`, `SessionItem` and
   `SessionMessage` objects (one `datetime` parse per item) and the cyclic GC those allocations
-  set off: for 10,000 sessions of 2 messages, about 110 ms of Python of which 30 to 70 ms are
-  GC passes (measured with `gc.callbacks`); switching the GC off is ruled out (issue 9 item 19).
+  set off: for 10,000 sessions of 2 messages the SQL is about 65 ms and the result is 10
+  GC-tracked objects a session (`Session`, its id, two lists, and per item `SessionItem`, its
+  read-only `data`, `SessionMessage`), which set off 1-2 full GC passes a call; a full pass
+  walks every object of the process, so the cost grows with what else the process holds:
+  30-50 ms of a 160 ms call in a bare process, 115-390 ms of 290-480 ms with the peers'
+  frameworks imported as here (`gc.callbacks`). Switching the GC off is ruled out (issue 9
+  item 19); below 10 objects a session means changing the returned model.
+  PostgreSQL: the same objects, and its session-row query alone takes 87-92 ms (raw: ~60 ms).
   A cold `get` of a session that grew builds only its new items (the cache lends the others).
 - **import**: per message, validating the record, encoding, chaining and inserting the event
   and its view rows; the "bare minimum" row does only the unavoidable part and is the bound.
+- **PostgreSQL add_message**: with one writer an add is 4 statements (BEGIN with the writers'
+  lock, the event, the item row, COMMIT) against raw's one INSERT+COMMIT. psycopg's client CPU
+  alone is 320-400 us a message, while a raw INSERT+COMMIT takes 120-200 us in all; the same
+  statements sent by plain psycopg in one round trip take 252 us against raw's 131 us, so even
+  one round trip reaches only about 0.5x. Pipeline mode was tried and dropped (no gain, more
+  client CPU: 406 -> 475 us). More writers queue on the one-row lock (gapless positions in
+  commit order), and the bench's writers are threads of one process (the GIL).
 - **erasable cold get, list()**: an erasable store's views hold each personal field sealed, so
   a cold read opens every title, state and item text it returns: base64 decode plus AES-GCM
   (about 0.7 + 0.8 us each for a 90-character message, measured with timeit) plus the Python
