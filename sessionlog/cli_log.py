@@ -155,6 +155,6 @@ def _reseal(src: str, dest: str, as_json: bool) -> None:
         click.echo(json.dumps({"events": done.events, "source_last_hash": done.source_last_hash,
                                "last_hash": done.last_hash}))
     else:
-        click.echo(f"re-encrypted {done.events} event(s) into {shown(dest)} (erasable, key "
+        click.echo(f"re-encrypted {done.events} event(s) into {shown(dest)} (erasable, master "
                    f"{default_provider(dest).name}); its first event records {shown(src)}'s last_hash "
                    f"{done.source_last_hash}; new last_hash {done.last_hash}")

@@ -131,6 +131,13 @@ def test_copy_erasable_reencrypts_and_records_the_old_last_hash(tmp_path):
     assert "copy DEST --erasable" in run(new, "copy", str(tmp_path / "rows.db")).output
 
 
+def test_copy_erasable_says_where_the_master_key_is(tmp_path):
+    plain, new = tmp_path / "plain.db", tmp_path / "private.db"
+    assert run(plain, "demo").exit_code == 0
+    out = run(plain, "copy", str(new), "--erasable").output
+    assert f"(erasable, master key file {new}.key)" in out, out
+
+
 def test_erase_help_has_an_example():
     out = CliRunner().invoke(main, ["erase", "--help"])
     assert "Example:" in out.output and "--reason" in out.output
