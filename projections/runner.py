@@ -180,6 +180,10 @@ class ProjectionRunner:
         self._undrive_sql = f"DELETE FROM {DERIVED} WHERE name NOT IN ({marks})"
         self._floor_sql = f"UPDATE {CHECKPOINTS} SET position = ? WHERE name IN ({marks})"
         self._names = {p.name: _identity(p) for p in self.projections.values()}
+        # Whether `projection_derived` was seen (nothing drops it): then a
+        # sync need not run its DDL. Files older than derived checkpoints
+        # get the table in their first write, not when opened.
+        self._derived_table = False
 
     def setup(self) -> None:
         """Create the checkpoint table and any projection whose tables are
@@ -187,6 +191,7 @@ class ProjectionRunner:
         an older layout: dropped and made anew at checkpoint 0, so catch-up
         refills them. Writes nothing when all are there and current."""
         with self.snapshot() as db:
+            self._derived_table = _has_table(db, "", DERIVED)
             if all(self._ready(db, p) for p in self.projections.values()):
                 return
         with self.transaction() as db:
@@ -202,6 +207,7 @@ class ProjectionRunner:
                     db.execute(f"DROP TABLE IF EXISTS {db.q(t)}")
                 p.create(db, self._names[p.name])
                 self._set_checkpoint(db, p.name, 0)
+        self._derived_table = True
 
     @contextmanager
     def transaction(self) -> Iterator[Db]:
@@ -259,7 +265,8 @@ class ProjectionRunner:
         or all of them for a new one) and become derived; the pending mark
         is cleared. Reads one row and writes nothing when all is in step.
         """
-        db.execute(_DERIVED_DDL)
+        if not self._derived_table:
+            db.execute(_DERIVED_DDL)
         names = self._inline_names
         pending, foreign, mine = db.execute(self._sync_sql, names * 2).fetchone()
         if pending is None and not foreign and mine == len(names):
