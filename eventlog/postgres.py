@@ -21,6 +21,7 @@ from typing import Any
 from .backends import shown
 from .connection import SYNCHRONOUS
 from .errors import LayoutError, ReadOnlyError, StorageError
+from .pool import ReaderPool
 from .schema import DB_VERSION
 
 try:
@@ -30,7 +31,6 @@ except ImportError as e:  # pragma: no cover - the extra is installed in the tes
     raise ImportError(
         "a PostgreSQL URL needs psycopg: pip install 'sessionlog[postgres]'") from e
 
-_IDLE_READERS = 4
 #: The lock every write transaction takes first; it also counts write
 #: transactions (see `PostgresBackend.data_version`).
 _LOCK = "UPDATE log_head SET writes = writes + 1 WHERE id = 1 RETURNING writes"
@@ -201,9 +201,7 @@ class PostgresBackend:
         self.url, self.shown, self.timeout = url, redact(url), timeout
         self.lock = threading.RLock()
         self.shared = False
-        self.idle: list[PgConnection] = []
-        self._pool_lock = threading.Lock()
-        self._closed = False
+        self.pool: ReaderPool[PgConnection] = ReaderPool(self.connect)
         self._last_w: int | None = None  # log_head.writes after our last write transaction
         self._dv = 0
         self.conn = self.connect()
@@ -219,8 +217,8 @@ class PostgresBackend:
         and holds a transaction on. Not for writes."""
         backend = cls.__new__(cls)
         backend.url, backend.shown, backend.timeout = url, redact(url), 30.0
-        backend.lock, backend.shared, backend.idle = threading.RLock(), True, []
-        backend._pool_lock, backend._closed = threading.Lock(), False
+        backend.lock, backend.shared = threading.RLock(), True
+        backend.pool = ReaderPool(backend.connect)
         backend._last_w, backend._dv, backend.conn = None, 0, conn
         backend.read_only = True
         backend.schema = ""
@@ -416,22 +414,8 @@ class PostgresBackend:
             with self.lock:
                 yield self.conn
             return
-        with self._pool_lock:
-            conn = self.idle.pop() if self.idle else None
-        if conn is None:
-            conn = self.connect()
-        try:
+        with self.pool.lend(lambda c: not c.raw.closed and not c.in_transaction) as conn:
             yield conn
-        finally:
-            keep = not conn.raw.closed and not conn.in_transaction
-            with self._pool_lock:
-                if keep and not self._closed and len(self.idle) < _IDLE_READERS:
-                    self.idle.append(conn)
-                    keep = False
-                else:
-                    keep = True
-            if keep:
-                conn.close()
 
     @property
     def default_connection(self) -> PgConnection:
@@ -479,9 +463,5 @@ class PostgresBackend:
 
     def close(self) -> None:
         with self.lock:
-            with self._pool_lock:
-                self._closed = True
-                idle, self.idle = self.idle, []
-            for conn in idle:
-                conn.close()
+            self.pool.close()
             self.conn.close()

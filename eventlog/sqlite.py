@@ -18,8 +18,7 @@ from contextlib import contextmanager
 from . import schema
 from .connection import _retry, connect, connect_reader, is_memory, translate
 from .errors import EventLogError, StorageError
-
-_IDLE_READERS = 4  # read connections kept open for reuse
+from .pool import ReaderPool
 
 #: Each stream's version, for several streams in one query (`?`: a JSON array
 #: of stream ids).
@@ -78,6 +77,10 @@ class _MemoryWatcher(Watcher):
         return self._last() != self.seen
 
 
+def _no_reader() -> sqlite3.Connection:
+    raise AssertionError("a backend over a caller's connection reads through it only")
+
+
 class SqliteBackend:
     """Storage, reads and the writer lock of a log in one SQLite file.
 
@@ -101,9 +104,8 @@ class SqliteBackend:
         self.lock = threading.RLock()
         # An in-memory database exists on one connection only: reads share it.
         self.shared = is_memory(path)
-        self.idle: list[sqlite3.Connection] = []
-        self._pool_lock = threading.Lock()
-        self._closed = False
+        self.pool: ReaderPool[sqlite3.Connection] = ReaderPool(
+            lambda: connect_reader(self.read_only_uri or self.path, self.timeout))
         self._pages_checked = self.shared  # in memory: nothing on disk to check
         #: Group commit pays off where each commit waits for a flush.
         self.group_commit = synchronous == "full"
@@ -122,8 +124,8 @@ class SqliteBackend:
         and holds a transaction on. Not for writes."""
         backend = cls.__new__(cls)
         backend.path, backend.timeout, backend.conn, backend.read_only_uri = path, 30.0, conn, None
-        backend.read_only, backend.shared, backend.idle, backend._closed = True, True, [], False
-        backend.lock, backend._pool_lock = threading.RLock(), threading.Lock()
+        backend.read_only, backend.shared = True, True
+        backend.lock, backend.pool = threading.RLock(), ReaderPool(_no_reader)
         backend._pages_checked, backend.group_commit, backend.current = True, False, True
         return backend
 
@@ -243,19 +245,8 @@ class SqliteBackend:
             with self.lock:
                 yield self.conn
             return
-        with self._pool_lock:
-            conn = self.idle.pop() if self.idle else None
-        if conn is None:
-            conn = connect_reader(self.read_only_uri or self.path, self.timeout)
-        try:
+        with self.pool.lend() as conn:
             yield conn
-        finally:
-            with self._pool_lock:
-                if not self._closed and len(self.idle) < _IDLE_READERS:
-                    self.idle.append(conn)
-                    conn = None
-            if conn is not None:
-                conn.close()
 
     @property
     def default_connection(self) -> sqlite3.Connection:
@@ -298,9 +289,5 @@ class SqliteBackend:
 
     def close(self) -> None:
         with self.lock:
-            with self._pool_lock:
-                self._closed = True
-                idle, self.idle = self.idle, []
-            for conn in idle:
-                conn.close()
+            self.pool.close()
             self.conn.close()

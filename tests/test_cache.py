@@ -32,7 +32,7 @@ def test_repeated_get_is_served_from_the_cache(path):
         store.add_message(s.id, msg("a"))
         first = store.get(s.id)
         seen = []
-        connections = [store.log.backend.conn, *store.log.backend.idle]  # the writer's and the pooled readers
+        connections = [store.log.backend.conn, *store.log.backend.pool.idle]  # the writer's and the pooled readers
         assert len(connections) == 2
         for conn in connections:
             conn.set_trace_callback(seen.append)
