@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from .backends import is_postgres
+from .backends.factory import is_postgres
 from .codec import GENESIS_HASH, chain_hash, format_sortable
 
 #: Raw rows, in `recorded.COLUMNS` order, for a walk.

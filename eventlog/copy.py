@@ -11,7 +11,7 @@ import attrs
 
 from . import chain
 from .chain import ChainWalk
-from .errors import ChainBrokenError, EventLogError
+from .errors import ChainBrokenError, DestinationNotEmptyError
 from .recorded import COLUMNS
 
 if TYPE_CHECKING:
@@ -22,19 +22,6 @@ _ROWS = (f"SELECT {COLUMNS}, idempotency_key FROM events WHERE position > ? AND 
 _INSERT = (f"INSERT INTO events ({COLUMNS}, idempotency_key) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _NOTE = f"INSERT INTO {chain.NOTES} (kind, position, detail, recorded_at) VALUES (?, ?, ?, ?)"
-
-
-class DestinationNotEmptyError(EventLogError, ValueError):
-    """The log to copy into already holds events. Nothing was written.
-
-    Attributes:
-        events: how many it holds.
-    """
-
-    def __init__(self, where: str, events: int) -> None:
-        self.events = events
-        super().__init__(f"{where} already holds {events} event(s); copy needs an empty "
-                         "destination; nothing was written")
 
 
 @attrs.frozen

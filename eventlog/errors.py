@@ -1,10 +1,17 @@
-"""Errors raised by the event log. All share the root `EventLogError`."""
+"""Errors raised by the event log. Every error of the library (this package,
+`projections` and `sessionlog`) shares the root `SessionlogError`; it lives
+here, in the lowest layer, so that every layer can name it."""
 
 from __future__ import annotations
 
 
-class EventLogError(Exception):
-    """Root of every error the event log raises."""
+class SessionlogError(Exception):
+    """Root of every error sessionlog raises, in every layer."""
+
+
+#: The root's name before it covered the whole library: `except EventLogError`
+#: still catches everything it caught (every error here and in `projections`).
+EventLogError = SessionlogError
 
 
 class ConcurrencyError(EventLogError):
@@ -71,10 +78,11 @@ class ReadOnlyError(StorageError):
     mount). Reads still work; nothing was written."""
 
 
-class ChainBrokenError(StorageError):
+class ChainBrokenError(SessionlogError):
     """The log's hash chain is broken (a row was edited, removed or forged
     with another tool): writes and rebuilds refuse, so nothing is chained
-    onto or published from a tampered log. Nothing was written.
+    onto or published from a tampered log. Nothing was written. Tampering is
+    not an I/O failure: this is no `StorageError` (no `OSError`).
 
     Attributes:
         position: the first bad position.
@@ -88,3 +96,16 @@ class ChainBrokenError(StorageError):
             f"position {position}: {reason}; nothing was written (see `sessionlog verify` "
             "and the README's \"After a failed verify\")"
         )
+
+
+class DestinationNotEmptyError(EventLogError, ValueError):
+    """The log to copy into already holds events. Nothing was written.
+
+    Attributes:
+        events: how many it holds.
+    """
+
+    def __init__(self, where: str, events: int) -> None:
+        self.events = events
+        super().__init__(f"{where} already holds {events} event(s); copy needs an empty "
+                         "destination; nothing was written")

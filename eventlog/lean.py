@@ -4,7 +4,7 @@ f-strings, the clock read with a cached per-second prefix, event ids formatted
 without a `uuid.UUID` round trip.
 
 `codec.encode_event` + `codec.dumps` (cattrs) and `codec.chain_hash` stay the
-reference; tests/test_lean.py checks with Hypothesis that every function here
+reference; tests/eventlog/test_lean.py checks with Hypothesis that every function here
 gives the very same bytes, for every event type.
 """
 

@@ -4,7 +4,7 @@ concurrency per stream, and idempotent appends.
 Every public write opens its own write transaction, or joins the one the
 caller opened with `EventLog.transaction()`, so that a projection can update
 its tables in the same commit as the events it reads. The logic lives here,
-once; a backend (`eventlog.sqlite`) only stores, reads and locks.
+once; a backend (`eventlog.backends.sqlite`) only stores, reads and locks.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from . import chain, lean, sealing
-from .backends import backend_over, open_backend
+from .backends.factory import backend_over, open_backend
 from .chain import ChainWalk
 from .checks import uuid_from_int
 from .codec import GENESIS_HASH, SCHEMA_VERSION, _string, dumps, format_sortable
@@ -214,9 +214,10 @@ class EventLog:
             self._seq += 1
 
     @classmethod
-    def _over(cls, conn: Any, path: str) -> EventLog:
-        """A log that reads through a connection the caller opened, owns, and
-        holds a transaction on (verify's isolated snapshot). Not for writes."""
+    def from_connection(cls, conn: Any, path: str) -> EventLog:
+        """A read-only log over a connection the caller opened, owns, and
+        holds a transaction on (verify's isolated snapshot): every read goes
+        through it. Not for writes; closing it leaves `conn` open."""
         log = cls.__new__(cls)
         log.path, log.timeout = path, 30.0
         log.backend = backend_over(conn, path)
@@ -324,7 +325,7 @@ class EventLog:
             raise
 
     @contextmanager
-    def _reader(self) -> Iterator[Any]:
+    def reader(self) -> Iterator[Any]:
         """A connection to read on: this thread's open one, else one from
         the backend (a pooled read connection, or the shared one)."""
         conn = self._local.__dict__.get("conn")
@@ -477,7 +478,7 @@ class EventLog:
             ValueError: bad arguments or text that cannot be stored.
             StorageError: the file could not be written.
         """
-        return self.run(lambda conn: self._append(
+        return self.run(lambda conn: self.append_in(
             conn, stream_id, events, expected_version, metadata, event_ids, pending=True))
 
     def append_many(
@@ -498,18 +499,26 @@ class EventLog:
                 of the batch is written.
         """
         with self.transaction() as conn:
-            return self._append_many(conn, batch, metadata, pending=True)
+            return self.append_many_in(conn, batch, metadata, pending=True)
 
-    def _append_many(self, conn, batch, metadata, *, pending: bool = False) -> list[RecordedEvent]:
-        """`append_many` inside the caller's open transaction (`pending`: see
-        `_append`)."""
+    def append_many_in(self, conn: Any,
+                       batch: Iterable[tuple[str, Iterable[Event], int | None]],
+                       metadata: Mapping[str, Any] | None = None, *,
+                       pending: bool = False) -> list[RecordedEvent]:
+        """`append_many` inside the caller's open transaction (the unit of
+        work of a store); `pending`: see `append_in`."""
         plan = [(stream_id, self._sealed(conn, stream_id, _encode(stream_id, events)), expected)
                 for stream_id, events, expected in batch]
         return self._write(conn, plan, metadata, None, pending)
 
-    def _append(self, conn, stream_id, events, expected_version, metadata, event_ids, *,
-                pending: bool = False):
-        """Append inside the caller's open transaction; writes nothing on error.
+    def append_in(self, conn: Any, stream_id: str, events: Iterable[Event],
+                  expected_version: int | None = None,
+                  metadata: Mapping[str, Any] | None = None,
+                  event_ids: Sequence[uuid.UUID | str] | None = None, *,
+                  pending: bool = False) -> list[RecordedEvent]:
+        """`append` inside the caller's open transaction (`conn`, from
+        `transaction()` or `run`): the way a store appends and applies its
+        inline views in one commit. Writes nothing on error.
 
         `pending`: mark the events as appended without projection (see
         `schema.PENDING`). A caller that applies its inline projections in
@@ -676,7 +685,7 @@ class EventLog:
         elif until is not None:
             sql += " AND position <= ?"
             params.append(until)
-        with self._reader() as conn:
+        with self.reader() as conn:
             rows = conn.execute(sql + " ORDER BY version", params).fetchall()
         return self.reveal([RecordedEvent.from_row(r) for r in rows])
 
@@ -704,7 +713,7 @@ class EventLog:
         last = max(from_position, 1) - 1
         end = to_position if to_position is not None else -1
         while True:
-            with self._reader() as conn:
+            with self.reader() as conn:
                 rows = conn.execute(
                     f"{_SELECT} WHERE position > ? AND (? < 0 OR position <= ?) "
                     "ORDER BY position LIMIT ?",
@@ -768,7 +777,7 @@ class EventLog:
         """A hash-chain walk that goes on after `position` (0: from the start)."""
         if position <= 0:
             return ChainWalk(strict=strict)
-        with self._reader() as conn:
+        with self.reader() as conn:
             row = conn.execute(
                 "SELECT hash, recorded_at FROM events WHERE position = ?", (position,)).fetchone()
         if row is None:
@@ -802,7 +811,7 @@ class EventLog:
     def notes(self) -> list[dict[str, Any]]:
         """The log's notes, oldest first: breaks found, triggers reinstalled,
         rebuilds forced (see `eventlog.chain`)."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             return chain.read_notes(conn)
 
     def repair_triggers(self) -> list[str]:
@@ -824,7 +833,7 @@ class EventLog:
 
     def last_position(self) -> int:
         """The position of the newest event (0 for an empty log)."""
-        with self._reader() as conn:
+        with self.reader() as conn:
             row = conn.execute("SELECT max(position) FROM events").fetchone()
         return row[0] or 0
 

@@ -10,7 +10,6 @@ from .errors import (
     SessionNotYetError,
     StaleViewWarning,
 )
-from .eventsourced import EventSourcedSessionStore
 from .fold import fold, fold_all
 from .models import (
     NewItem,
@@ -22,17 +21,18 @@ from .models import (
     format_session_context,
 )
 from .runner import Projection, ProjectionRunner
-from .search import SearchHit, SearchProjection
 from .serde import (
     session_from_dict,
     session_from_json,
     session_to_dict,
     session_to_json,
 )
-from .store import InMemorySessionStore, SessionStore
-from .tenancy import TenantSessionStore
+from .stores.eventsourced import EventSourcedSessionStore
+from .stores.memory import InMemorySessionStore, SessionStore
+from .stores.tenancy import TenantSessionStore
 from .verify import Problem, VerifyReport, verify
-from .views import SessionsProjection, TenantIndexProjection
+from .views.search import SearchHit, SearchProjection
+from .views.sessions import SessionsProjection, TenantIndexProjection
 
 __all__ = [
     "DuplicateKeyError",

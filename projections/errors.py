@@ -86,3 +86,27 @@ class MasterKeyError(EventLogError, PermissionError):
 class ErasureError(EventLogError, ValueError):
     """An erasure that cannot be done as asked (a plain file, a session whose
     key is its user's). Nothing was written."""
+
+
+class ImportFileError(EventLogError, ValueError):
+    """A record of an import file is bad; nothing of the import was written.
+
+    Attributes:
+        location: "FILE:LINE" (JSON Lines, single objects) or "FILE: record N"
+            (arrays): a `projections.transfer.Location`, or its text.
+    """
+
+    def __init__(self, location: object, message: str) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}")
+
+
+class ImportConflictError(EventLogError, ValueError):
+    """A session id of the file is already in the log with other content."""
+
+    def __init__(self, location: object, session_id: str, why: str) -> None:
+        self.location, self.session_id = location, session_id
+        super().__init__(
+            f"{location}: session {session_id} {why}; nothing was imported "
+            "(use on_conflict='skip' / --on-conflict skip to keep what is there)"
+        )

@@ -15,7 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from eventlog import ChainBrokenError, EventLog, RecordedEvent
 from eventlog import chain as chainlib
-from eventlog import schema as logschema
+from eventlog.backends import schema as logschema
 
 from .dialect import Db, dialect_of
 from .errors import ProjectionError
@@ -33,7 +33,7 @@ _SET_CHECKPOINT = (f"INSERT INTO {CHECKPOINTS} (name, position) VALUES (?, ?) "
 #: transaction (a writer that does not apply one makes its checkpoint
 #: explicit again first, see `ProjectionRunner.sync_inline`), so they stand
 #: at the log's tail, or just before the first append the log marked pending
-#: (`eventlog.schema.PENDING`). Their stored position is then only a floor.
+#: (`eventlog.backends.schema.PENDING`). Their stored position is then only a floor.
 #: A projection not listed here (and every one in a file this table is not
 #: in, such as a layout-1 file) has exactly its stored checkpoint.
 DERIVED = "projection_derived"

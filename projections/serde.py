@@ -18,7 +18,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from eventlog.checks import aware, to_uuid
 from eventlog.codec import describe_error, format_timestamp, make_converter, parse_timestamp
 
-from .build import builder
+from .builders import builder
 from .models import MESSAGE_ROLES, Session, SessionMessage
 
 _converter = make_converter()
@@ -105,7 +105,7 @@ def _plain_session(data: dict[str, Any]) -> Session | None:
     """The session of a well-formed record, built without cattrs (import
     reads one per line: cattrs' per-message structuring was a quarter of
     it); None for anything else, which the converter then reads or refuses
-    with its message. Equal to the converter's result (tests/test_serde_fast.py)."""
+    with its message. Equal to the converter's result (tests/projections/test_serde_fast.py)."""
     sid, created, messages = data.get("id"), data.get("created_at"), data.get("messages")
     title, user_id, tenant_id = data.get("title"), data.get("user_id"), data.get("tenant_id")
     if (type(sid) is not str or type(created) is not str or type(messages) is not list

@@ -16,43 +16,20 @@ from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from eventlog import EventLogError, SessionCreated
+from eventlog import SessionCreated
 from eventlog.events import Event
 
+from .errors import ImportConflictError, ImportFileError
 from .fold import fold_all
 from .models import Session, message_event, seed_fields
 from .serde import decode_json, loads, session_from_dict, session_to_json
 
 if TYPE_CHECKING:
-    from .eventsourced import EventSourcedSessionStore
+    from .stores.eventsourced import EventSourcedSessionStore
 
 CONFLICT_POLICIES = ("error", "skip")
 _CHUNK = 1 << 16
 _BLANK = re.compile(r"[ \t\r\n]*")
-
-
-class ImportFileError(EventLogError, ValueError):
-    """A record of an import file is bad; nothing of the import was written.
-
-    Attributes:
-        location: "FILE:LINE" (JSON Lines, single objects) or "FILE: record N"
-            (arrays).
-    """
-
-    def __init__(self, location: Location | str, message: str) -> None:
-        self.location = location
-        super().__init__(f"{location}: {message}")
-
-
-class ImportConflictError(EventLogError, ValueError):
-    """A session id of the file is already in the log with other content."""
-
-    def __init__(self, location: Location | str, session_id: str, why: str) -> None:
-        self.location, self.session_id = location, session_id
-        super().__init__(
-            f"{location}: session {session_id} {why}; nothing was imported "
-            "(use on_conflict='skip' / --on-conflict skip to keep what is there)"
-        )
 
 
 @attrs.frozen

@@ -21,16 +21,16 @@ import attrs
 
 from eventlog import EventDecodeError, EventLog, ReadOnlyError, RecordedEvent
 from eventlog import chain as chainlib
+from eventlog.backends.connection import translate
 from eventlog.codec import decode_event
-from eventlog.connection import translate
 
-from . import views
 from .dialect import Db
 from .fold import fold_all, fold_scope
 from .runner import read_checkpoints
+from .views import sessions as views
 
 if TYPE_CHECKING:
-    from .eventsourced import EventSourcedSessionStore
+    from .stores.eventsourced import EventSourcedSessionStore
 
 TRIGGERS = ("events_no_update", "events_no_delete")
 
@@ -123,7 +123,7 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None,
         raise translate(e, path) from e
     try:
         reader = copy.copy(store)
-        reader.log = EventLog._over(conn, path)
+        reader.log = EventLog.from_connection(conn, path)
         reader.log.sealer = store.log.sealer  # an erasable file's fields are opened as read
         yield store.runner.dialect.wrap(conn), "log", reader  # an erasable store's seals
     except sqlite3.Error as e:
@@ -145,7 +145,7 @@ def _pg_snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, None, ob
         (path,) = conn.execute("SHOW search_path").fetchone()
         conn.execute(f"SET LOCAL search_path = pg_temp, {path}")
         reader = copy.copy(store)
-        reader.log = EventLog._over(conn, store.log.path)
+        reader.log = EventLog.from_connection(conn, store.log.path)
         yield store.runner.dialect.wrap(conn), None, reader
     finally:
         with contextlib.suppress(Exception):

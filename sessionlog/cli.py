@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from eventlog import EventLogError, parse_timestamp
-from eventlog.backends import is_url, shown
+from eventlog.backends.factory import is_url, shown
 from eventlog.sealing import MARKER as ERASURE_TABLE
 from projections import (
     EventSourcedSessionStore,
@@ -33,7 +33,7 @@ from projections import (
     SessionNotYetError,
     SessionRole,
 )
-from projections.masterkey import default_provider
+from projections.erasure.masterkey import default_provider
 from projections.transfer import (
     CONFLICT_POLICIES,
     ImportFileError,

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 import click
 
 from eventlog import EventLog
-from eventlog.backends import is_url, shown
+from eventlog.backends.factory import is_url, shown
 from eventlog.copy import copy_log
-from projections.erasure import Sealer
-from projections.masterkey import default_provider
-from projections.reseal import reseal_copy
+from projections.erasure.masterkey import default_provider
+from projections.erasure.reseal import reseal_copy
+from projections.erasure.sealer import Sealer
 
 from . import render
 from .cli import (

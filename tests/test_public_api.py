@@ -33,7 +33,7 @@ def test_projections_all():
 def test_eventlog_does_not_import_projections():
     import pathlib
     import re
-    for path in pathlib.Path(eventlog.__file__).parent.glob("*.py"):
+    for path in pathlib.Path(eventlog.__file__).parent.rglob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+projections", path.read_text(), re.M), path
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
-from eventlog.backends import is_url
+from eventlog.backends.factory import is_url
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 from sessionlog.cli import main
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from eventlog import StorageError
-from eventlog.connection import _retry
+from eventlog.backends.connection import _retry
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
 WRITER = str(Path(__file__).with_name("writer.py"))

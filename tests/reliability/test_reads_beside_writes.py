@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
-import eventlog.connection
+import eventlog.backends.connection
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
 
@@ -56,7 +56,7 @@ def test_the_wal_shrinks_back_after_a_long_reader_lets_go(tmp_path, monkeypatch)
     """A write loop beside a reader that pins an old snapshot grows the WAL;
     once the reader is done, further writes cut it back to the limit."""
     limit = 256 * 1024
-    monkeypatch.setattr(eventlog.connection, "JOURNAL_SIZE_LIMIT", limit, raising=False)
+    monkeypatch.setattr(eventlog.backends.connection, "JOURNAL_SIZE_LIMIT", limit, raising=False)
     path = tmp_path / "s.db"
     wal = f"{path}-wal"
     with EventSourcedSessionStore(path) as store:

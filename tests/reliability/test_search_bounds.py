@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-import projections.search
+import projections.views.search
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
-from projections.fulltext import SNIPPET_SCAN, SNIPPET_WORDS
+from projections.views.fulltext import SNIPPET_SCAN, SNIPPET_WORDS
 
 
 def msg(text):
@@ -27,13 +27,13 @@ def db(request):
 def spied(monkeypatch):
     """The lengths of the texts snippets are cut from."""
     lengths = []
-    real = projections.search.snippet
+    real = projections.views.search.snippet
 
     def spy(text, terms, truncated=False):
         lengths.append(len(text))
         return real(text, terms, truncated)
 
-    monkeypatch.setattr(projections.search, "snippet", spy)
+    monkeypatch.setattr(projections.views.search, "snippet", spy)
     return lengths
 
 

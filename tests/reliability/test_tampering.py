@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from eventlog.backends import is_url
-from eventlog.postgres import convert
+from eventlog.backends.factory import is_url
+from eventlog.backends.postgres import convert
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 from sessionlog.cli import main
 

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eventlog.backends import is_url
+from eventlog.backends.factory import is_url
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
 WRITER = str(Path(__file__).with_name("writer.py"))

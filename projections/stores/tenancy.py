@@ -13,8 +13,8 @@ from typing import Any
 
 from eventlog.checks import to_uuid
 
-from .errors import SessionNotFoundError
-from .models import NewItem, Session, SessionItem, SessionMessage, SessionSummary
+from ..errors import SessionNotFoundError
+from ..models import NewItem, Session, SessionItem, SessionMessage, SessionSummary
 
 SessionId = uuid.UUID | str
 

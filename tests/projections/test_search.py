@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
-from projections.fulltext import MAX_QUERY_CHARS, MAX_QUERY_TERMS
+from projections.views.fulltext import MAX_QUERY_CHARS, MAX_QUERY_TERMS
 from sessionlog.cli import main
 
 TEXTS = [

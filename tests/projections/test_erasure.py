@@ -25,8 +25,8 @@ from projections import (
     SessionNotFoundError,
     SessionRole,
 )
-from projections.erasure import ERASED
-from projections.masterkey import EnvKey, KeyFile, StaticKey, new_secret
+from projections.erasure.masterkey import EnvKey, KeyFile, StaticKey, new_secret
+from projections.erasure.sealer import ERASED
 from projections.transfer import export_sessions
 
 CARD, NAME, PHRASE = "4111 1111 1111 1111", "Zebulon Quagmire", "the owl flies at midnight"

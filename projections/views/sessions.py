@@ -22,11 +22,11 @@ from eventlog import RecordedEvent, state_stream
 from eventlog.checks import uuid_from_text
 from eventlog.codec import dumps
 
-from .build import builder
-from .dialect import Db
-from .fold import apply_delta, item_message
-from .frozen import FrozenDict, freeze
-from .models import MESSAGE_ROLES, Session, SessionItem, SessionMessage, SessionSummary
+from ..builders import builder
+from ..dialect import Db
+from ..fold import apply_delta, item_message
+from ..frozen import FrozenDict, freeze
+from ..models import MESSAGE_ROLES, Session, SessionItem, SessionMessage, SessionSummary
 
 
 def key_scope(tenant_id: str | None, key: str | None) -> str | None:

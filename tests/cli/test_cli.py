@@ -12,7 +12,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from eventlog.backends import is_url
+from eventlog.backends.factory import is_url
 from sessionlog.cli import main
 
 
@@ -231,6 +231,6 @@ def test_messages_and_stats_never_show_a_database_password(pg_url):
         out = runner.invoke(main, ["--db", url, *args], catch_exceptions=False).output
         assert "postgres:***@" in out
         assert "s3cretpw" not in out and "s3cretpw" not in refused.output
-    from eventlog.backends import shown
+    from eventlog.backends.factory import shown
     assert "s3cretpw" not in shown(f"{pg_url}&password=s3cretpw")
     assert shown("/tmp/x:y@z.db") == "/tmp/x:y@z.db"

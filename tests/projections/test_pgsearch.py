@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from projections.pgsearch import fts_tsquery, plain_tsquery, tsvector
+from projections.views.pgsearch import fts_tsquery, plain_tsquery, tsvector
 
 
 def test_words_are_folded_and_cjk_runs_kept_apart_by_a_position_gap():

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from eventlog import EventLog, LayoutError, StorageError
-from eventlog.connection import translate
-from eventlog.schema import DB_VERSION
+from eventlog.backends.connection import translate
+from eventlog.backends.schema import DB_VERSION
 from projections import EventSourcedSessionStore
 from sessionlog.cli import main
 

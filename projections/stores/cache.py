@@ -23,8 +23,8 @@ from collections import OrderedDict
 
 import attrs
 
-from .build import builder
-from .models import Session
+from ..builders import builder
+from ..models import Session
 
 #: Every field of `Session`, from attrs: a new field cannot be dropped from a
 #: copy.

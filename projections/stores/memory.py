@@ -24,11 +24,10 @@ from eventlog import (
 from eventlog.checks import to_uuid
 from eventlog.events import Event, SubjectErased
 
-from . import commands
-from .cache import copy_session
-from .errors import DuplicateKeyError, SessionNotFoundError
-from .fold import Builder, fold_scope, item_message
-from .models import (
+from .. import commands
+from ..errors import DuplicateKeyError, SessionNotFoundError
+from ..fold import Builder, fold_scope, item_message
+from ..models import (
     NewItem,
     Session,
     SessionItem,
@@ -36,6 +35,7 @@ from .models import (
     SessionSummary,
     summary_of,
 )
+from .cache import copy_session
 from .tenancy import TenantSessionStore
 
 SessionId = uuid.UUID | str

@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..errors import EventLogError, StorageError
 from . import schema
 from .connection import _retry, connect, connect_reader, is_memory, translate
-from .errors import EventLogError, StorageError
 from .pool import ReaderPool
 
 #: Each stream's version, for several streams in one query (`?`: a JSON array

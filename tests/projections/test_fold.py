@@ -95,7 +95,7 @@ def test_folding_a_stream_is_linear():
 def test_the_in_memory_store_folds_each_session_in_place(monkeypatch):
     """An add to the in-memory store applies one event to the session's own
     builder: no copy of the session per event (that made 2,000 adds quadratic)."""
-    import projections.store as store_module
+    import projections.stores.memory as store_module
     from projections import InMemorySessionStore, SessionMessage
 
     made = []

@@ -30,9 +30,9 @@ Design (the decisions, in one place):
   (`eventlog.sealing.MARKER`: a plain open refuses it, and an erasable open
   refuses a plain file that has events) and holds a check value wrapped by
   the master key (a wrong key is refused before anything is read). Master
-  keys: see `projections.masterkey`.
+  keys: see `projections.erasure.masterkey`.
 - Views: they hold the personal fields sealed too, under the same data
-  keys (`projections.viewseal`: same format, a deterministic nonce), opened
+  keys (`projections.erasure.sealed_views`: same format, a deterministic nonce), opened
   on read (`get`, `list`, search snippets); the search index is contentless,
   so its terms are in the file in clear but no text is. What reads the log
   (`history`, `replay`, rebuild, verify) opens the sealed fields, one key
@@ -76,8 +76,8 @@ from eventlog.errors import SealedFileError
 from eventlog.events import SubjectErased
 from eventlog.sealing import MARKER, Encoded, is_sealed
 
-from . import views
-from .errors import ErasureError, MasterKeyError, SessionNotFoundError
+from ..errors import ErasureError, MasterKeyError, SessionNotFoundError
+from ..views import sessions as views
 from .masterkey import MasterKeyProvider, aesgcm
 
 #: What a field whose key was destroyed reads as.
@@ -254,7 +254,7 @@ class Sealer:
 
     def _look_up(self, key_id: str) -> Any:
         """The cipher of a key that still exists, else None."""
-        with self.log._reader() as conn:  # this thread's snapshot, if it has one
+        with self.log.reader() as conn:  # this thread's snapshot, if it has one
             row = conn.execute(f"SELECT wrapped FROM {KEYS} WHERE key_id = ?",
                                (key_id,)).fetchone()
         return None if row is None else self._cipher(key_id, row[0])

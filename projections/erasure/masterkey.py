@@ -23,7 +23,7 @@ import binascii
 import os
 from typing import Any, Protocol
 
-from .errors import MasterKeyError
+from ..errors import MasterKeyError
 
 #: The environment variable `EnvKey` reads by default, and that the default
 #: provider prefers to the key file when it is set.

@@ -18,10 +18,10 @@ import attrs
 
 from eventlog import RecordedEvent
 
-from .dialect import Db
+from ..dialect import Db
+from ..erasure.sealed_views import must_open
 from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
 from .pgsearch import fts_tsquery, plain_tsquery, tsvector
-from .viewseal import must_open
 
 #: The query languages `search` takes.
 SYNTAXES = ("plain", "fts5")

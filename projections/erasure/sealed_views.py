@@ -32,9 +32,9 @@ from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable
 from typing import Any
 
-from .dialect import SQLiteDialect
-from .erasure import _PREFIX, _SKIP, _UNKNOWN, ERASED, KEYS, STREAMS, Sealer, subject_of
-from .errors import ProjectionError
+from ..dialect import SQLiteDialect
+from ..errors import ProjectionError
+from .sealer import _PREFIX, _SKIP, _UNKNOWN, ERASED, KEYS, STREAMS, Sealer, subject_of
 
 _NONCE_KEY = b"sessionlog view nonce v1"
 #: A view value that needs no sealing (an empty state names nobody).

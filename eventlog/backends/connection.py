@@ -10,7 +10,7 @@ import time
 import urllib.parse
 from contextlib import closing
 
-from .errors import EventLogError, ReadOnlyError, StorageError
+from ..errors import EventLogError, ReadOnlyError, StorageError
 
 SYNCHRONOUS = ("normal", "full")
 

@@ -26,13 +26,15 @@ from eventlog import (
     SessionDeleted,
     StorageError,
 )
-from eventlog.backends import is_url, shown
+from eventlog.backends.factory import is_url, shown
 from eventlog.checks import aware, bounded, to_uuid
 
-from . import commands, erasure, views
-from .cache import SessionCache
-from .dialect import Db
-from .errors import (
+from .. import commands
+from ..dialect import Db
+from ..erasure import sealer as erasure
+from ..erasure.masterkey import MasterKeyProvider, default_provider
+from ..erasure.sealed_views import SealedDialect
+from ..errors import (
     DuplicateKeyError,
     ProjectionError,
     SessionDeletedError,
@@ -40,18 +42,18 @@ from .errors import (
     SessionNotYetError,
     StaleViewWarning,
 )
-from .fold import fold_all
-from .masterkey import MasterKeyProvider, default_provider
-from .models import NewItem, Session, SessionItem, SessionMessage, SessionSummary, message_event
-from .runner import Progress, Projection, ProjectionRunner
-from .search import SearchHit, SearchProjection
-from .search import search as _search
-from .store import _NO_SESSION, SessionId, check_message, check_owner
+from ..fold import fold_all
+from ..models import NewItem, Session, SessionItem, SessionMessage, SessionSummary, message_event
+from ..runner import Progress, Projection, ProjectionRunner
+from ..verify import VerifyReport
+from ..verify import verify as _verify
+from ..views import sessions as views
+from ..views.search import SearchHit, SearchProjection
+from ..views.search import search as _search
+from ..views.sessions import SessionsProjection, TenantIndexProjection
+from .cache import SessionCache
+from .memory import _NO_SESSION, SessionId, check_message, check_owner
 from .tenancy import TenantSessionStore
-from .verify import VerifyReport
-from .verify import verify as _verify
-from .views import SessionsProjection, TenantIndexProjection
-from .viewseal import SealedDialect
 
 _UNKNOWN = object()
 _T = TypeVar("_T")
@@ -82,7 +84,7 @@ class BulkWrite:
         apply them to the inline views, as every write of the store does."""
         store = self._store
         before = store.log.stamp()
-        recorded = store.log._append_many(self._db.conn, batch, metadata)
+        recorded = store.log.append_many_in(self._db.conn, batch, metadata)
         if recorded:
             store.runner.apply_inline(self._db, recorded)
             after = store.log.stamp()
@@ -117,7 +119,7 @@ class EventSourcedSessionStore:
             `projections.erasure`). Recorded in the file: an erasable file
             must be opened with it, a plain one without it.
         master_key: what wraps the data keys of an erasable store (see
-            `projections.masterkey`); default: $SESSIONLOG_MASTER_KEY if set,
+            `projections.erasure.masterkey`); default: $SESSIONLOG_MASTER_KEY if set,
             else the key file `<path>.key`, created with the file.
     """
 
@@ -239,7 +241,7 @@ class EventSourcedSessionStore:
         """Append and apply inline, in the caller's transaction (after
         `_sync`); `live`: the session's owners after the write (None: gone)."""
         before = self.log.stamp()
-        recorded = self.log._append(db.conn, stream_id, events, expected_version, meta, None)
+        recorded = self.log.append_in(db.conn, stream_id, events, expected_version, meta)
         self.runner.apply_inline(db, recorded)
         after = self.log.stamp()
         if before == self._synced_at:  # still exact: it only missed this write

@@ -13,7 +13,7 @@ import pytest
 
 from eventlog import SessionDeleted
 from projections import EventSourcedSessionStore, SessionMessage, SessionNotFoundError, SessionRole
-from projections.cache import SESSION_FIELDS
+from projections.stores.cache import SESSION_FIELDS
 
 
 def msg(text: str) -> SessionMessage:
@@ -137,7 +137,7 @@ def test_copies_cover_every_session_field():
     from projections import Session
     assert SESSION_FIELDS == tuple(f.name for f in attrs.fields(Session))
     fresh = Session(uuid.uuid4(), "t", datetime.now(UTC), [])
-    from projections.cache import copy_session
+    from projections.stores.cache import copy_session
     assert copy_session(fresh) == fresh
 
 

@@ -10,8 +10,8 @@ import attrs
 import pytest
 
 from projections import Session, SessionMessage, SessionRole
-from projections.build import builder
-from projections.cache import SESSION_FIELDS, copy_session
+from projections.builders import builder
+from projections.stores.cache import SESSION_FIELDS, copy_session
 
 
 def test_a_builder_equals_the_constructor():
@@ -37,7 +37,7 @@ def test_a_builder_that_leaves_out_a_field_is_refused():
 def test_the_stores_builders_cover_every_field():
     """get() builds sessions and items with builders made at import: were a
     field missing, importing the views would have raised."""
-    from projections import views
+    from projections.views import sessions as views
     now = datetime.now(UTC).isoformat()
     item = views._item("i1", "user", None, "hi", now)
     session = views._session((1, str(uuid.uuid4()), "t", now, None, None, None, None, 2, now),

@@ -9,7 +9,7 @@ import sqlite3
 
 import sqlite_utils
 
-from .errors import LayoutError
+from ..errors import LayoutError
 
 #: The file layout this release writes. Layout 2 (this release): no
 #: AUTOINCREMENT, `event_id` chained but not indexed, and idempotency by a

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
-from eventlog import schema as logschema
+from eventlog.backends import schema as logschema
 from projections import EventSourcedSessionStore, NewItem, SessionMessage
 
 

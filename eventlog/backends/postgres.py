@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .backends import shown
+from ..errors import LayoutError, ReadOnlyError, StorageError
 from .connection import SYNCHRONOUS
-from .errors import LayoutError, ReadOnlyError, StorageError
+from .factory import shown
 from .pool import ReaderPool
 from .schema import DB_VERSION
 

@@ -14,7 +14,7 @@ import pytest
 from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
 from projections import EventSourcedSessionStore, ProjectionError, SessionMessage
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 
 
 def msg(text):
