@@ -16,8 +16,8 @@ from typing import ClassVar, Protocol, runtime_checkable
 from eventlog import ChainBrokenError, EventLog, RecordedEvent
 from eventlog import chain as chainlib
 from eventlog.backends import schema as logschema
+from eventlog.backends.dialect import Db
 
-from .dialect import Db, dialect_of
 from .errors import ProjectionError
 
 CHECKPOINTS = "projection_checkpoints"
@@ -154,7 +154,7 @@ class ProjectionRunner:
     def __init__(self, log: EventLog, projections: Iterable[Projection]) -> None:
         self.log = log
         #: The SQL dialect of the log's database.
-        self.dialect = dialect_of(log)
+        self.dialect = log.backend.dialect
         self.projections: dict[str, Projection] = {}
         for p in projections:
             if not isinstance(p, Projection):

@@ -22,9 +22,9 @@ import attrs
 from eventlog import EventDecodeError, EventLog, ReadOnlyError, RecordedEvent
 from eventlog import chain as chainlib
 from eventlog.backends.connection import translate
+from eventlog.backends.dialect import Db
 from eventlog.codec import decode_event
 
-from .dialect import Db
 from .fold import fold_all, fold_scope
 from .runner import read_checkpoints
 from .views import sessions as views

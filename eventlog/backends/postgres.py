@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import LayoutError, ReadOnlyError, StorageError
 from .connection import SYNCHRONOUS
+from .dialect import PostgresDialect, dialect_named
 from .factory import shown
 from .pool import ReaderPool
 from .schema import DB_VERSION
@@ -190,6 +191,11 @@ class PostgresBackend:
     """
 
     name = "postgres"
+
+    @property
+    def dialect(self) -> PostgresDialect:
+        """The SQL that views write on this database (`eventlog.backends.dialect`)."""
+        return dialect_named("postgres")  # type: ignore[return-value]
     versions_sql = VERSIONS
     group_commit = False
     read_only = False

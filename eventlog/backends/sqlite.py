@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from ..errors import EventLogError, StorageError
 from . import schema
 from .connection import _retry, connect, connect_reader, is_memory, translate
+from .dialect import SQLITE
 from .pool import ReaderPool
 
 #: Each stream's version, for several streams in one query (`?`: a JSON array
@@ -91,6 +92,8 @@ class SqliteBackend:
     """
 
     name = "sqlite"
+    #: The SQL that views write on this database (`eventlog.backends.dialect`).
+    dialect = SQLITE
     versions_sql = VERSIONS
 
     def __init__(self, path: str, synchronous: str = "normal", timeout: float = 30.0) -> None:

@@ -32,7 +32,8 @@ from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable
 from typing import Any
 
-from ..dialect import SQLiteDialect
+from eventlog.backends.dialect import SQLiteDialect
+
 from ..errors import ProjectionError
 from .sealer import _PREFIX, _SKIP, _UNKNOWN, ERASED, KEYS, STREAMS, Sealer, subject_of
 

@@ -26,11 +26,11 @@ from eventlog import (
     SessionDeleted,
     StorageError,
 )
+from eventlog.backends.dialect import Db
 from eventlog.backends.factory import is_url, shown
 from eventlog.checks import aware, bounded, to_uuid
 
 from .. import commands
-from ..dialect import Db
 from ..erasure import sealer as erasure
 from ..erasure.masterkey import MasterKeyProvider, default_provider
 from ..erasure.sealed_views import SealedDialect

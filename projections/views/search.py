@@ -17,8 +17,8 @@ from typing import ClassVar
 import attrs
 
 from eventlog import RecordedEvent
+from eventlog.backends.dialect import Db
 
-from ..dialect import Db
 from ..erasure.sealed_views import must_open
 from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
 from .pgsearch import fts_tsquery, plain_tsquery, tsvector

@@ -19,11 +19,11 @@ from operator import attrgetter
 from typing import Any, ClassVar
 
 from eventlog import RecordedEvent, state_stream
+from eventlog.backends.dialect import Db
 from eventlog.checks import uuid_from_text
 from eventlog.codec import dumps
 
 from ..builders import builder
-from ..dialect import Db
 from ..fold import apply_delta, item_message
 from ..frozen import FrozenDict, freeze
 from ..models import MESSAGE_ROLES, Session, SessionItem, SessionMessage, SessionSummary

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from eventlog.backends.dialect import SQLITE, dialect_named
 from projections import EventSourcedSessionStore
-from projections.dialect import SQLITE, dialect_named
 
 
 class Seen:
@@ -43,7 +43,7 @@ def test_names_are_quoted_alike_on_both():
 
 
 def test_postgres_text_escaping_round_trips_nul_and_the_mark_and_leaves_the_rest():
-    from projections.dialect import _unescape_row, escape_text
+    from eventlog.backends.dialect import _unescape_row, escape_text
     for text in ["plain", "", "a\x00b", "\x01starts with the mark", "\x01", "日本\x00"]:
         stored = escape_text(text)
         assert "\x00" not in stored

@@ -1,6 +1,7 @@
 """The SQL that differs between databases, in one place: projections write
 and read through a `Db` (a connection and its dialect), so a view is written
-once for SQLite and PostgreSQL.
+once for SQLite and PostgreSQL. Each backend hands out its dialect
+(`backend.dialect`).
 
 SQL handed to `Db.execute` uses `?` placeholders and names quoted by
 `Db.q`; the few constructs that differ (a list parameter, a JSON field, the
@@ -258,7 +259,3 @@ def dialect_named(name: str) -> SQLiteDialect:
     raise ValueError(f"no SQL dialect for the backend {name!r}")
 
 
-def dialect_of(log: Any) -> SQLiteDialect:
-    """The dialect of an `EventLog`'s backend."""
-    backend = getattr(log, "backend", None)
-    return dialect_named(getattr(backend, "name", "sqlite"))
