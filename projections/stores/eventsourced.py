@@ -288,7 +288,7 @@ class EventSourcedSessionStore:
         first event alone; `_NO_SESSION` when the log has no such stream."""
         with self._snapshot() as db:
             row = db.execute(
-                "SELECT json_extract(data, '$.tenant_id') FROM events "
+                f"SELECT {db.dialect.json_text('data', 'tenant_id')} FROM events "
                 "WHERE stream_id = ? AND version = 1 AND type = 'SessionCreated'",
                 (str(sid),)).fetchone()
         return _NO_SESSION if row is None else row[0]
