@@ -1,14 +1,49 @@
 """Fixtures: the stores the contract suite runs against, and the backends
-(SQLite in memory, a SQLite file, PostgreSQL) the log's tests run against."""
+every store and log test runs against (pyeventsourcing's one test case per
+recorder, huey's StorageTests): SQLite in memory, a SQLite file, PostgreSQL
+and an erasable SQLite file (`pg.BACKENDS`).
+
+- `backend`: where a test's database lives, once per backend (a `pg.Target`:
+  a str, with `.kind` and `.erasable`).
+- `target`: the same for tests that reopen a database or share it between
+  processes: only the backends that can (`pg.TARGETS`: no ":memory:").
+- `open_store(**kwargs)` / `open_log(**kwargs)`: open an
+  `EventSourcedSessionStore` / `EventLog` on the test's `target` if it asks
+  for one, else on its `backend`; erasable on the erasable backend; closed
+  when the test ends.
+- `store`: each SessionStore implementation, the in-memory one included.
+
+A test about something only SQLite has says `@pytest.mark.sqlite_only(reason)`:
+its PostgreSQL cases are not generated (rather than skipped).
+"""
 
 from __future__ import annotations
 
 import pytest
-from helpers import STORES, make_store
-from pg import BACKENDS, start, target_for
+from helpers import STORES, Opener, make_store
+from pg import BACKENDS, SQLITE, TARGETS, start, target_for
 
 
-@pytest.fixture(params=STORES)
+def _kinds(metafunc, kinds):
+    """`kinds` that a test runs on: no PostgreSQL for a `sqlite_only` one."""
+    marker = metafunc.definition.get_closest_marker("sqlite_only")
+    if marker is None:
+        return list(kinds)
+    if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
+    return [k for k in kinds if k in SQLITE]
+
+
+def pytest_generate_tests(metafunc):
+    for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES)):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, _kinds(metafunc, kinds), indirect=True)
+    names = metafunc.fixturenames
+    if "where" in names and "target" not in names and "backend" not in names:
+        metafunc.parametrize("where", _kinds(metafunc, BACKENDS), indirect=True)
+
+
+@pytest.fixture
 def store(request, tmp_path):
     """Each SessionStore implementation, fresh."""
     s = make_store(request.param, tmp_path, request)
@@ -31,17 +66,47 @@ def pg_url(pg_cluster):
     return pg_cluster.new_schema()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request, tmp_path):
-    """What to open a log or store on, once per backend: ":memory:", a
-    SQLite file path, or a PostgreSQL URL on a fresh schema."""
+    """Where to open a log or store, once per backend of `pg.BACKENDS`:
+    ":memory:", a SQLite file path, or a PostgreSQL URL on a fresh schema."""
     return target_for(request.param, tmp_path, request)
 
 
-@pytest.fixture(params=["sqlite-file", "postgres"])
+@pytest.fixture
 def target(request, tmp_path):
-    """A database several stores and processes can open, on each backend: a
-    SQLite file's path, or a PostgreSQL URL naming a fresh schema."""
-    if request.param == "postgres":
-        return request.getfixturevalue("pg_url")
-    return str(tmp_path / "target.db")
+    """A database several stores and processes can open, on each backend of
+    `pg.TARGETS`: a SQLite file's path (plain or erasable), or a PostgreSQL
+    URL naming a fresh schema."""
+    return target_for(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def where(request, tmp_path):
+    """The test's `target` or `backend` if it asks for one, else a database
+    of each backend of `pg.BACKENDS`."""
+    for name in ("target", "backend"):
+        if name in request.fixturenames:
+            return request.getfixturevalue(name)
+    return target_for(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def opener(where):
+    o = Opener(where)
+    yield o
+    o.close()
+
+
+@pytest.fixture
+def open_store(opener):
+    """`open_store(**kwargs)`: an `EventSourcedSessionStore` on this test's
+    database (see the module docstring), as often as the test asks."""
+    return opener.store
+
+
+@pytest.fixture
+def open_log(opener):
+    """`open_log(**kwargs)`: an `EventLog` on this test's database (see the
+    module docstring), as often as the test asks."""
+    return opener.log

@@ -2,10 +2,61 @@
 
 from __future__ import annotations
 
-from eventlog import SessionCreated
+import os
+
+from eventlog import EventLog, SessionCreated
 from projections import EventSourcedSessionStore, InMemorySessionStore, Session
 
 STORES = ["memory", "sqlite-memory", "sqlite-file", "sqlite-erasable", "postgres"]
+
+
+def sealer_for(path):
+    """The sealer an erasable store at `path` gives its log, built the way
+    `EventSourcedSessionStore(path, erasable=True)` builds it (master key:
+    $SESSIONLOG_MASTER_KEY, else the key file `<path>.key`)."""
+    from projections.erasure.masterkey import default_provider
+    from projections.erasure.sealer import Sealer
+
+    return Sealer(default_provider(os.fspath(path)))
+
+
+class Opener:
+    """Opens stores and logs on one test's backend (a `pg.Target`), again
+    and again on the same database (":memory:" gives a new one each time),
+    and closes whatever is still open when the test ends."""
+
+    def __init__(self, where) -> None:
+        self.where = where
+        self.opened: list = []
+
+    @property
+    def erasable(self) -> bool:
+        return getattr(self.where, "erasable", False)
+
+    def store(self, **kwargs) -> EventSourcedSessionStore:
+        """`EventSourcedSessionStore(where, **kwargs)`, erasable on the
+        erasable backend."""
+        if self.erasable:
+            kwargs.setdefault("erasable", True)
+        store = EventSourcedSessionStore(self.where, **kwargs)
+        self.opened.append(store)
+        return store
+
+    def log(self, **kwargs) -> EventLog:
+        """`EventLog(where, **kwargs)`; on the erasable backend with the
+        sealer an erasable store's log has."""
+        if self.erasable and "sealer" not in kwargs:
+            kwargs["sealer"] = sealer_for(self.where)
+        log = EventLog(self.where, **kwargs)
+        self.opened.append(log)
+        return log
+
+    def close(self) -> None:
+        for thing in reversed(self.opened):
+            try:
+                thing.close()
+            except Exception:  # already closed, or the test broke it on purpose
+                pass
 
 
 def make_store(kind: str, tmp_path, request=None):

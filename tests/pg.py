@@ -8,16 +8,47 @@ they fail (CI must run every test on both backends).
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import urllib.parse
 import uuid
 
-#: The backends every log-level test runs against.
-BACKENDS = ["sqlite-memory", "sqlite-file", "postgres"]
+#: The backends every store and log test runs against, unless it says
+#: `sqlite_only(reason)`: "sqlite-erasable" is a SQLite file whose personal
+#: fields are sealed (`EventSourcedSessionStore(path, erasable=True)`).
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgres", "sqlite-erasable"]
+
+#: The backends a database can be reopened on, or shared by two processes.
+TARGETS = ["sqlite-file", "postgres", "sqlite-erasable"]
+
+#: The backends that are no PostgreSQL (what a `sqlite_only` test runs on).
+SQLITE = frozenset({"memory", "sqlite-memory", "sqlite-file", "sqlite-erasable"})
+
+
+class Target(str):
+    """Where a test's log or store lives (":memory:", a SQLite file's path,
+    or a PostgreSQL URL), and which backend `kind` of `BACKENDS` it is."""
+
+    kind: str
+
+    def __new__(cls, where: str, kind: str) -> Target:
+        self = super().__new__(cls, where)
+        self.kind = kind
+        return self
+
+    @property
+    def erasable(self) -> bool:
+        """Whether stores on it must be opened with `erasable=True`."""
+        return self.kind == "sqlite-erasable"
+
+    @property
+    def postgres(self) -> bool:
+        return self.kind == "postgres"
 
 
 def with_schema(url: str, schema: str, settings: str = "") -> str:
@@ -44,6 +75,7 @@ class Cluster:
     def __init__(self, url: str, folder: str | None = None, bindir: str | None = None) -> None:
         self.url, self.folder, self.bindir = url, folder, bindir
         self.schemas: list[str] = []
+        self._stopped = False
         import psycopg
 
         self._admin = psycopg.connect(url, autocommit=True)
@@ -57,6 +89,12 @@ class Cluster:
         return with_schema(self.url, name, settings)
 
     def stop(self) -> None:
+        """Drop the schemas of a server we were given; stop and remove a
+        throwaway cluster. Idempotent: pytest's teardown, `atexit` and a
+        signal handler may all call it."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.folder is None:  # someone else's server: leave it as found
             for name in self.schemas:
                 try:
@@ -125,7 +163,32 @@ def start_cluster(url: str | None = None, *, fsync: bool = False) -> Cluster:
         shutil.rmtree(folder, ignore_errors=True)
         raise Unavailable(f"could not start a PostgreSQL cluster: {detail.strip()}") from None
     url = f"postgresql://postgres@/postgres?host={urllib.parse.quote(folder, safe='')}"
-    return Cluster(url, folder, bindir)
+    cluster = Cluster(url, folder, bindir)
+    _stop_on_exit(cluster)
+    return cluster
+
+
+def _stop_on_exit(cluster: Cluster) -> None:
+    """Stop a throwaway cluster however this process ends: normally
+    (`atexit`), or killed by SIGTERM or SIGHUP, which would otherwise leave
+    the server running and its folder behind. (SIGKILL cannot be caught.)"""
+    atexit.register(cluster.stop)
+
+    def on_signal(signum, frame):
+        cluster.stop()
+        previous = handlers.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:  # the default action: end the process with this signal
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    handlers = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            handlers[signum] = signal.signal(signum, on_signal)
+        except ValueError:  # not the main thread: atexit still covers a normal end
+            pass
 
 
 def _unavailable(why: str) -> None:
@@ -136,13 +199,15 @@ def _unavailable(why: str) -> None:
     pytest.skip(f"PostgreSQL unavailable: {why}")
 
 
-def target_for(kind: str, tmp_path, request) -> str:
+def target_for(kind: str, tmp_path, request) -> Target:
     """What `EventLog(...)` / `EventSourcedSessionStore(...)` opens for a
     backend kind: ":memory:", a file path, or a URL on a fresh schema."""
     if kind == "sqlite-memory":
-        return ":memory:"
+        return Target(":memory:", kind)
     if kind == "sqlite-file":
-        return str(tmp_path / "log.db")
+        return Target(str(tmp_path / "log.db"), kind)
+    if kind == "sqlite-erasable":
+        return Target(str(tmp_path / "erasable.db"), kind)
     if kind == "postgres":
-        return request.getfixturevalue("pg_url")
+        return Target(request.getfixturevalue("pg_url"), kind)
     raise ValueError(f"unknown backend {kind!r}")

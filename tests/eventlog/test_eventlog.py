@@ -34,9 +34,9 @@ def message(sid, text="hi"):
 
 
 @pytest.fixture
-def log(backend):
-    """A fresh log on each backend (tests/pg.py)."""
-    with EventLog(backend) as log:
+def log(open_log):
+    """A fresh log on each backend (tests/conftest.py)."""
+    with open_log() as log:
         yield log
 
 
@@ -197,24 +197,22 @@ def test_lone_surrogates_are_refused_and_nothing_is_written(log):
     assert log.last_position() == 0
 
 
-def test_log_reopens_with_everything(target):
+def test_log_reopens_with_everything(target, open_log):
     """(A file or a database: an in-memory log ends with its object.)"""
-    backend = target
     sid = uuid.uuid4()
-    with EventLog(backend) as log:
+    with open_log() as log:
         written = log.append(str(sid), [created(sid), message(sid)])
-    with EventLog(backend) as log:
+    with open_log() as log:
         assert log.read_stream(str(sid)) == written
         log.append(str(sid), [message(sid)], expected_version=2)
         assert [e.position for e in log.read_all()] == [1, 2, 3]
 
 
-def test_two_log_objects_on_one_store_chain_onto_each_other(target):
+def test_two_log_objects_on_one_store_chain_onto_each_other(target, open_log):
     """A second writer's appends land after the first's and the chain links
     (each reads the tail the other committed)."""
-    backend = target
     sid = uuid.uuid4()
-    with EventLog(backend) as a, EventLog(backend) as b:
+    with open_log() as a, open_log() as b:
         a.append(str(sid), [created(sid)])
         b.append(str(sid), [message(sid, "b")], expected_version=1)
         a.append(str(sid), [message(sid, "a")], expected_version=2)
@@ -223,7 +221,7 @@ def test_two_log_objects_on_one_store_chain_onto_each_other(target):
         events = list(a.read_all())
     assert [e.position for e in events] == [1, 2, 3]
     assert [e.version for e in events] == [1, 2, 3]
-    _check_chain(EventLog(backend))
+    _check_chain(open_log())
 
 
 def _check_chain(log):
@@ -296,6 +294,7 @@ def test_error_messages_never_show_a_password():
     assert "s3cret" not in str(info.value) and "me:***@" in str(info.value)
 
 
+@pytest.mark.sqlite_only("counts the statements of an append with sqlite3's trace callback")
 def test_a_write_after_another_writer_reads_the_tail_once(tmp_path):
     """After another writer appended, an append reads the tail, the stream's
     version and the tail's link in one statement (on PostgreSQL: one round

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventlog import EventLog, MessageAdded, SessionCreated
+from eventlog import MessageAdded, SessionCreated
 from projections import (
     EventSourcedSessionStore,
     SessionMessage,
@@ -21,17 +21,12 @@ def msg(text: str, role: SessionRole = SessionRole.USER) -> SessionMessage:
     return SessionMessage(role, text, datetime.now(UTC))
 
 
-@pytest.fixture
-def path(target):
-    return target
-
-
 def types_and_versions(store, sid):
     return [(e.type, e.version) for e in store.history(sid)]
 
 
-def test_each_write_appends_exactly_one_event(path):
-    with EventSourcedSessionStore(path) as store:
+def test_each_write_appends_exactly_one_event(open_store):
+    with open_store() as store:
         s = store.create("t")
         store.add_message(s.id, msg("a"))
         store.add_message(s.id, msg("b", SessionRole.ASSISTANT))
@@ -44,8 +39,8 @@ def test_each_write_appends_exactly_one_event(path):
         assert [e.stream_id for e in store.log.read_all()] == [str(s.id)] * 3 + [str(t.id), str(s.id)]
 
 
-def test_failed_writes_append_nothing(path):
-    with EventSourcedSessionStore(path) as store:
+def test_failed_writes_append_nothing(open_store):
+    with open_store() as store:
         s = store.create(None)
         store.delete(s.id)
         before = store.log.last_position()
@@ -60,8 +55,8 @@ def test_failed_writes_append_nothing(path):
         assert store.log.last_position() == before
 
 
-def test_delete_is_a_tombstone(path):
-    with EventSourcedSessionStore(path) as store:
+def test_delete_is_a_tombstone(open_store):
+    with open_store() as store:
         s = store.create_with_user("x", "alice", "acme")
         store.add_message(s.id, msg("kept in the log"))
         store.delete(s.id)
@@ -70,18 +65,18 @@ def test_delete_is_a_tombstone(path):
         assert store.history(s.id)[1].data["content"] == "kept in the log"
 
 
-def test_reopen_keeps_everything(path):
-    with EventSourcedSessionStore(path) as store:
+def test_reopen_keeps_everything(target, open_store):
+    with open_store() as store:
         s = store.create_with_user("persist", "alice", "acme")
         store.add_message(s.id, msg("hello"))
         expected = store.get(s.id)
-    with EventSourcedSessionStore(path) as store:
+    with open_store() as store:
         assert store.get(s.id) == expected
         assert store.list_for_tenant("acme") == [expected]
 
 
-def test_two_store_objects_on_one_file_see_each_others_writes(path):
-    with EventSourcedSessionStore(path) as a, EventSourcedSessionStore(path) as b:
+def test_two_store_objects_on_one_file_see_each_others_writes(target, open_store):
+    with open_store() as a, open_store() as b:
         s = a.create("shared")
         b.add_message(s.id, msg("from b"))
         a.add_message(s.id, msg("from a"))
@@ -90,22 +85,22 @@ def test_two_store_objects_on_one_file_see_each_others_writes(path):
         assert [e.version for e in a.history(s.id)] == [1, 2, 3, 4]
 
 
-def test_events_appended_to_the_log_directly_are_caught_up(path):
-    with EventSourcedSessionStore(path) as store:
+def test_events_appended_to_the_log_directly_are_caught_up(target, open_store, open_log):
+    with open_store() as store:
         first = store.create("via store")
     sid = uuid.uuid4()
     now = datetime.now(UTC)
-    with EventLog(path) as log:
+    with open_log() as log:
         log.append(str(sid), [SessionCreated(sid, "direct", now),
                               MessageAdded(sid, SessionRole.USER, "hi", now)])
-    with EventSourcedSessionStore(path) as store:
+    with open_store() as store:
         assert store.get(sid).messages[0].content == "hi"
         assert {s.title for s in store.list()} == {"via store", "direct"}
         assert store.get(first.id).title == "via store"
 
 
-def test_a_write_first_catches_up_events_appended_behind_its_back(path):
-    with EventSourcedSessionStore(path) as store:
+def test_a_write_first_catches_up_events_appended_behind_its_back(open_store):
+    with open_store() as store:
         sid = uuid.uuid4()
         store.log.append(str(sid), [SessionCreated(sid, "behind", datetime.now(UTC))])
         store.add_message(sid, msg("after"))
@@ -114,8 +109,8 @@ def test_a_write_first_catches_up_events_appended_behind_its_back(path):
         assert marks["sessions"] == marks["tenants"] == store.log.last_position()
 
 
-def test_replay_by_position_and_by_time(path):
-    with EventSourcedSessionStore(path) as store:
+def test_replay_by_position_and_by_time(open_store):
+    with open_store() as store:
         s = store.create("r")
         store.add_message(s.id, msg("one"))
         store.add_message(s.id, msg("two"))
@@ -132,8 +127,8 @@ def test_replay_by_position_and_by_time(path):
             store.replay(s.id, "yesterday")
 
 
-def test_add_messages_is_all_or_nothing(path):
-    with EventSourcedSessionStore(path) as store:
+def test_add_messages_is_all_or_nothing(open_store):
+    with open_store() as store:
         s = store.create(None)
         store.add_messages(s.id, [msg("q"), msg("a", SessionRole.ASSISTANT)])
         with pytest.raises(ValueError):
@@ -142,8 +137,8 @@ def test_add_messages_is_all_or_nothing(path):
         assert store.log.last_position() == 3
 
 
-def test_get_last_n_and_keyset_pagination(path):
-    with EventSourcedSessionStore(path) as store:
+def test_get_last_n_and_keyset_pagination(open_store):
+    with open_store() as store:
         s = store.create("p")
         store.add_messages(s.id, [msg(str(i)) for i in range(5)])
         assert [m.content for m in store.get(s.id, last_n=2).messages] == ["3", "4"]
@@ -165,10 +160,10 @@ def test_store_in_a_missing_directory_is_a_clear_error(tmp_path):
         EventSourcedSessionStore(tmp_path / "nope" / "s.db")
 
 
-def test_require_says_why_there_is_no_session(path):
+def test_require_says_why_there_is_no_session(open_store):
     """deleted / never existed / another tenant / not yet: decided by the library."""
     from projections import SessionDeletedError, SessionNotFoundError, SessionNotYetError
-    with EventSourcedSessionStore(path) as store:
+    with open_store() as store:
         s = store.create_with_user("t", "u", "acme")
         created = store.log.last_position()
         assert store.require(s.id, tenant_id="acme") == store.get(s.id)
