@@ -24,11 +24,22 @@ from helpers import STORES, Opener, make_store
 from pg import BACKENDS, SQLITE, TARGETS, start, target_for
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backends(*kinds): the only backends a test is about (e.g. a plain store's "
+        "refusal to erase: no sqlite-erasable); the others are not generated")
+
+
 def _kinds(metafunc, kinds):
-    """`kinds` that a test runs on: no PostgreSQL for a `sqlite_only` one."""
+    """`kinds` that a test runs on: no PostgreSQL for a `sqlite_only` one,
+    only those it names for a `backends(...)` one."""
+    kinds = list(kinds)
+    only = metafunc.definition.get_closest_marker("backends")
+    if only is not None:
+        kinds = [k for k in kinds if k in only.args]
     marker = metafunc.definition.get_closest_marker("sqlite_only")
     if marker is None:
-        return list(kinds)
+        return kinds
     if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
     return [k for k in kinds if k in SQLITE]

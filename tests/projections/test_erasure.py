@@ -29,6 +29,8 @@ from projections.erasure.masterkey import EnvKey, KeyFile, StaticKey, new_secret
 from projections.erasure.sealer import ERASED
 from projections.transfer import export_sessions
 
+pytestmark = pytest.mark.sqlite_only("erasable stores are SQLite-only in this release (a URL is refused)")
+
 CARD, NAME, PHRASE = "4111 1111 1111 1111", "Zebulon Quagmire", "the owl flies at midnight"
 SECRETS = (CARD, NAME, PHRASE)
 #: Words of the secrets as the search index stores them (one term each).
@@ -163,9 +165,9 @@ def test_erased_sessions_leave_export_and_search(tmp_path):
         assert store.search("erased") == []
 
 
-def test_a_plain_file_refuses_erase_and_says_how_to_move(tmp_path):
-    db = tmp_path / "plain.db"
-    with EventSourcedSessionStore(db) as store:
+@pytest.mark.backends("sqlite-memory", "sqlite-file", "postgres")
+def test_a_plain_file_refuses_erase_and_says_how_to_move(open_store):
+    with open_store() as store:
         s = store.create_session("plain", user_id="u1", tenant_id="t1")
         last = store.log.last_position()
         with pytest.raises(ErasureError, match=r"copy NEW --erasable"):
