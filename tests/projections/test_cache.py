@@ -40,8 +40,8 @@ def test_repeated_get_is_served_from_the_cache(path):
         assert seen == ["PRAGMA data_version"], seen
 
 
-def test_a_write_by_another_store_object_is_seen_by_the_next_get(target):
-    with EventSourcedSessionStore(target) as a, EventSourcedSessionStore(target) as b:
+def test_a_write_by_another_store_object_is_seen_by_the_next_get(target, open_store):
+    with open_store() as a, open_store() as b:
         s = a.create("t")
         assert a.get(s.id).messages == []
         b.add_message(s.id, msg("from b"))
@@ -50,26 +50,27 @@ def test_a_write_by_another_store_object_is_seen_by_the_next_get(target):
         assert a.get(s.id) is None
 
 
-def test_a_write_by_another_process_is_seen_by_the_next_get(target):
-    with EventSourcedSessionStore(target) as store:
+def test_a_write_by_another_process_is_seen_by_the_next_get(target, open_store):
+    with open_store() as store:
         s = store.create("t")
         store.add_message(s.id, msg("mine"))
         assert len(store.get(s.id).messages) == 1
         code = (
             "import sys; from datetime import UTC, datetime\n"
             "from projections import EventSourcedSessionStore, SessionMessage\n"
-            "with EventSourcedSessionStore(sys.argv[1]) as st:\n"
+            "with EventSourcedSessionStore(sys.argv[1], erasable=sys.argv[3] == 'y') as st:\n"
             "    st.add_message(sys.argv[2], SessionMessage('assistant', 'theirs', datetime.now(UTC)))\n"
         )
-        subprocess.run([sys.executable, "-c", code, target, str(s.id)], check=True)
+        subprocess.run([sys.executable, "-c", code, target, str(s.id), "yn"[not target.erasable]],
+                       check=True)
         assert [m.content for m in store.get(s.id).messages] == ["mine", "theirs"]
         store.add_message(s.id, msg("mine again"))  # the write path re-reads too
         assert [m.content for m in store.get(s.id).messages] == ["mine", "theirs", "mine again"]
         assert store.verify().ok
 
 
-def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(target):
-    with EventSourcedSessionStore(target) as store:
+def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(open_store):
+    with open_store() as store:
         a, b = store.create("a"), store.create("b")
         store.get(a.id), store.get(b.id)
         store.add_message(a.id, msg("x"))
@@ -77,8 +78,8 @@ def test_this_stores_own_writes_are_seen_and_keep_other_sessions_cached(target):
         assert store.cache._entries[str(b.id)].epoch == store.cache._epoch  # b stayed current
 
 
-def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(target):
-    with EventSourcedSessionStore(target) as store:
+def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(open_store):
+    with open_store() as store:
         s = store.create("t")
         store.add_message(s.id, msg("a"))
         assert store.get(s.id) is not None
@@ -90,8 +91,8 @@ def test_an_append_to_the_log_directly_is_seen_by_the_next_read_and_write(target
         assert store.verify().ok
 
 
-def test_a_rolled_back_write_leaves_nothing_remembered(target):
-    with EventSourcedSessionStore(target) as store:
+def test_a_rolled_back_write_leaves_nothing_remembered(open_store):
+    with open_store() as store:
         s = store.create("t")
         with pytest.raises(RuntimeError), store.log.transaction():
             store.add_message(s.id, msg("gone"))
@@ -102,8 +103,8 @@ def test_a_rolled_back_write_leaves_nothing_remembered(target):
         assert store.verify().ok
 
 
-def test_a_returned_session_shares_nothing_mutable_with_the_cache(path):
-    with EventSourcedSessionStore(path) as store:
+def test_a_returned_session_shares_nothing_mutable_with_the_cache(open_store):
+    with open_store() as store:
         s = store.create("t")
         store.add_message(s.id, msg("a"))
         got = store.get(s.id)
@@ -120,8 +121,8 @@ def test_a_returned_session_shares_nothing_mutable_with_the_cache(path):
         assert again == store.get(s.id)
 
 
-def test_the_cache_is_bounded(path):
-    with EventSourcedSessionStore(path) as store:
+def test_the_cache_is_bounded(open_store):
+    with open_store() as store:
         store.cache.size = 3
         ids = [store.create(str(i)).id for i in range(10)]
         for sid in ids:
@@ -141,8 +142,8 @@ def test_copies_cover_every_session_field():
     assert copy_session(fresh) == fresh
 
 
-def test_a_session_changed_elsewhere_is_read_again_reusing_its_unchanged_messages(target):
-    with EventSourcedSessionStore(target) as a, EventSourcedSessionStore(target) as b:
+def test_a_session_changed_elsewhere_is_read_again_reusing_its_unchanged_messages(target, open_store):
+    with open_store() as a, open_store() as b:
         s = a.create("t")
         a.add_messages(s.id, [msg(str(i)) for i in range(5)])
         first = a.get(s.id)
