@@ -19,6 +19,8 @@ its PostgreSQL cases are not generated (rather than skipped).
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from helpers import STORES, Opener, make_store
 from pg import BACKENDS, SQLITE, TARGETS, start, target_for
@@ -45,11 +47,18 @@ def _kinds(metafunc, kinds):
     return [k for k in kinds if k in SQLITE]
 
 
+def _ours(metafunc, name) -> bool:
+    """Whether `name` is one of this file's fixtures for the test (a test
+    module or a deeper conftest may define its own `store` or `target`)."""
+    defs = metafunc._arg2fixturedefs.get(name)
+    return bool(defs) and inspect.getsourcefile(defs[-1].func) == __file__
+
+
 def pytest_generate_tests(metafunc):
-    for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES)):
-        if name in metafunc.fixturenames:
-            metafunc.parametrize(name, _kinds(metafunc, kinds), indirect=True)
     names = metafunc.fixturenames
+    for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES)):
+        if name in names and _ours(metafunc, name):
+            metafunc.parametrize(name, _kinds(metafunc, kinds), indirect=True)
     if "where" in names and "target" not in names and "backend" not in names:
         metafunc.parametrize("where", _kinds(metafunc, BACKENDS), indirect=True)
 

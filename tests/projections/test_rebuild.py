@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
-from projections import EventSourcedSessionStore, ProjectionError, SessionMessage
+from eventlog import MessageAdded, SessionCreated, SessionRole
+from projections import ProjectionError, SessionMessage
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -50,8 +50,9 @@ def tables(store) -> set[str]:
 
 
 @pytest.fixture
-def store(target):
-    with EventSourcedSessionStore(target) as s:
+def store(open_store):
+    """A filled store on each backend (on each `target` for a test that asks for one)."""
+    with open_store() as s:
         fill(s)
         s.catch_up()
         yield s
@@ -61,7 +62,11 @@ def test_rebuild_after_wiping_every_derived_table_gives_the_same_views(store):
     before = dump(store)
     assert before["sessions"] and before["items"] and before["message_search"]
     for rows_table in before:
-        store.log.connection.execute(f'DELETE FROM "{rows_table}"')
+        if rows_table == "message_search" and store.log.sealer is not None:
+            # erasable: a contentless FTS5 table refuses DELETE, empties by 'delete-all'
+            store.log.connection.execute(f"INSERT INTO {rows_table}({rows_table}) VALUES ('delete-all')")
+        else:
+            store.log.connection.execute(f'DELETE FROM "{rows_table}"')
     assert store.list() == []
     folded = store.rebuild(batch_size=7)
     assert folded == store.log.last_position()
@@ -69,13 +74,13 @@ def test_rebuild_after_wiping_every_derived_table_gives_the_same_views(store):
     assert store.verify().ok
 
 
-def test_dropped_projection_tables_come_back_when_the_store_opens(store):
-    before, path = dump(store), store.log.path
+def test_dropped_projection_tables_come_back_when_the_store_opens(target, store, open_store):
+    before = dump(store)
     for t in before:
         store.log.connection.execute(f'DROP TABLE "{t}"')
     store.log.connection.execute("DROP TABLE projection_checkpoints")
     store.close()
-    with EventSourcedSessionStore(path) as again:
+    with open_store() as again:
         again.catch_up()
         assert dump(again) == before
 
@@ -118,16 +123,15 @@ def test_rebuild_of_an_unknown_projection_is_refused(store):
         store.rebuild(["nope"])
 
 
-def test_catch_up_applies_events_appended_directly(target):
-    path = target
-    with EventSourcedSessionStore(path) as store:
+def test_catch_up_applies_events_appended_directly(target, open_store, open_log):
+    with open_store() as store:
         store.create("via store")
     sid = uuid.uuid4()
     now = datetime.now(UTC)
-    with EventLog(path) as log:
+    with open_log() as log:
         log.append(str(sid), [SessionCreated(sid, "direct", now),
                               MessageAdded(sid, SessionRole.USER, "needle in the log", now)])
-    with EventSourcedSessionStore(path) as store:
+    with open_store() as store:
         assert store.runner.checkpoints()["search"] == 3  # caught up on open
         assert [h.session_id for h in store.search("needle")] == [str(sid)]
         assert store.catch_up() == {"sessions": 0, "tenants": 0, "search": 0}
@@ -145,11 +149,10 @@ class Counter:
                        f"ON CONFLICT (type) DO UPDATE SET n = {t}.n + 1", [(e.type,) for e in events])
 
 
-def test_a_users_projection_is_caught_up_rebuilt_and_verified(target):
-    path = target
-    with EventSourcedSessionStore(path) as store:
+def test_a_users_projection_is_caught_up_rebuilt_and_verified(target, open_store):
+    with open_store() as store:
         fill(store, sessions=3, messages=2)
-    with EventSourcedSessionStore(path, projections=[Counter()]) as store:
+    with open_store(projections=[Counter()]) as store:
         counts = dict(store.log.connection.execute("SELECT * FROM event_counts"))
         assert counts == {"SessionCreated": 3, "MessageAdded": 6, "SessionDeleted": 1}
         store.rebuild(["counter"])
@@ -160,9 +163,10 @@ def test_a_users_projection_is_caught_up_rebuilt_and_verified(target):
         assert not report.ok and "projection counter" in report.summary()
 
 
-def test_the_example_rebuild_script_runs(target):
+@pytest.mark.backends("sqlite-file", "postgres")  # the example opens plain stores only
+def test_the_example_rebuild_script_runs(target, open_store):
     path = target
-    with EventSourcedSessionStore(path) as store:
+    with open_store() as store:
         fill(store, sessions=2, messages=3)
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "rebuild_projections.py"),
                           str(path)], capture_output=True, text=True, timeout=60)
@@ -181,11 +185,11 @@ class InlineCounter(Counter):
         super().apply(db, events, {"event_counts": names["inline_counts"]})
 
 
-def test_a_new_inline_projection_is_filled_before_the_first_write_even_without_catch_up(target):
-    path = target
-    with EventSourcedSessionStore(path) as store:
+def test_a_new_inline_projection_is_filled_before_the_first_write_even_without_catch_up(
+        target, open_store):
+    with open_store() as store:
         s = store.create("before")
-    with EventSourcedSessionStore(path, projections=[InlineCounter()], catch_up=False) as store:
+    with open_store(projections=[InlineCounter()], catch_up=False) as store:
         store.add_message(s.id, msg("after"))
         counts = dict(store.log.connection.execute("SELECT * FROM inline_counts"))
         assert counts == {"SessionCreated": 1, "MessageAdded": 1}
