@@ -27,8 +27,9 @@ TEXTS = [
 
 
 @pytest.fixture
-def store(target):
-    with EventSourcedSessionStore(target) as s:
+def store(open_store):
+    """The TEXTS in one session, on each backend."""
+    with open_store() as s:
         sid = s.create_with_user("t", "alice", "acme").id
         s.add_messages(sid, [SessionMessage(SessionRole.USER, t, datetime.now(UTC)) for t in TEXTS])
         yield s
@@ -102,7 +103,7 @@ def run(path, *args):
     return CliRunner().invoke(main, ["--db", str(path), *args])
 
 
-def test_cli_search_takes_words_and_leading_dashes(store):
+def test_cli_search_takes_words_and_leading_dashes(target, store):
     path = store.log.path
     hits = json.loads(run(path, "search", "refund", "R-88", "--json").stdout)
     assert [h["position"] for h in hits] == [2]
@@ -163,11 +164,11 @@ def test_an_older_search_view_is_upgraded_lazily_by_search(tmp_path):
         assert found(s, "本語") == [5]
 
 
-def test_items_with_text_are_searched_and_pops_and_clears_remove_them(target):
+def test_items_with_text_are_searched_and_pops_and_clears_remove_them(open_store):
     """ItemAdded text is indexed (items without text are not, but count for a
     pop); popped and cleared items are no longer found."""
     from projections import NewItem
-    with EventSourcedSessionStore(target) as s:
+    with open_store() as s:
         sid = s.create("t").id
         s.add_items(sid, [NewItem("user", {"q": 1}, "where is parcel 77"),
                           NewItem("tool", {"call": "track"}),  # no text: not searchable
