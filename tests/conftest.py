@@ -11,6 +11,8 @@ and an erasable SQLite file (`pg.BACKENDS`).
   `EventSourcedSessionStore` / `EventLog` on the test's `target` if it asks
   for one, else on its `backend`; erasable on the erasable backend; closed
   when the test ends.
+- `fresh_store(**kwargs)`: a store on a new, empty database of the test's
+  backend each call (for Hypothesis examples).
 - `store`: each SessionStore implementation, the in-memory one included.
 
 A test about something only SQLite has says `@pytest.mark.sqlite_only(reason)`:
@@ -23,7 +25,7 @@ import inspect
 
 import pytest
 from helpers import STORES, Opener, make_store
-from pg import BACKENDS, SQLITE, TARGETS, start, target_for
+from pg import BACKENDS, SQLITE, TARGETS, Target, start, target_for
 
 
 def pytest_configure(config):
@@ -59,7 +61,7 @@ def pytest_generate_tests(metafunc):
     for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES)):
         if name in names and _ours(metafunc, name):
             metafunc.parametrize(name, _kinds(metafunc, kinds), indirect=True)
-    if "where" in names and "target" not in names and "backend" not in names:
+    if "where" in names and "target" not in names and "backend" not in names:  # open_store & co
         metafunc.parametrize("where", _kinds(metafunc, BACKENDS), indirect=True)
 
 
@@ -116,6 +118,28 @@ def opener(where):
     o = Opener(where)
     yield o
     o.close()
+
+
+@pytest.fixture
+def fresh_store(request, where, tmp_path, opener):
+    """`fresh_store(**kwargs)`: a store on a new, empty database of this
+    test's backend each call (a Hypothesis example each): a new file, or a
+    new PostgreSQL schema. Closed when the test ends, if still open."""
+    count = iter(range(1_000_000))
+
+    def fresh(**kwargs):
+        n = next(count)
+        if where.kind == "postgres":
+            new = Target(request.getfixturevalue("pg_cluster").new_schema(), where.kind)
+        elif where.kind == "sqlite-memory":
+            new = where
+        else:
+            new = Target(str(tmp_path / f"fresh-{n}.db"), where.kind)
+        o = Opener(new)
+        opener.opened.append(o)
+        return o.store(**kwargs)
+
+    return fresh
 
 
 @pytest.fixture

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import messages, short_texts
 
-from projections import (
-    EventSourcedSessionStore,
-    InMemorySessionStore,
-    SessionNotFoundError,
-)
+from projections import InMemorySessionStore, SessionNotFoundError
 
 ops = st.lists(st.one_of(
     st.tuples(st.just("create"), st.one_of(st.none(), short_texts)),
@@ -28,10 +24,11 @@ def shape(session):
         session.title, session.messages, session.user_id, session.tenant_id)
 
 
-@settings(max_examples=40, deadline=None)
-@given(ops)
-def test_replay_at_every_position_equals_the_reference_at_that_step(history):
-    model, real = InMemorySessionStore(), EventSourcedSessionStore(":memory:")
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # a factory: fresh per example
+@given(history=ops)
+def test_replay_at_every_position_equals_the_reference_at_that_step(fresh_store, history):
+    model, real = InMemorySessionStore(), fresh_store()
     pairs: list[tuple[uuid.UUID, uuid.UUID]] = []  # (model id, real id)
     snapshots = []  # (position after the step, {real id: reference shape})
     for op in history:
@@ -62,8 +59,8 @@ def test_replay_at_every_position_equals_the_reference_at_that_step(history):
     real.close()
 
 
-def test_history_keeps_deleted_sessions_and_says_where_writes_came_from(tmp_path):
-    with EventSourcedSessionStore(tmp_path / "a.db", source="support-bot") as store:
+def test_history_keeps_deleted_sessions_and_says_where_writes_came_from(open_store):
+    with open_store(source="support-bot") as store:
         s = store.create_with_user("t", "alice", "acme")
         store.delete(s.id)
         trail = store.history(s.id)
@@ -73,8 +70,8 @@ def test_history_keeps_deleted_sessions_and_says_where_writes_came_from(tmp_path
         assert store.history(uuid.uuid4()) == []
 
 
-def test_replay_before_creation_is_none(tmp_path):
-    with EventSourcedSessionStore(tmp_path / "a.db") as store:
+def test_replay_before_creation_is_none(open_store):
+    with open_store() as store:
         store.create("earlier")
         s = store.create("later")
         assert store.replay(s.id, 1) is None

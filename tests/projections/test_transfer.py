@@ -43,10 +43,10 @@ def run_import(store, text, name="f.jsonl", **kw):
     return import_sessions(store, read_sessions(io.StringIO(text), name), **kw)
 
 
-@pytest.fixture(params=["sqlite-memory", "postgres"])
-def store(request):
-    target = request.getfixturevalue("pg_url") if request.param == "postgres" else ":memory:"
-    with EventSourcedSessionStore(target) as s:
+@pytest.fixture
+def store(open_store):
+    """An empty store on each backend."""
+    with open_store() as s:
         yield s
 
 
