@@ -19,7 +19,7 @@ from eventlog import (
 )
 from eventlog.events import json_object
 
-from .models import NewItem
+from .models import NewItem, SessionMessage
 
 _NEW_ITEM_KEYS = {"role", "data", "text", "id", "timestamp"}
 
@@ -29,6 +29,20 @@ def check_key(key: object) -> str:
     if not isinstance(key, str) or not key:
         raise ValueError(f"key: expected a non-empty string, got {key!r}")
     return key
+
+
+def check_owner(user_id: object, tenant_id: object) -> None:
+    """Refuse owners that are not strings."""
+    for name, value in (("user_id", user_id), ("tenant_id", tenant_id)):
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected a string, got {value!r}")
+
+
+def check_message(message: object) -> SessionMessage:
+    """Refuse anything but a `SessionMessage`."""
+    if not isinstance(message, SessionMessage):
+        raise TypeError(f"message: expected a SessionMessage, got {type(message).__name__}")
+    return message
 
 
 def check_optional_owner(user_id: object, tenant_id: object) -> None:

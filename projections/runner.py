@@ -5,111 +5,30 @@ and on rebuild, always through the projection's own `apply`.
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from eventlog import ChainBrokenError, EventLog, RecordedEvent
 from eventlog import chain as chainlib
-from eventlog.backends import schema as logschema
 from eventlog.backends.dialect import Db
 
-from .errors import ProjectionError
-
-CHECKPOINTS = "projection_checkpoints"
-_REBUILD_MARK = "__rebuild_"
-#: Who is building which fresh tables: a build's tables are dropped by
-#: another process only once their owner process is gone.
-BUILDS = "projection_builds"
-_SET_CHECKPOINT = (f"INSERT INTO {CHECKPOINTS} (name, position) VALUES (?, ?) "
-                   "ON CONFLICT (name) DO UPDATE SET position = excluded.position")
-#: Inline projections whose checkpoint is derived rather than written on
-#: every commit. The runner that took up the pending appends last brought
-#: them to the log's tail, and every write since applied them in its own
-#: transaction (a writer that does not apply one makes its checkpoint
-#: explicit again first, see `ProjectionRunner.sync_inline`), so they stand
-#: at the log's tail, or just before the first append the log marked pending
-#: (`eventlog.backends.schema.PENDING`). Their stored position is then only a floor.
-#: A projection not listed here (and every one in a file this table is not
-#: in, such as a layout-1 file) has exactly its stored checkpoint.
-DERIVED = "projection_derived"
-_DERIVED_DDL = f"CREATE TABLE IF NOT EXISTS {DERIVED} (name TEXT PRIMARY KEY)"
-_BUILDS_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {BUILDS} (token TEXT PRIMARY KEY, pid INTEGER NOT NULL, "
-    "started TEXT, host TEXT NOT NULL, created_at TEXT NOT NULL)"
+from . import builds as buildlib
+from .checkpoints import (
+    CHECKPOINTS,
+    DERIVED,
+    DERIVED_DDL,
+    InlineSync,
+    create_tables,
+    has_checkpoint,
+    has_table,
+    read_checkpoints,
+    set_checkpoint,
 )
-
-
-def _start_time(pid: int) -> str | None:
-    """When the process started (Linux: clock ticks after boot), to tell it
-    from a later process that reuses its id; None where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(pid: int, started: str | None, host: str) -> bool:
-    """Whether the process that owns a build still runs (True when this
-    host cannot tell: another machine, or no way to ask)."""
-    if host != socket.gethostname():
-        return True
-    if pid == os.getpid():
-        return started == _start_time(pid)
-    if started is not None and os.path.isdir("/proc/self"):
-        return _start_time(pid) == started
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+from .errors import ProjectionError
 
 #: Called with the number of events just applied.
 Progress = Callable[[int], None]
-
-
-def _has_table(db: Db, src: str, name: str) -> bool:
-    if db.dialect.name == "sqlite":  # verify reads an attached schema (src)
-        return db.execute(f"SELECT 1 FROM {src}sqlite_master WHERE name = ?",
-                          (name,)).fetchone() is not None
-    return name in db.dialect.tables(db)
-
-
-def _derived_position(db: Db, src: str = "") -> int:
-    """Where a derived checkpoint stands: just before the first pending
-    append, else the log's tail."""
-    pending = None
-    if _has_table(db, src, logschema.PENDING):  # schema.pending_from, on either database
-        row = db.execute(f"SELECT from_position FROM {src}{logschema.PENDING}").fetchone()
-        pending = None if row is None else row[0]
-    if pending is not None:
-        return pending - 1
-    return db.execute(f"SELECT coalesce(max(position), 0) FROM {src}events").fetchone()[0]
-
-
-def read_checkpoints(db: Db, src: str = "") -> dict[str, int]:
-    """Each projection's checkpoint (the position of the last event applied
-    to it), derived ones included (see `DERIVED`), as `db` sees the file.
-    `src`: the schema prefix of the store's tables ('"log".' in verify)."""
-    marks = dict(db.execute(f"SELECT name, position FROM {src}{CHECKPOINTS}").fetchall())
-    if not _has_table(db, src, DERIVED):
-        return marks
-    derived = [r[0] for r in db.execute(f"SELECT name FROM {src}{DERIVED}")]
-    if derived:
-        at = _derived_position(db, src)
-        for name in derived:
-            if name in marks:
-                marks[name] = max(marks[name], at)
-    return marks
 
 
 @runtime_checkable
@@ -148,13 +67,21 @@ def _identity(p: Projection) -> dict[str, str]:
 class ProjectionRunner:
     """Keeps projections in step with the log, one checkpoint each (the
     position of the last event applied), in the `projection_checkpoints`
-    table; inline projections derive theirs from the log (see `DERIVED`),
-    so a write does not update it."""
+    table; inline projections derive theirs from the log (see
+    `checkpoints.DERIVED`), so a write does not update it.
 
-    def __init__(self, log: EventLog, projections: Iterable[Projection]) -> None:
+    Args:
+        cipher: seals and opens the views' personal fields (an erasable
+            store's `ViewCipher`); handed to every projection as `db.cipher`.
+    """
+
+    def __init__(self, log: EventLog, projections: Iterable[Projection], *,
+                 cipher: Any = None) -> None:
         self.log = log
         #: The SQL dialect of the log's database.
         self.dialect = log.backend.dialect
+        #: What the views seal their personal fields with (None: plain text).
+        self.cipher = cipher
         self.projections: dict[str, Projection] = {}
         for p in projections:
             if not isinstance(p, Projection):
@@ -163,22 +90,7 @@ class ProjectionRunner:
                 raise ProjectionError(f"two projections are named {p.name!r}")
             self.projections[p.name] = p
         self._inline = [p for p in self.projections.values() if p.inline]
-        marks = ",".join("?" * len(self._inline))
-        self._inline_names = tuple(p.name for p in self._inline)
-        # Anything to do before this runner's writer appends? Appends marked
-        # pending, projections derived that this runner does not apply, or
-        # its own not derived (new, rebuilt, or made explicit by another).
-        self._sync_sql = (
-            f"SELECT (SELECT from_position FROM {logschema.PENDING}), "
-            f"(SELECT count(*) FROM {DERIVED} WHERE name NOT IN ({marks})), "
-            f"(SELECT count(*) FROM {DERIVED} WHERE name IN ({marks}))"
-        )
-        self._explicit_sql = (
-            f"UPDATE {CHECKPOINTS} SET position = CASE WHEN position > ? THEN position ELSE ? END "
-            f"WHERE name IN (SELECT name FROM {DERIVED} WHERE name NOT IN ({marks}))"
-        )
-        self._undrive_sql = f"DELETE FROM {DERIVED} WHERE name NOT IN ({marks})"
-        self._floor_sql = f"UPDATE {CHECKPOINTS} SET position = ? WHERE name IN ({marks})"
+        self._sync = InlineSync(tuple(p.name for p in self._inline))
         self._names = {p.name: _identity(p) for p in self.projections.values()}
         # Whether `projection_derived` was seen (nothing drops it): then a
         # sync need not run its DDL. Files older than derived checkpoints
@@ -191,42 +103,43 @@ class ProjectionRunner:
         an older layout: dropped and made anew at checkpoint 0, so catch-up
         refills them. Writes nothing when all are there and current."""
         with self.snapshot() as db:
-            self._derived_table = _has_table(db, "", DERIVED)
-            if all(self._ready(db, p) for p in self.projections.values()):
+            self._derived_table = has_table(db, "", DERIVED)
+            if all(self.ready(db, p) for p in self.projections.values()):
                 return
         with self.transaction() as db:
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
-                f"name TEXT PRIMARY KEY, position {self.dialect.int_type} NOT NULL)"
-            )
-            db.execute(_DERIVED_DDL)
+            create_tables(db)
             for p in self.projections.values():
-                if self._ready(db, p):
+                if self.ready(db, p):
                     continue
                 for t in (*p.tables, *getattr(p, "replaces", ())):
                     db.execute(f"DROP TABLE IF EXISTS {db.q(t)}")
                 p.create(db, self._names[p.name])
-                self._set_checkpoint(db, p.name, 0)
+                set_checkpoint(db, p.name, 0)
         self._derived_table = True
+
+    def wrap(self, conn: Any) -> Db:
+        """A connection of the log as a `Db` of this runner's dialect and cipher."""
+        return self.dialect.wrap(conn, self.cipher)
 
     @contextmanager
     def transaction(self) -> Iterator[Db]:
         """The log's write transaction, as a `Db`."""
         with self.log.transaction() as conn:
-            yield self.dialect.wrap(conn)
+            yield self.dialect.wrap(conn, self.cipher)
 
     @contextmanager
     def snapshot(self) -> Iterator[Db]:
         """The log's read snapshot, as a `Db`."""
         with self.log.snapshot() as conn:
-            yield self.dialect.wrap(conn)
+            yield self.dialect.wrap(conn, self.cipher)
 
-    def _ready(self, db: Db, p: Projection) -> bool:
-        """Whether p has a checkpoint and all its tables, in its current layout."""
+    def ready(self, db: Db, p: Projection) -> bool:
+        """Whether p has a checkpoint and all its tables, in its current
+        layout (else `setup` makes them anew, and p cannot be read yet)."""
         tables = self.dialect.tables(db)
         if CHECKPOINTS not in tables or not all(t in tables for t in p.tables):
             return False
-        if db.execute(f"SELECT 1 FROM {CHECKPOINTS} WHERE name = ?", (p.name,)).fetchone() is None:
+        if not has_checkpoint(db, p.name):
             return False
         is_current = getattr(p, "is_current", None)
         return is_current is None or is_current(db, self._names[p.name])
@@ -246,12 +159,6 @@ class ProjectionRunner:
         with self.snapshot() as db:
             return read_checkpoints(db)
 
-    @staticmethod
-    def _set_checkpoint(db: Db, name: str, position: int) -> None:
-        """Inside a write: an explicit checkpoint (no longer derived)."""
-        db.execute(_SET_CHECKPOINT, (name, position))
-        db.execute(f"DELETE FROM {DERIVED} WHERE name = ?", (name,))
-
     # -- inline -------------------------------------------------------------
 
     def sync_inline(self, db: Db) -> None:
@@ -266,23 +173,15 @@ class ProjectionRunner:
         is cleared. Reads one row and writes nothing when all is in step.
         """
         if not self._derived_table:
-            db.execute(_DERIVED_DDL)
-        names = self._inline_names
-        pending, foreign, mine = db.execute(self._sync_sql, names * 2).fetchone()
-        if pending is None and not foreign and mine == len(names):
+            db.execute(DERIVED_DDL)
+        todo, foreign = self._sync.check(db)
+        if not todo:
             return
         if foreign:
-            at = _derived_position(db)
-            db.execute(self._explicit_sql, (at, at, *names))
-            db.execute(self._undrive_sql, names)
+            self._sync.make_foreign_explicit(db)
         for p in self._inline:
             self.advance(db, p)
-        if names:
-            (tail,) = db.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
-            db.execute(self._floor_sql, (tail, *names))
-            db.executemany(f"INSERT INTO {DERIVED} (name) VALUES (?) ON CONFLICT DO NOTHING",
-                           [(n,) for n in names])
-        logschema.clear_pending(db.conn)
+        self._sync.derive_mine(db)
 
     def apply_inline(self, db: Db, recorded: Sequence[RecordedEvent]) -> None:
         """Inside the write transaction that appended `recorded`, after
@@ -297,7 +196,7 @@ class ProjectionRunner:
         """Inside a write transaction: apply up to `limit` (default: all)
         events after p's checkpoint to its tables; return how many."""
         names = self._names[p.name]
-        db.execute(_DERIVED_DDL)
+        db.execute(DERIVED_DDL)
         checkpoint = read_checkpoints(db)[p.name]
         done = 0
         walk = self.log.walk_after(checkpoint)
@@ -309,7 +208,7 @@ class ProjectionRunner:
                     f"projection {p.name} cannot apply the events after its checkpoint "
                     f"{checkpoint} ({e}): its tables and checkpoint disagree; "
                     f"`sessionlog rebuild {p.name}` refolds it from the log") from e
-            self._set_checkpoint(db, p.name, batch[-1].position)
+            set_checkpoint(db, p.name, batch[-1].position)
             done += len(batch)
             if limit:
                 break
@@ -359,7 +258,7 @@ class ProjectionRunner:
                 for t in p.tables:
                     self.dialect.drop_table(db, t)
                     db.execute(f"ALTER TABLE {db.q(fresh[p.name][t])} RENAME TO {db.q(t)}")
-                self._set_checkpoint(db, p.name, last)
+                set_checkpoint(db, p.name, last)
 
         return self.build_fresh(names, swap, batch_size=batch_size, progress=progress,
                                 force=force)[0]
@@ -379,17 +278,11 @@ class ProjectionRunner:
         them only once this process is gone.
         """
         chosen = self.select(names)
-        token = secrets.token_hex(4)
-        fresh = {p.name: {t: f"{t}{_REBUILD_MARK}{token}" for t in p.tables} for p in chosen}
         with self.transaction() as db:
-            self._ensure_checkpoints(db)
-            self._drop_leftovers(db)
-            db.execute(
-                f"INSERT INTO {BUILDS} (token, pid, started, host, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (token, os.getpid(), _start_time(os.getpid()), socket.gethostname(),
-                 datetime.now(UTC).isoformat()),
-            )
+            create_tables(db)
+            buildlib.drop_leftovers(db)
+            token = buildlib.start(db)
+            fresh = {p.name: buildlib.fresh_names(p.tables, token) for p in chosen}
             for p in chosen:
                 p.create(db, fresh[p.name])
         end = self.log.last_position()
@@ -417,7 +310,7 @@ class ProjectionRunner:
                         f"rebuild --force of {', '.join(p.name for p in chosen)} over a broken "
                         f"chain ({what}; {len(walk.problems)} bad row(s))"))
                 result = finish(db, chosen, fresh, last)
-                self._drop_leftovers(db, token)
+                buildlib.drop_leftovers(db, token)
         except ChainBrokenError as e:
             self._abandon(token)
             self.log.record_break(e.position, f"rebuild: {e.reason}")
@@ -430,69 +323,22 @@ class ProjectionRunner:
     def _abandon(self, token: str) -> None:
         try:
             with self.transaction() as db:
-                self._drop_leftovers(db, token)
+                buildlib.drop_leftovers(db, token)
         except Exception:
             pass
-
-    def _ensure_checkpoints(self, db: Db) -> None:
-        db.execute(_BUILDS_DDL)
-        db.execute(f"CREATE TABLE IF NOT EXISTS {CHECKPOINTS} ("
-                   f"name TEXT PRIMARY KEY, position {self.dialect.int_type} NOT NULL)")
-        db.execute(_DERIVED_DDL)
 
     def builds(self) -> list[dict]:
         """The fresh tables of builds that have not finished: each with its
         owner process, whether that still runs, and the bytes its tables use
         (None where the database cannot tell)."""
         with self.snapshot() as db:
-            return self._builds(db)
-
-    def _builds(self, db: Db) -> list[dict]:
-        names = self.dialect.build_tables(db, _REBUILD_MARK)
-        if not names:
-            return []
-        owners: dict[str, tuple[int, str | None, str]] = {}
-        if BUILDS in self.dialect.tables(db):
-            owners = {r[0]: (r[1], r[2], r[3]) for r in db.execute(
-                f"SELECT token, pid, started, host FROM {BUILDS}")}
-        found: dict[str, dict] = {}
-        for name in names:
-            token = name.split(_REBUILD_MARK, 1)[1][:8]
-            owner = owners.get(token)
-            b = found.setdefault(token, {
-                "token": token, "tables": [], "pid": owner[0] if owner else None,
-                "alive": owner is not None and _alive(*owner), "bytes": 0})
-            b["tables"].append(name)
-            size = self.dialect.table_bytes(db, name)
-            if size is None:
-                b["bytes"] = None
-            elif b["bytes"] is not None:
-                b["bytes"] += size
-        return list(found.values())
+            return buildlib.unfinished(db)
 
     def drop_leftovers(self) -> int:
         """Drop the tables of builds whose process is gone (a killed rebuild);
         returns how many tables. Writes nothing when there are none."""
         with self.snapshot() as db:
-            if not any(not b["alive"] for b in self._builds(db)):
+            if not any(not b["alive"] for b in buildlib.unfinished(db)):
                 return 0
         with self.transaction() as db:
-            return self._drop_leftovers(db)
-
-    def _drop_leftovers(self, db: Db, token: str | None = None) -> int:
-        """Drop the half-built tables of the build `token`, or of every build
-        whose owner process is gone."""
-        dropped = 0
-        for b in self._builds(db):
-            if b["token"] == token or (token is None and not b["alive"]):
-                for name in b["tables"]:
-                    db.execute(f"DROP TABLE IF EXISTS {db.q(name)}")
-                    dropped += 1
-        if token is not None or dropped:
-            tables = self.dialect.tables(db)
-            if BUILDS in tables:
-                live = {n for n in tables if _REBUILD_MARK in n}
-                for (t,) in db.execute(f"SELECT token FROM {BUILDS}").fetchall():
-                    if t == token or not any(_REBUILD_MARK + t in n for n in live):
-                        db.execute(f"DELETE FROM {BUILDS} WHERE token = ?", (t,))
-        return dropped
+            return buildlib.drop_leftovers(db)

@@ -14,8 +14,9 @@ import copy
 import json
 import secrets
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import attrs
 
@@ -25,14 +26,31 @@ from eventlog.backends.connection import translate
 from eventlog.backends.dialect import Db
 from eventlog.codec import decode_event
 
+from .checkpoints import read_checkpoints
 from .fold import fold_all, fold_scope
-from .runner import read_checkpoints
+from .models import Session
+from .runner import ProjectionRunner
 from .views import sessions as views
-
-if TYPE_CHECKING:
-    from .stores.eventsourced import EventSourcedSessionStore
+from .views.tenants import tenant_index
 
 TRIGGERS = ("events_no_update", "events_no_delete")
+
+
+class VerifiedStore(Protocol):
+    """What `verify` needs of a store (`EventSourcedSessionStore` is one):
+    its log and runner, and the reads it compares with a fresh fold. Those
+    are made on a shallow copy whose `log` reads verify's snapshot."""
+
+    log: EventLog
+    runner: ProjectionRunner
+
+    def get(self, id: uuid.UUID | str) -> Session | None:
+        """The live session, or None."""
+        ...
+
+    def get_state(self, tenant_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """The tenant's state, or its user's."""
+        ...
 
 
 @attrs.frozen
@@ -92,7 +110,7 @@ class VerifyReport:
 
 
 @contextlib.contextmanager
-def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None, object]]:
+def _snapshot(store: VerifiedStore) -> Iterator[tuple[Db, str | None, VerifiedStore]]:
     """(connection, schema of the store's tables, a store reading through the
     connection), all inside one read transaction that is rolled back after.
     Fresh tables made on the connection go to a scratch schema (SQLite: the
@@ -110,7 +128,7 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None,
         class _Done(Exception):
             pass
 
-        with contextlib.suppress(_Done), store._transaction() as db:
+        with contextlib.suppress(_Done), store.runner.transaction() as db:
             yield db, "main", store
             raise _Done
         return
@@ -125,7 +143,7 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None,
         reader = copy.copy(store)
         reader.log = EventLog.from_connection(conn, path)
         reader.log.sealer = store.log.sealer  # an erasable file's fields are opened as read
-        yield store.runner.dialect.wrap(conn), "log", reader  # an erasable store's seals
+        yield store.runner.wrap(conn), "log", reader  # an erasable store's cipher seals
     except sqlite3.Error as e:
         raise translate(e, path) from e
     finally:
@@ -135,7 +153,7 @@ def _snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, str | None,
 
 
 @contextlib.contextmanager
-def _pg_snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, None, object]]:
+def _pg_snapshot(store: VerifiedStore) -> Iterator[tuple[Db, None, VerifiedStore]]:
     """PostgreSQL: one REPEATABLE READ transaction on a connection of its
     own, whose temporary schema takes the fresh tables; rolled back after
     (a killed verify leaves nothing: its temporary tables die with it)."""
@@ -146,14 +164,14 @@ def _pg_snapshot(store: EventSourcedSessionStore) -> Iterator[tuple[Db, None, ob
         conn.execute(f"SET LOCAL search_path = pg_temp, {path}")
         reader = copy.copy(store)
         reader.log = EventLog.from_connection(conn, store.log.path)
-        yield store.runner.dialect.wrap(conn), None, reader
+        yield store.runner.wrap(conn), None, reader
     finally:
         with contextlib.suppress(Exception):
             conn.execute("ROLLBACK")
         conn.close()
 
 
-def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | None = None,
+def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
            expect_hash: str | None = None, batch_size: int = 5000) -> VerifyReport:
     """Check the log and every projection in one consistent snapshot.
 
@@ -178,7 +196,7 @@ def verify(store: EventSourcedSessionStore, progress: Callable[[int], None] | No
     return report
 
 
-def _check(store, db: Db, schema, reader, progress, kept,
+def _check(store: VerifiedStore, db: Db, schema, reader, progress, kept,
            batch_size) -> tuple[VerifyReport, Problem | None]:
     """The report, and the problem that breaks the chain (None: it is whole)."""
     names = tuple(store.runner.projections)
@@ -292,7 +310,7 @@ def _check_sessions(reader, db: Db, walk, marks) -> tuple[int, list[Problem]]:
         return 0, [Problem(None, f"the sessions view is at position {upto} of {walk.count} "
                                  "(`sessionlog catch-up` applies the rest)")]
     view_count = views.live_count(db)
-    tenants = views.tenant_index(db)
+    tenants = tenant_index(db)
     live, expected_tenants = 0, set()
     for stream in walk.streams:
         events = reader.log.read_stream(stream)
@@ -352,7 +370,7 @@ def _compare(db: Db, schema: str | None, p, fresh) -> list[Problem]:
     return problems
 
 
-def _fts_integrity(store) -> tuple[list[Problem], str | None]:
+def _fts_integrity(store: VerifiedStore) -> tuple[list[Problem], str | None]:
     """SQLite's FTS5 `integrity-check` on every full-text table of the
     projections (the index against its content). It is an INSERT, so it runs
     in a short write transaction that changes nothing."""
@@ -377,11 +395,12 @@ def _fts_integrity(store) -> tuple[list[Problem], str | None]:
         return [], "read-only file: the FTS5 integrity-check needs a write lock and was skipped"
 
 
-def _record(store, broken: Problem | None, last: int) -> None:
+def _record(store: VerifiedStore, broken: Problem | None, last: int) -> None:
     """Note a broken chain (writes refuse from then on), or that it is whole
     again; nothing when the notes already say so."""
     if broken is not None:
-        store.log.record_break(broken.position, f"verify: {broken.what}")
+        if broken.position is not None:  # a break is always at a position
+            store.log.record_break(broken.position, f"verify: {broken.what}")
     else:
         store.log.record_intact(last, "verify: the whole chain is intact again")
 

@@ -26,9 +26,6 @@ class SQLiteDialect:
     sorted_text = "TEXT"
     #: Appended to CREATE TABLE of a table clustered on its primary key.
     clustered = " WITHOUT ROWID"
-    #: Seals and opens the personal fields of the views (`viewseal.ViewCipher`)
-    #: of an erasable store; None: the views hold plain text.
-    cipher: Any = None
     #: A LIMIT parameter meaning "no limit".
     no_limit: int | None = -1
     #: The driver's error for a broken constraint.
@@ -97,8 +94,9 @@ class SQLiteDialect:
         for suffix in ("data", "idx", "content", "docsize", "config"):
             db.execute(f"DROP TABLE IF EXISTS {self.q(f'{table}_{suffix}')}")
 
-    def wrap(self, conn: Any) -> Db:
-        return Db(conn, self, conn.execute, conn.executemany)
+    def wrap(self, conn: Any, cipher: Any = None) -> Db:
+        """`conn` as a `Db` of this dialect (`cipher`: see `Db.cipher`)."""
+        return Db(conn, self, conn.execute, conn.executemany, cipher)
 
 
 class PostgresDialect(SQLiteDialect):
@@ -148,7 +146,7 @@ class PostgresDialect(SQLiteDialect):
     def drop_table(self, db: Db, table: str) -> None:
         db.execute(f"DROP TABLE IF EXISTS {self.q(table)}")
 
-    def wrap(self, conn: Any) -> Db:
+    def wrap(self, conn: Any, cipher: Any = None) -> Db:
         """PostgreSQL text cannot hold NUL: a text parameter with one (or
         starting with the escape mark) is stored escaped, and read back as
         it was (see `escape_text`)."""
@@ -160,7 +158,7 @@ class PostgresDialect(SQLiteDialect):
         def escaped_executemany(sql: str, rows: Iterable[Sequence[Any]]) -> None:
             executemany(sql, [_escape_all(r) for r in rows])
 
-        return Db(conn, self, escaped_execute, escaped_executemany)
+        return Db(conn, self, escaped_execute, escaped_executemany, cipher)
 
 
 #: Starts a text stored escaped (PostgreSQL): the JSON string of the text.
@@ -223,13 +221,16 @@ class Db:
     Attributes:
         conn: the driver's connection (sqlite3 or psycopg).
         dialect: a `SQLiteDialect` or `PostgresDialect`.
+        cipher: what seals and opens the personal fields of the views of
+            an erasable store (`projections.erasure.sealed_views.ViewCipher`),
+            on any dialect; None: the views hold plain text.
     """
 
-    __slots__ = ("conn", "dialect", "execute", "executemany")
+    __slots__ = ("cipher", "conn", "dialect", "execute", "executemany")
 
-    def __init__(self, conn: Any, dialect: SQLiteDialect,
-                 execute: Callable[..., Any], executemany: Callable[..., Any]) -> None:
-        self.conn, self.dialect = conn, dialect
+    def __init__(self, conn: Any, dialect: SQLiteDialect, execute: Callable[..., Any],
+                 executemany: Callable[..., Any], cipher: Any = None) -> None:
+        self.conn, self.dialect, self.cipher = conn, dialect, cipher
         self.execute, self.executemany = execute, executemany
 
     def q(self, name: str) -> str:

@@ -21,7 +21,7 @@ from eventlog import EventLog
 from eventlog.copy import DestinationNotEmptyError
 from eventlog.errors import ChainBrokenError
 
-from .sealer import sealer_of
+from .erase import sealer_of
 
 
 @attrs.frozen

@@ -21,7 +21,8 @@ message, as index keys) are in the file in clear, the text itself is not
 (snippets are cut from the sealed copy in `search_messages`). Erasing a
 subject removes its terms from the index before its key is destroyed.
 
-Plain stores never reach this module: their dialect's `cipher` is None.
+Plain stores never reach this module: their runner's `cipher` (each `Db.cipher`)
+is None.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable
 from typing import Any
 
-from eventlog.backends.dialect import SQLiteDialect
-
 from ..errors import ProjectionError
-from .sealer import _PREFIX, _SKIP, _UNKNOWN, ERASED, KEYS, STREAMS, Sealer, subject_of
+from .sealer import ERASED, KEYS, SEALED_PREFIX, STREAMS, Sealer, subject_of
 
 _NONCE_KEY = b"sessionlog view nonce v1"
 #: A view value that needs no sealing (an empty state names nobody).
 _EMPTY = "{}"
+_SKIP = len(SEALED_PREFIX)
+_UNKNOWN = object()
 
 
 class ViewCipher:
@@ -55,8 +56,10 @@ class ViewCipher:
         """A sealer for one projection batch, inside its write transaction."""
         return ViewWriter(self, conn)
 
-    def _keyed(self, key_id: str, wrapped: bytes) -> tuple[Any, bytes]:
-        cipher = self.sealer._cipher(key_id, wrapped)
+    def keyed(self, key_id: str, wrapped: bytes) -> tuple[Any, bytes]:
+        """(the AES-GCM cipher, the nonce key) of a data key (`wrapped` by
+        the master key), each made once per key id."""
+        cipher = self.sealer.cipher_of(key_id, wrapped)
         mac = self._macs.get(key_id)
         if mac is None:
             raw = self.sealer.master.unwrap(wrapped)
@@ -70,11 +73,11 @@ class ViewCipher:
         value (`owner`: the row's session id or state stream); a value that is
         not sealed is returned as it is, one whose key is gone reads as
         `[erased]`. Keys are looked up once per read (as the log's reveal)."""
-        live = self.sealer._known()
-        look_up = self.sealer._look_up
+        live = self.sealer.known()
+        look_up = self.sealer.look_up
 
         def open_(owner: str, column: str, value: str | None) -> str | None:
-            if value is None or not value.startswith(_PREFIX):
+            if value is None or not value.startswith(SEALED_PREFIX):
                 return value
             key_id, _, body = value[_SKIP:].partition(":")
             cipher = live.get(key_id, _UNKNOWN)
@@ -123,7 +126,7 @@ class ViewWriter:
 
     def _find(self, sql: str, arg: str) -> tuple[str, Any, bytes] | None:
         row = self._conn.execute(sql, (arg,)).fetchone()
-        return None if row is None else (row[0], *self._views._keyed(row[0], row[1]))
+        return None if row is None else (row[0], *self._views.keyed(row[0], row[1]))
 
     @staticmethod
     def _seal(key, owner: str, column: str, plain: str) -> str | None:
@@ -136,14 +139,7 @@ class ViewWriter:
         data = plain.encode()
         nonce = hmac.new(mac, aad + b"\0" + data, hashlib.sha256).digest()[:12]
         blob = nonce + cipher.encrypt(nonce, data, aad)
-        return f"{_PREFIX}{key_id}:{b2a_base64(blob, newline=False).decode('ascii')}"
-
-
-class SealedDialect(SQLiteDialect):
-    """SQLite, for an erasable store: views seal their personal fields."""
-
-    def __init__(self, sealer: Sealer) -> None:
-        self.cipher = ViewCipher(sealer)
+        return f"{SEALED_PREFIX}{key_id}:{b2a_base64(blob, newline=False).decode('ascii')}"
 
 
 def must_open(cipher: ViewCipher, owner: str, column: str, value: str | None) -> str | None:

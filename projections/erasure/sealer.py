@@ -57,27 +57,19 @@ import base64
 import json
 import os
 import sqlite3
-import uuid
 from binascii import a2b_base64, b2a_base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
-
 from eventlog import (
     RecordedEvent,
-    ScopeStateChanged,
-    SessionDeleted,
-    state_stream,
 )
 from eventlog.codec import dumps
 from eventlog.errors import SealedFileError
-from eventlog.events import SubjectErased
 from eventlog.sealing import MARKER, Encoded, is_sealed
 
-from ..errors import ErasureError, MasterKeyError, SessionNotFoundError
-from ..views import sessions as views
+from ..errors import ErasureError, MasterKeyError
 from .masterkey import MasterKeyProvider, aesgcm
 
 #: What a field whose key was destroyed reads as.
@@ -85,8 +77,9 @@ ERASED = "[erased]"
 KEYS = "erasure_keys"
 STREAMS = "erasure_streams"
 _CHECK = b"sessionlog erasable v1"
-_PREFIX = "sealed:"
-_SKIP = len(_PREFIX)
+#: What a sealed value starts with: `sealed:<key id>:<base64(nonce + ciphertext + tag)>`.
+SEALED_PREFIX = "sealed:"
+_SKIP = len(SEALED_PREFIX)
 _UNKNOWN = object()
 
 #: The sealed fields of each event type: name -> True when it is an object.
@@ -154,7 +147,9 @@ class Sealer:
 
     # -- keys -------------------------------------------------------------
 
-    def _cipher(self, key_id: str, wrapped: bytes) -> Any:
+    def cipher_of(self, key_id: str, wrapped: bytes) -> Any:
+        """The AES-GCM cipher of a data key (`wrapped` by the master key),
+        unwrapped once per key id."""
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             cipher = self._ciphers[key_id] = aesgcm(self.master.unwrap(wrapped))
@@ -169,7 +164,7 @@ class Sealer:
             conn.execute(f"INSERT INTO {KEYS} VALUES (?, ?, ?, ?)",
                          (key_id, subject, wrapped, datetime.now(UTC).isoformat()))
             row = (key_id, wrapped)
-        return row[0], self._cipher(*row)
+        return row[0], self.cipher_of(*row)
 
     def _key_for(self, conn, stream_id: str, type_name: str, data: dict) -> tuple[str, Any]:
         if type_name == "ScopeStateChanged":
@@ -185,7 +180,7 @@ class Sealer:
         if row is None:
             raise ErasureError(f"session {stream_id} has no data key (it was erased); "
                                "nothing was written")
-        return row[0], self._cipher(*row)
+        return row[0], self.cipher_of(*row)
 
     # -- sealing and opening ----------------------------------------------
 
@@ -207,7 +202,7 @@ class Sealer:
                 nonce = os.urandom(12)
                 aad = f"{stream_id}\0{type_name}\0{name}".encode()
                 blob = nonce + cipher.encrypt(nonce, plain.encode(), aad)
-                token = f"{_PREFIX}{key_id}:{b2a_base64(blob, newline=False).decode('ascii')}"
+                token = f"{SEALED_PREFIX}{key_id}:{b2a_base64(blob, newline=False).decode('ascii')}"
                 stored[name] = {"sealed": token} if is_object else token
             out.append((type_name, data, dumps(stored)))
         return out
@@ -215,7 +210,7 @@ class Sealer:
     def reveal(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         """Open the sealed fields of events just read, in place (the log
         hands over events no one else holds)."""
-        live = self._known()
+        live = self.known()
         for e in events:
             fields = SEALED.get(e.type)
             if fields is None:
@@ -224,12 +219,12 @@ class Sealer:
             for name, is_object in fields.items():
                 value = data.get(name)
                 token = value.get("sealed") if is_object and type(value) is dict else value
-                if type(token) is not str or not token.startswith(_PREFIX):
+                if type(token) is not str or not token.startswith(SEALED_PREFIX):
                     continue
                 key_id, _, body = token[_SKIP:].partition(":")
                 cipher = live.get(key_id, _UNKNOWN)
                 if cipher is _UNKNOWN:
-                    cipher = live[key_id] = self._look_up(key_id)
+                    cipher = live[key_id] = self.look_up(key_id)
                 if cipher is None:
                     data[name], gone = ({} if is_object else ERASED), True
                     continue
@@ -241,7 +236,7 @@ class Sealer:
                 data["text"] = ERASED
         return list(events)
 
-    def _known(self) -> dict[str, Any]:
+    def known(self) -> dict[str, Any]:
         """Key id -> cipher (None: erased) of the keys looked up since the
         log's read stamp last moved (an erase is a commit, so it moves it);
         a fresh dict when there is no stamp (inside an older snapshot)."""
@@ -252,166 +247,14 @@ class Sealer:
             self._live, self._seen_at = {}, stamp
         return self._live
 
-    def _look_up(self, key_id: str) -> Any:
+    def look_up(self, key_id: str) -> Any:
         """The cipher of a key that still exists, else None."""
         with self.log.reader() as conn:  # this thread's snapshot, if it has one
             row = conn.execute(f"SELECT wrapped FROM {KEYS} WHERE key_id = ?",
                                (key_id,)).fetchone()
-        return None if row is None else self._cipher(key_id, row[0])
+        return None if row is None else self.cipher_of(key_id, row[0])
 
     def forget(self, key_id: str) -> None:
+        """Drop what is cached of a key just destroyed (an erase)."""
         self._ciphers.pop(key_id, None)
         self._live.clear()
-
-
-# -- erasing --------------------------------------------------------------------
-
-@attrs.frozen
-class Erasure:
-    """What an erase did. `already`: the subject was erased before (or has
-    nothing to erase); nothing was written to the log then."""
-
-    subject: str | None
-    sessions: int
-    position: int | None
-    already: bool
-    detail: str
-
-
-def sealer_of(store: Any) -> Sealer:
-    sealer = store.log.sealer
-    if not isinstance(sealer, Sealer):
-        path = store.log.path
-        raise ErasureError(
-            f"{path} is a plain file: its events cannot be erased; move it to an erasable "
-            f"file first: sessionlog --db {path} copy NEW --erasable")
-    return sealer
-
-
-def erase_session(store: Any, session_id: uuid.UUID, *, reason: str | None,
-                  requested_by: str | None) -> Erasure:
-    """Erase a session that has no user (see `EventSourcedSessionStore.erase`)."""
-    sealer = sealer_of(store)
-    sid = str(session_id)
-    with store.log.snapshot() as conn:
-        mapped = conn.execute(f"SELECT key_id FROM {STREAMS} WHERE stream_id = ?",
-                              (sid,)).fetchone()
-        subject = conn.execute(
-            f"SELECT k.subject FROM {STREAMS} s JOIN {KEYS} k USING (key_id) WHERE s.stream_id = ?",
-            (sid,)).fetchone()
-    if mapped is None:
-        raise SessionNotFoundError(session_id)
-    if subject is not None and json.loads(subject[0])[0] == "user":
-        _, tenant, user = json.loads(subject[0])
-        raise ErasureError(
-            f"session {sid} belongs to user {user!r} of tenant {tenant!r}, whose sessions share "
-            f"one key: erase the user (sessionlog erase --user {user} --tenant {tenant}); "
-            "nothing was written")
-    return _erase(store, sealer, mapped[0], "session", None, reason, requested_by)
-
-
-def erase_user(store: Any, user_id: str, tenant_id: str, *, reason: str | None,
-               requested_by: str | None) -> Erasure:
-    """Erase every session and the state of a user of a tenant."""
-    sealer = sealer_of(store)
-    for name, value in (("user_id", user_id), ("tenant_id", tenant_id)):
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
-    with store.log.snapshot() as conn:
-        row = conn.execute(f"SELECT key_id FROM {KEYS} WHERE subject = ?",
-                           (subject_of(user_id, tenant_id, ""),)).fetchone()
-    if row is None:
-        purge(store)
-        return Erasure(None, 0, None, True,
-                       "no readable data: nothing to erase (already erased, or never written)")
-    return _erase(store, sealer, row[0], "user", (tenant_id, user_id), reason, requested_by)
-
-
-def _erase(store, sealer: Sealer, key_id: str, scope: str, user: tuple[str, str] | None,
-           reason: str | None, requested_by: str | None) -> Erasure:
-    now = datetime.now(UTC)
-    with store.bulk() as bulk, store._transaction() as conn:
-        if conn.execute(f"SELECT 1 FROM {KEYS} WHERE key_id = ?", (key_id,)).fetchone() is None:
-            done = conn.execute("SELECT position FROM events WHERE stream_id = ?",
-                                (f"erasure:{key_id}",)).fetchone()
-            erased = None
-        else:
-            streams = [r[0] for r in conn.execute(
-                f"SELECT stream_id FROM {STREAMS} WHERE key_id = ? ORDER BY stream_id", (key_id,))]
-            batch: list[tuple[str, list, int | None]] = [
-                (sid, [SessionDeleted(sid, now)], None)
-                for sid in streams if views.tenant_of(conn, sid) is not None]
-            if user is not None:
-                state = views.read_scope_state(conn, *user)
-                if state:
-                    batch.append((state_stream(*user), [ScopeStateChanged(
-                        "user", user[0], user[1], {k: None for k in state}, now)], None))
-            batch.append((f"erasure:{key_id}", [SubjectErased(
-                key_id, scope, len(streams), now, requested_by, reason)], None))
-            recorded = bulk.commit(batch, {"source": store.source, "erasure": key_id})
-            # The lazy views drop the subject's rows while its key still
-            # opens them (a contentless search index needs the words back).
-            for p in store.runner.projections.values():
-                if not p.inline and store.runner._ready(conn, p):
-                    store.runner.advance(conn, p)
-            conn.execute(f"DELETE FROM {KEYS} WHERE key_id = ?", (key_id,))
-            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
-            erased = (len(streams), recorded[-1].position)
-    sealer.forget(key_id)
-    purge(store)
-    if erased is None:
-        at = f" at position {done[0]}" if done else ""
-        return Erasure(key_id, 0, done[0] if done else None, True,
-                       f"already erased{at}: nothing to do")
-    return Erasure(key_id, erased[0], erased[1], False,
-                   f"erased {erased[0]} session(s); SubjectErased at position {erased[1]}")
-
-
-def purge_pending(store: Any) -> bool:
-    """Whether an erasure's purge was cut short (it runs on the next open)."""
-    with store.log.snapshot() as conn:
-        return conn.execute(f"SELECT 1 FROM {MARKER} WHERE name = 'purge_pending'"
-                            ).fetchone() is not None
-
-
-def purge(store: Any) -> None:
-    """Make sure no plain text of erased rows is left in the file: bring
-    every projection up to the log (so each has removed them), merge the
-    search index into one segment (so deleted terms are gone), then fold the
-    WAL into the database and truncate it. Freed pages were zeroed by
-    secure_delete as the rows went.
-
-    Raises:
-        ErasureError: another connection holds the WAL (run it again later).
-    """
-    log = store.log
-    store.runner.catch_up()  # lazy views (search) drop the erased rows now, not when next read
-    store.runner.drop_leftovers()
-    with log.transaction() as conn:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_search'").fetchone():
-            conn.execute("INSERT INTO message_search(message_search) VALUES ('optimize')")
-        conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
-    if log.path == ":memory:":
-        return
-    backend = log.backend
-    with backend.lock:
-        busy = backend.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    if busy:
-        with log.transaction() as conn:
-            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
-        raise ErasureError(
-            f"{log.path}: erased, but another connection is reading the file, so its WAL "
-            "still holds old pages; run the erase again when it is done")
-
-
-def stats(store: Any) -> dict[str, Any]:
-    """The `erasable` entry of `stats()` (empty for a plain store)."""
-    sealer = store.log.sealer
-    if not isinstance(sealer, Sealer):
-        return {"erasable": None}
-    with store.log.snapshot() as conn:
-        (keys,) = conn.execute(f"SELECT count(*) FROM {KEYS}").fetchone()
-        (erased,) = conn.execute("SELECT count(*) FROM events WHERE type = 'SubjectErased'"
-                                 ).fetchone()
-    return {"erasable": {"master_key": sealer.master.name, "data_keys": keys,
-                         "subjects_erased": erased}}

@@ -1,4 +1,5 @@
-"""The SessionStore contract and its in-memory reference implementation."""
+"""The in-memory reference store: every change made by `fold`, nothing kept.
+(The SessionStore protocols are in `protocol`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
@@ -36,61 +37,9 @@ from ..models import (
     summary_of,
 )
 from .cache import copy_session
+from .protocol import FullSessionStore, SessionId, TenantedSessionStore
+from .protocol import SessionStore as SessionStore  # where it was before `protocol`
 from .tenancy import TenantSessionStore
-
-SessionId = uuid.UUID | str
-_NO_SESSION = object()  # what _tenant_of returns for a missing session
-
-
-@runtime_checkable
-class SessionStore(Protocol):
-    """Persistence for conversation sessions (heartbit-core's `SessionStore`).
-
-    Ids may be given as `uuid.UUID` or as their string form. Lists are newest
-    created first; among equal `created_at`, the later-created first.
-    """
-
-    def create(self, title: str | None = None) -> Session:
-        """Create an empty session with an optional title."""
-        ...
-
-    def create_with_user(self, title: str | None, user_id: str, tenant_id: str) -> Session:
-        """Create an empty session owned by a user of a tenant."""
-        ...
-
-    def get(self, id: SessionId) -> Session | None:
-        """The session, or None if it does not exist or was deleted."""
-        ...
-
-    def list(self) -> builtins.list[Session]:
-        """Every live session, newest first."""
-        ...
-
-    def delete(self, id: SessionId) -> bool:
-        """Delete a session; True if it existed."""
-        ...
-
-    def add_message(self, id: SessionId, message: SessionMessage) -> None:
-        """Append a message; raises `SessionNotFoundError` for a missing session."""
-        ...
-
-    def list_for_tenant(self, tenant_id: str) -> builtins.list[Session]:
-        """The tenant's live sessions, newest first; untenanted ones never."""
-        ...
-
-
-def check_owner(user_id: object, tenant_id: object) -> None:
-    """Refuse owners that are not strings."""
-    for name, value in (("user_id", user_id), ("tenant_id", tenant_id)):
-        if not isinstance(value, str):
-            raise ValueError(f"{name}: expected a string, got {value!r}")
-
-
-def check_message(message: object) -> SessionMessage:
-    """Refuse anything but a `SessionMessage`."""
-    if not isinstance(message, SessionMessage):
-        raise TypeError(f"message: expected a SessionMessage, got {type(message).__name__}")
-    return message
 
 
 def _copy(session: Session, last_n: int | None = None) -> Session:
@@ -174,13 +123,19 @@ class InMemorySessionStore:
     # -- the seed's API -----------------------------------------------------
 
     def create(self, title: str | None = None) -> Session:
-        return self._new_session(title, None, None)
+        """Create an empty session (the seed's; `create_session(title)`)."""
+        return self.create_session(title)
 
     def create_with_user(self, title: str | None, user_id: str, tenant_id: str) -> Session:
-        check_owner(user_id, tenant_id)
-        return self._new_session(title, user_id, tenant_id)
+        """Create an empty session owned by a user of a tenant (the seed's;
+        `create_session` with both owners, which must be strings)."""
+        commands.check_owner(user_id, tenant_id)
+        return self.create_session(title, user_id=user_id, tenant_id=tenant_id)
 
-    def _new_session(self, title, user_id, tenant_id, key=None, state=None) -> Session:
+    def create_session(self, title: str | None = None, *, user_id: str | None = None,
+                       tenant_id: str | None = None, key: str | None = None,
+                       state: Mapping[str, Any] | None = None) -> Session:
+        """Create a session: THE way (see `EventSourcedSessionStore.create_session`)."""
         events = commands.created_events(title, user_id, tenant_id, key, state, datetime.now(UTC))
         with self._lock:
             if key is not None and (tenant_id, key) in self._keys:
@@ -189,9 +144,11 @@ class InMemorySessionStore:
                 self.apply(event)
             return _copy(self._sessions[events[0].session_id])
 
-    def _tenant_of(self, sid: uuid.UUID) -> object:
-        session = self._sessions.get(sid)
-        return _NO_SESSION if session is None else session.tenant_id
+    def tenant_of(self, id: SessionId) -> str | None:
+        """The tenant of the live session; None when it has none, or there is
+        no such session (what `TenantSessionStore` confines by)."""
+        session = self._sessions.get(to_uuid(id))
+        return None if session is None else session.tenant_id
 
     def for_tenant(self, tenant_id: str) -> TenantSessionStore:
         """A SessionStore confined to `tenant_id` (see `TenantSessionStore`)."""
@@ -237,13 +194,13 @@ class InMemorySessionStore:
 
     def add_message(self, id: SessionId, message: SessionMessage, *,
                     expected_version: int | None = None) -> None:
-        self.add_messages(id, [check_message(message)], expected_version=expected_version)
+        self.add_messages(id, [commands.check_message(message)], expected_version=expected_version)
 
     def add_messages(self, id: SessionId, messages: Iterable[SessionMessage], *,
                      expected_version: int | None = None) -> None:
         """Append several messages at once, one `MessageAdded` each: all or none."""
         sid = to_uuid(id)
-        checked = [check_message(m) for m in messages]
+        checked = [commands.check_message(m) for m in messages]
         commands.check_expected(expected_version)
         with self._lock:
             self._live(sid, expected_version)
@@ -264,12 +221,6 @@ class InMemorySessionStore:
         if expected_version is not None and expected_version != actual:
             raise ConcurrencyError(str(sid), expected_version, actual)
 
-    def create_session(self, title: str | None = None, *, user_id: str | None = None,
-                       tenant_id: str | None = None, key: str | None = None,
-                       state: Mapping[str, Any] | None = None) -> Session:
-        """Create a session; see `EventSourcedSessionStore.create_session`."""
-        return self._new_session(title, user_id, tenant_id, key, state)
-
     def get_or_create(self, key: str, *, title: str | None = None, user_id: str | None = None,
                       tenant_id: str | None = None) -> Session:
         """The live session of the tenant with this key, or a new one with it."""
@@ -279,7 +230,7 @@ class InMemorySessionStore:
             sid = self._keys.get((tenant_id, key))
             if sid is not None:
                 return _copy(self._sessions[sid])
-            return self._new_session(title, user_id, tenant_id, key)
+            return self.create_session(title, user_id=user_id, tenant_id=tenant_id, key=key)
 
     def get_by_key(self, key: str, tenant_id: str | None = None) -> Session | None:
         """The live session of the tenant (None: no tenant) with this key."""
@@ -359,7 +310,7 @@ class InMemorySessionStore:
         with self._lock:
             return copy.deepcopy(self._scopes.get(state_stream(tenant_id, user_id), {}))
 
-    def list_summaries(self, *, tenant_id: str | None = None, user_id: str | None = None,
+    def list_summaries(self, *, user_id: str | None = None, tenant_id: str | None = None,
                        limit: int | None = None,
                        before: SessionId | None = None) -> builtins.list[SessionSummary]:
         """Live sessions without their items, newest first, filtered by tenant
@@ -370,3 +321,8 @@ class InMemorySessionStore:
                       if (tenant_id is None or s.tenant_id == tenant_id)
                       and (user_id is None or s.user_id == user_id)]
             return [summary_of(s) for s in _page(chosen, limit, before, self._live_order())]
+
+
+# mypy checks the store against the whole common surface (see `protocol`).
+_FULL: type[FullSessionStore] = InMemorySessionStore
+_TENANTED: type[TenantedSessionStore] = InMemorySessionStore

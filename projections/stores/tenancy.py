@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from eventlog import RecordedEvent
 from eventlog.checks import to_uuid
 
 from ..errors import SessionNotFoundError
 from ..models import NewItem, Session, SessionItem, SessionMessage, SessionSummary
-
-SessionId = uuid.UUID | str
+from .protocol import AuditedSessionStore, FullSessionStore, SessionId, TenantedSessionStore
 
 
 class TenantSessionStore:
@@ -26,18 +26,18 @@ class TenantSessionStore:
     `add_message` and `delete` see only its sessions.
     """
 
-    def __init__(self, store, tenant_id: str) -> None:
+    def __init__(self, store: TenantedSessionStore, tenant_id: str) -> None:
         if not isinstance(tenant_id, str):
             raise ValueError(f"tenant_id: expected a string, got {tenant_id!r}")
         self._store = store
         self.tenant_id = tenant_id
 
     def _owns(self, id: SessionId) -> bool:
-        return self._store._tenant_of(to_uuid(id)) == self.tenant_id
+        return self._store.tenant_of(to_uuid(id)) == self.tenant_id
 
     def _own(self, id: SessionId) -> uuid.UUID:
         sid = to_uuid(id)
-        if self._store._tenant_of(sid) != self.tenant_id:
+        if self._store.tenant_of(sid) != self.tenant_id:
             raise SessionNotFoundError(sid)
         return sid
 
@@ -49,7 +49,7 @@ class TenantSessionStore:
 
     def create(self, title: str | None = None) -> Session:
         """Create a session of this tenant (no user)."""
-        return self._store._new_session(title, None, self.tenant_id)
+        return self._store.create_session(title, tenant_id=self.tenant_id)
 
     def create_with_user(self, title: str | None, user_id: str, tenant_id: str) -> Session:
         """Create a session of this tenant's user.
@@ -137,7 +137,7 @@ class TenantSessionStore:
         """This tenant's state or its user's (another tenant: ValueError)."""
         return self._store.get_state(self._mine(tenant_id), user_id)
 
-    def list_summaries(self, *, tenant_id: str | None = None, user_id: str | None = None,
+    def list_summaries(self, *, user_id: str | None = None, tenant_id: str | None = None,
                        limit: int | None = None,
                        before: SessionId | None = None) -> builtins.list[SessionSummary]:
         """This tenant's summaries (`tenant_id`: None or this tenant)."""
@@ -146,17 +146,24 @@ class TenantSessionStore:
         return self._store.list_summaries(tenant_id=self._mine(tenant_id), user_id=user_id,
                                           limit=limit, before=before)
 
-    def history(self, id: SessionId) -> builtins.list[Any]:
+    def history(self, id: SessionId) -> builtins.list[RecordedEvent]:
         """The audit trail of a session created for this tenant, deleted ones
         included; [] for another tenant's, as for an unknown id (only its
-        first event is read)."""
+        first event is read). Only a store that keeps history has it."""
+        store = self._store
+        if not isinstance(store, AuditedSessionStore):
+            raise AttributeError(f"{type(store).__name__!r} object has no attribute 'history'")
         sid = to_uuid(id)
-        if self._store._created_for(sid) != self.tenant_id:
+        if store.created_for(sid) != self.tenant_id:
             return []
-        return self._store.history(sid)
+        return store.history(sid)
 
     def for_tenant(self, tenant_id: str) -> TenantSessionStore:
         """Itself for its own tenant; another tenant cannot be reached."""
         if tenant_id != self.tenant_id:
             raise ValueError(f"this store is confined to tenant {self.tenant_id!r}")
         return self
+
+
+# mypy checks the confined store against the whole common surface (see `protocol`).
+_FULL: type[FullSessionStore] = TenantSessionStore

@@ -33,10 +33,11 @@ SNIPPET_WORDS = 12
 _CJK_RANGES = ("\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u318f\u31a0-\u31ff"
                "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff"
                "\uff66-\uff9f\U00020000-\U0003134f")
-_CJK_CHAR = f"[{_CJK_RANGES}]"
-_CJK_RUN = re.compile(f"{_CJK_CHAR}+")
-# A word as the index sees it: letters and digits, a CJK character alone.
-_UNIT = re.compile(f"{_CJK_CHAR}|[^\\W_{_CJK_RANGES}]+")
+#: One CJK character (a regular expression).
+CJK_CHAR = f"[{_CJK_RANGES}]"
+_CJK_RUN = re.compile(f"{CJK_CHAR}+")
+#: A word as the index sees it: letters and digits, a CJK character alone.
+UNIT = re.compile(f"{CJK_CHAR}|[^\\W_{_CJK_RANGES}]+")
 _WORD = re.compile(f"[^\\W_{_CJK_RANGES}]+")
 #: Between two CJK runs in the `cjk` column, so that a phrase never spans a
 #: gap: a private-use character, which nobody searches for.
@@ -106,7 +107,7 @@ def plain_phrases(query: str) -> tuple[list[Phrase], Terms]:
             prefix = (i == len(chunks) - 1 and j == len(pieces) - 1
                       and _WORD.fullmatch(piece[-1]) is not None)
             parts.append(Phrase(False, tuple(tokens), prefix))
-            words.extend((_fold(t), prefix and k == len(tokens) - 1) for k, t in enumerate(tokens))
+            words.extend((fold_word(t), prefix and k == len(tokens) - 1) for k, t in enumerate(tokens))
     if not parts:
         raise ValueError(f"the search query {query!r} has no letters or digits to look for")
     _check_terms(len(words) + sum(map(len, cjk)))
@@ -152,7 +153,7 @@ def fts_query(query: str) -> tuple[str, Terms]:
                 if not quoted and (word in _OPERATORS or part[m.end():].lstrip().startswith(":")):
                     continue
                 prefix = part[m.end():].lstrip().startswith("*")
-                words.append((_fold(word), prefix))
+                words.append((fold_word(word), prefix))
     _check_terms(count)
     return "".join(out), Terms(tuple(words), tuple(cjk))
 
@@ -161,7 +162,7 @@ def snippet(text: str, terms: Terms, truncated: bool = False) -> str:
     """Up to `SNIPPET_WORDS` words of `text` around its first match, matches
     in [brackets], "…" where text is left out. Linear in `len(text)`: call it
     with at most `SNIPPET_SCAN` characters (`truncated`: there was more)."""
-    units = [m.span() for m in _UNIT.finditer(text)]
+    units = [m.span() for m in UNIT.finditer(text)]
     if not units:
         return text[:200] + ("…" if truncated or len(text) > 200 else "")
     hit = _matched(text, units, terms)
@@ -198,7 +199,7 @@ def _matched(text: str, units: list[tuple[int, int]], terms: Terms) -> set[int]:
     prefixes = tuple(w for w, prefix in terms.words if prefix)
     if exact or prefixes:
         for k, (a, b) in enumerate(units):
-            word = _fold(text[a:b])
+            word = fold_word(text[a:b])
             if word in exact or (prefixes and word.startswith(prefixes)):
                 hit.add(k)
     starts = [a for a, _ in units]
@@ -223,7 +224,7 @@ def _split_cjk(text: str) -> Iterable[str]:
         yield text[pos:]
 
 
-def _fold(word: str) -> str:
+def fold_word(word: str) -> str:
     """A word as unicode61 compares it: case and diacritics removed."""
     if word.isascii():
         return word.lower()

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import re
 
-from .fulltext import _CJK_CHAR, _UNIT, Terms, _fold, fts_query, plain_phrases
+from .fulltext import CJK_CHAR, UNIT, Terms, fold_word, fts_query, plain_phrases
 
 #: The longest lexeme PostgreSQL takes, in bytes.
 MAX_LEXEME_BYTES = 2046
 #: Lexemes kept per message (the tsvector limit is 1 MB).
 MAX_VECTOR_BYTES = 512 * 1024
-_CJK_ONE = re.compile(_CJK_CHAR)
+_CJK_ONE = re.compile(CJK_CHAR)
 
 
 def _lexeme(word: str) -> str:
@@ -40,13 +40,13 @@ def tsvector(content: str | None) -> str:
         return ""
     positions: dict[str, list[int]] = {}
     size, pos, last_end, last_cjk = 0, 0, -1, False
-    for m in _UNIT.finditer(content):
+    for m in UNIT.finditer(content):
         is_cjk = _CJK_ONE.fullmatch(m.group()) is not None
         # A CJK character that does not touch the previous one starts a new
         # run: skip a position, so no phrase spans the gap.
         pos += 2 if is_cjk and last_cjk and m.start() != last_end else 1
         last_end, last_cjk = m.end(), is_cjk
-        word = _fold(m.group())
+        word = fold_word(m.group())
         found = positions.get(word)
         if found is None:
             size += len(word.encode()) + 8
@@ -60,7 +60,7 @@ def tsvector(content: str | None) -> str:
 
 
 def _phrase(tokens: list[str], prefix: bool) -> str:
-    parts = [_lexeme(_fold(t)) for t in tokens]
+    parts = [_lexeme(fold_word(t)) for t in tokens]
     if prefix:
         parts[-1] += ":*"
     return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
@@ -164,7 +164,7 @@ class _Parser:
         prefix = self.peek() == "*"
         if prefix:
             self.i += 1
-        words = [m.group() for m in _UNIT.finditer(text)]
+        words = [m.group() for m in UNIT.finditer(text)]
         if not words:
             raise self.bad(f"{token} has no letters or digits to look for")
         return _phrase(words, prefix)

@@ -51,7 +51,7 @@ class SearchProjection:
 
     def create(self, db: Db, names: Mapping[str, str]) -> None:
         d, fts = db.dialect, names["message_search"]
-        if d.cipher is not None:  # an erasable store: see `_create_sealed`
+        if db.cipher is not None:  # an erasable store: see `_create_sealed`
             _create_sealed(db, names)
             return
         if d.name == "sqlite":
@@ -83,14 +83,14 @@ class SearchProjection:
         row = db.execute("SELECT sql FROM sqlite_master WHERE name = ?",
                            (names["message_search"],)).fetchone()
         columns = row[0].partition("(")[2] if row and row[0] else ""
-        if db.dialect.cipher is not None and "content=''" not in columns:
+        if db.cipher is not None and "content=''" not in columns:
             return False  # an erasable file of before the sealed views: rebuilt
         return re.search(r"(^|,)\s*cjk\b", columns) is not None
 
     def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
         fts, ses, msg = (db.q(names[t]) for t in self.tables)
-        if db.dialect.cipher is not None:
+        if db.cipher is not None:
             _apply_sealed(db, events, fts, ses, msg)
             return
         if db.dialect.name == "sqlite":
@@ -164,7 +164,7 @@ def search(db: Db, query: str, tenant_id: str | None = None,
     if syntax not in SYNTAXES:
         raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
     tenant = "" if tenant_id is None else " AND tenant_id = ?"
-    cipher = db.dialect.cipher
+    cipher = db.cipher
     if cipher is not None:  # contentless index: session, role and sealed text beside it
         key = "rowid"
         expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
@@ -234,7 +234,7 @@ def _apply_sealed(db: Db, events: Sequence[RecordedEvent], fts: str, ses: str,
     forgets a message only when told its words again, so a removal opens
     the sealed text first (an erasure applies its removals before the key
     goes)."""
-    cipher = db.dialect.cipher
+    cipher = db.cipher
     w = cipher.writer(db)
     forget = (f"INSERT INTO {fts} ({fts}, rowid, content, cjk) VALUES ('delete', ?, ?, ?)")
 

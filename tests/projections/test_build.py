@@ -37,7 +37,7 @@ def test_a_builder_that_leaves_out_a_field_is_refused():
 def test_the_stores_builders_cover_every_field():
     """get() builds sessions and items with builders made at import: were a
     field missing, importing the views would have raised."""
-    from projections.views import sessions as views
+    from projections.views import session_reads as views
     now = datetime.now(UTC).isoformat()
     item = views._item("i1", "user", None, "hi", now)
     session = views._session((1, str(uuid.uuid4()), "t", now, None, None, None, None, 2, now),

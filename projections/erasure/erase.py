@@ -1,0 +1,192 @@
+"""Erasing a data subject of an erasable store (see `projections.erasure.sealer`
+for the design): `erase_session`, `erase_user`, the purge that leaves no plain
+copy in the file, and the `erasable` entry of `stats()`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import attrs
+
+from eventlog import EventLog, ScopeStateChanged, SessionDeleted, state_stream
+from eventlog.events import SubjectErased
+from eventlog.sealing import MARKER
+
+from ..errors import ErasureError, SessionNotFoundError
+from ..runner import ProjectionRunner
+from ..stores.unit import BulkWrite
+from ..views import sessions as views
+from .sealer import KEYS, STREAMS, Sealer, subject_of
+
+
+class ErasableStore(Protocol):
+    """What erasing needs of a store (`EventSourcedSessionStore` is one)."""
+
+    log: EventLog
+    runner: ProjectionRunner
+
+    @property
+    def source(self) -> str:
+        """The `source` recorded in each write's metadata."""
+        ...
+
+    def bulk(self) -> AbstractContextManager[BulkWrite]:
+        """One write transaction for many appends."""
+        ...
+
+
+@attrs.frozen
+class Erasure:
+    """What an erase did. `already`: the subject was erased before (or has
+    nothing to erase); nothing was written to the log then."""
+
+    subject: str | None
+    sessions: int
+    position: int | None
+    already: bool
+    detail: str
+
+
+def sealer_of(store: ErasableStore) -> Sealer:
+    """The store's `Sealer`, or an `ErasureError` for a plain file."""
+    sealer = store.log.sealer
+    if not isinstance(sealer, Sealer):
+        path = store.log.path
+        raise ErasureError(
+            f"{path} is a plain file: its events cannot be erased; move it to an erasable "
+            f"file first: sessionlog --db {path} copy NEW --erasable")
+    return sealer
+
+
+def erase_session(store: ErasableStore, session_id: uuid.UUID, *, reason: str | None,
+                  requested_by: str | None) -> Erasure:
+    """Erase a session that has no user (see `EventSourcedSessionStore.erase`)."""
+    sealer = sealer_of(store)
+    sid = str(session_id)
+    with store.log.snapshot() as conn:
+        mapped = conn.execute(f"SELECT key_id FROM {STREAMS} WHERE stream_id = ?",
+                              (sid,)).fetchone()
+        subject = conn.execute(
+            f"SELECT k.subject FROM {STREAMS} s JOIN {KEYS} k USING (key_id) WHERE s.stream_id = ?",
+            (sid,)).fetchone()
+    if mapped is None:
+        raise SessionNotFoundError(session_id)
+    if subject is not None and json.loads(subject[0])[0] == "user":
+        _, tenant, user = json.loads(subject[0])
+        raise ErasureError(
+            f"session {sid} belongs to user {user!r} of tenant {tenant!r}, whose sessions share "
+            f"one key: erase the user (sessionlog erase --user {user} --tenant {tenant}); "
+            "nothing was written")
+    return _erase(store, sealer, mapped[0], "session", None, reason, requested_by)
+
+
+def erase_user(store: ErasableStore, user_id: str, tenant_id: str, *, reason: str | None,
+               requested_by: str | None) -> Erasure:
+    """Erase every session and the state of a user of a tenant."""
+    sealer = sealer_of(store)
+    for name, value in (("user_id", user_id), ("tenant_id", tenant_id)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name}: expected a non-empty string, got {value!r}")
+    with store.log.snapshot() as conn:
+        row = conn.execute(f"SELECT key_id FROM {KEYS} WHERE subject = ?",
+                           (subject_of(user_id, tenant_id, ""),)).fetchone()
+    if row is None:
+        purge(store)
+        return Erasure(None, 0, None, True,
+                       "no readable data: nothing to erase (already erased, or never written)")
+    return _erase(store, sealer, row[0], "user", (tenant_id, user_id), reason, requested_by)
+
+
+def _erase(store: ErasableStore, sealer: Sealer, key_id: str, scope: str, user: tuple[str, str] | None,
+           reason: str | None, requested_by: str | None) -> Erasure:
+    now = datetime.now(UTC)
+    with store.bulk() as bulk:
+        conn = bulk.db
+        if conn.execute(f"SELECT 1 FROM {KEYS} WHERE key_id = ?", (key_id,)).fetchone() is None:
+            done = conn.execute("SELECT position FROM events WHERE stream_id = ?",
+                                (f"erasure:{key_id}",)).fetchone()
+            erased = None
+        else:
+            streams = [r[0] for r in conn.execute(
+                f"SELECT stream_id FROM {STREAMS} WHERE key_id = ? ORDER BY stream_id", (key_id,))]
+            batch: list[tuple[str, list, int | None]] = [
+                (sid, [SessionDeleted(sid, now)], None)
+                for sid in streams if views.tenant_of(conn, sid) is not None]
+            if user is not None:
+                state = views.read_scope_state(conn, *user)
+                if state:
+                    batch.append((state_stream(*user), [ScopeStateChanged(
+                        "user", user[0], user[1], {k: None for k in state}, now)], None))
+            batch.append((f"erasure:{key_id}", [SubjectErased(
+                key_id, scope, len(streams), now, requested_by, reason)], None))
+            recorded = bulk.commit(batch, {"source": store.source, "erasure": key_id})
+            # The lazy views drop the subject's rows while its key still
+            # opens them (a contentless search index needs the words back).
+            for p in store.runner.projections.values():
+                if not p.inline and store.runner.ready(conn, p):
+                    store.runner.advance(conn, p)
+            conn.execute(f"DELETE FROM {KEYS} WHERE key_id = ?", (key_id,))
+            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+            erased = (len(streams), recorded[-1].position)
+    sealer.forget(key_id)
+    purge(store)
+    if erased is None:
+        at = f" at position {done[0]}" if done else ""
+        return Erasure(key_id, 0, done[0] if done else None, True,
+                       f"already erased{at}: nothing to do")
+    return Erasure(key_id, erased[0], erased[1], False,
+                   f"erased {erased[0]} session(s); SubjectErased at position {erased[1]}")
+
+
+def purge_pending(store: ErasableStore) -> bool:
+    """Whether an erasure's purge was cut short (it runs on the next open)."""
+    with store.log.snapshot() as conn:
+        return conn.execute(f"SELECT 1 FROM {MARKER} WHERE name = 'purge_pending'"
+                            ).fetchone() is not None
+
+
+def purge(store: ErasableStore) -> None:
+    """Make sure no plain text of erased rows is left in the file: bring
+    every projection up to the log (so each has removed them), merge the
+    search index into one segment (so deleted terms are gone), then fold the
+    WAL into the database and truncate it. Freed pages were zeroed by
+    secure_delete as the rows went.
+
+    Raises:
+        ErasureError: another connection holds the WAL (run it again later).
+    """
+    log = store.log
+    store.runner.catch_up()  # lazy views (search) drop the erased rows now, not when next read
+    store.runner.drop_leftovers()
+    with log.transaction() as conn:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_search'").fetchone():
+            conn.execute("INSERT INTO message_search(message_search) VALUES ('optimize')")
+        conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
+    if log.path == ":memory:":
+        return
+    backend = log.backend
+    with backend.lock:
+        busy = backend.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        with log.transaction() as conn:
+            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+        raise ErasureError(
+            f"{log.path}: erased, but another connection is reading the file, so its WAL "
+            "still holds old pages; run the erase again when it is done")
+
+
+def stats(store: ErasableStore) -> dict[str, Any]:
+    """The `erasable` entry of `stats()` (empty for a plain store)."""
+    sealer = store.log.sealer
+    if not isinstance(sealer, Sealer):
+        return {"erasable": None}
+    with store.log.snapshot() as conn:
+        (keys,) = conn.execute(f"SELECT count(*) FROM {KEYS}").fetchone()
+        (erased,) = conn.execute("SELECT count(*) FROM events WHERE type = 'SubjectErased'"
+                                 ).fetchone()
+    return {"erasable": {"master_key": sealer.master.name, "data_keys": keys,
+                         "subjects_erased": erased}}

@@ -1,0 +1,273 @@
+"""The reads of the event-sourced store: sessions and summaries from the
+views (through the read cache), a session's history and replay from the log,
+and search. `EventSourcedSessionStore` is made of these and its writes.
+
+Reads run in a read snapshot of the log (`EventLog.snapshot`); a view that
+is behind is caught up first where it is lazy (search).
+"""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from eventlog import (
+    ChainBrokenError,
+    EventDecodeError,
+    EventLog,
+    RecordedEvent,
+    StorageError,
+)
+from eventlog.backends.dialect import Db
+from eventlog.backends.factory import shown
+from eventlog.checks import aware, bounded, to_uuid
+
+from .. import commands
+from ..errors import (
+    ProjectionError,
+    SessionDeletedError,
+    SessionNotFoundError,
+    SessionNotYetError,
+    StaleViewWarning,
+)
+from ..fold import fold_all
+from ..models import Session, SessionSummary
+from ..runner import ProjectionRunner
+from ..views import session_reads as reads
+from ..views import sessions as views
+from ..views.search import SearchHit
+from ..views.search import search as search_view
+from .cache import SessionCache
+from .protocol import SessionId
+from .unit import cannot_write
+
+
+class SessionReads:
+    """The read methods of `EventSourcedSessionStore` (a base class of it:
+    one class to the caller, one module per job here)."""
+
+    log: EventLog
+    runner: ProjectionRunner
+    cache: SessionCache
+
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Db]:
+        """`EventLog.snapshot` of this store's log, as a `Db`."""
+        runner = self.runner
+        with self.log.snapshot() as conn:
+            yield runner.dialect.wrap(conn, runner.cipher)
+
+    def _catch_up_for_reading(self, names: Iterable[str] | None = None, *,
+                              setup: bool = False) -> None:
+        """Bring projections up to the log before a read, as far as it goes:
+        on a read-only file or a full disk the views stay as they are (with a
+        `StaleViewWarning`; writes will say why); at a broken or unreadable
+        event they stop before it, so reads that do not need it still work
+        (`verify` points at it, writes refuse)."""
+        try:
+            if setup:
+                self.runner.setup()
+            self.runner.catch_up(names)
+        except ChainBrokenError as e:
+            warnings.warn(f"{shown(self.log.path)}: views stop before position {e.position} "
+                          f"({e.reason}); run `sessionlog verify`", RuntimeWarning, stacklevel=3)
+        except EventDecodeError as e:
+            warnings.warn(f"{shown(self.log.path)}: views stop before an unreadable event: {e}",
+                          RuntimeWarning, stacklevel=3)
+        except StorageError as e:
+            if not cannot_write(e):
+                raise
+            warnings.warn(StaleViewWarning(
+                f"{', '.join(names) + ' view' if names else 'views'} not brought up to date "
+                f"({e}); reads show them as they are"), stacklevel=3)
+        except ProjectionError as e:
+            warnings.warn(f"{self.log.path}: {e}", RuntimeWarning, stacklevel=3)
+
+    # -- the views ----------------------------------------------------------
+
+    def get(self, id: SessionId, last_n: int | None = None) -> Session | None:
+        """The live session, or None; with `last_n`, only its last n items
+        (and the messages among them)."""
+        sid = str(to_uuid(id))
+        commands.check_limit("last_n", last_n)
+        if last_n is not None:
+            bounded(last_n, "last_n")
+        stamp = self.log.read_stamp() if last_n is None else None
+        if stamp is not None:
+            hit = self.cache.get(stamp, sid)
+            if hit is not None:
+                return hit
+        with self._snapshot() as db:
+            found = reads.read_session_rows(db, sid, last_n)
+        if found is None:
+            return None
+        row, rows = found
+        if last_n is not None:
+            return reads.session_from_rows(row, rows)
+        lender = self.cache.reuse(sid, rows)
+        session = reads.session_from_rows(
+            row, rows, None if lender is None else (lender.items, lender.messages))
+        return self.cache.put(stamp, sid, session, rows, lender)
+
+    def list(self, limit: int | None = None, before: SessionId | None = None) -> builtins.list[Session]:
+        """Live sessions, newest first (ties: later-created first).
+
+        Args:
+            limit: at most this many (default: all).
+            before: only those listed after this session (keyset pagination:
+                pass the id of the last session of the previous page).
+
+        Raises:
+            SessionNotFoundError: `before` names no live session.
+        """
+        return self._list(None, limit, before)
+
+    def list_for_tenant(self, tenant_id: str, limit: int | None = None,
+                        before: SessionId | None = None) -> builtins.list[Session]:
+        """The tenant's live sessions, ordered and paged as `list`."""
+        if not isinstance(tenant_id, str):
+            raise ValueError(f"tenant_id: expected a string, got {tenant_id!r}")
+        return self._list(tenant_id, limit, before)
+
+    def _list(self, tenant_id, limit, before) -> builtins.list[Session]:
+        commands.check_limit("limit", limit)
+        if limit is not None:
+            bounded(limit, "limit")
+        anchor = None if before is None else to_uuid(before)
+        with self._snapshot() as db:
+            try:
+                return reads.read_sessions(db, tenant_id, limit, anchor)
+            except LookupError:
+                raise SessionNotFoundError(str(before)) from None
+
+    def list_summaries(self, *, tenant_id: str | None = None, user_id: str | None = None,
+                       limit: int | None = None,
+                       before: SessionId | None = None) -> builtins.list[SessionSummary]:
+        """Live sessions without their items, newest first, of a tenant and a
+        user when given, paged as `list`."""
+        commands.check_optional_owner(user_id, tenant_id)
+        commands.check_limit("limit", limit)
+        anchor = None if before is None else to_uuid(before)
+        with self._snapshot() as db:
+            try:
+                return reads.read_summaries(db, tenant_id, user_id, limit, anchor)
+            except LookupError:
+                raise SessionNotFoundError(str(before)) from None
+
+    def get_by_key(self, key: str, tenant_id: str | None = None) -> Session | None:
+        """The live session of the tenant (None: no tenant) with this key."""
+        commands.check_key(key)
+        commands.check_optional_owner(None, tenant_id)
+        with self._snapshot() as db:
+            holder = views.find_by_key(db, key, tenant_id)
+            return None if holder is None else reads.read_session(db, holder)
+
+    def get_state(self, tenant_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """The tenant's (app) state, or with `user_id` that user's state."""
+        commands.check_scope(tenant_id, user_id)
+        with self._snapshot() as db:
+            return views.read_scope_state(db, tenant_id, user_id)
+
+    def tenant_of(self, id: SessionId) -> str | None:
+        """The tenant of the live session; None when it has none, or there is
+        no such session (what `TenantSessionStore` confines by)."""
+        with self._snapshot() as db:
+            row = views.tenant_of(db, to_uuid(id))
+        return None if row is None else row[0]
+
+    def created_for(self, id: SessionId) -> str | None:
+        """The tenant a session (live or deleted) was created for, from its
+        first event alone; None when it had none, or the log has no such
+        stream (what `TenantSessionStore.history` confines by)."""
+        with self._snapshot() as db:
+            row = db.execute(
+                f"SELECT {db.dialect.json_text('data', 'tenant_id')} FROM events "
+                "WHERE stream_id = ? AND version = 1 AND type = 'SessionCreated'",
+                (str(to_uuid(id)),)).fetchone()
+        return None if row is None else row[0]
+
+    # -- the log ------------------------------------------------------------
+
+    def history(self, id: SessionId) -> builtins.list[RecordedEvent]:
+        """The session's whole stream, deleted sessions included; [] if unknown."""
+        return self.log.read_stream(str(to_uuid(id)))
+
+    def replay(self, id: SessionId, as_of: int | datetime | None = None) -> Session | None:
+        """The session as it stood at a global position (events with
+        `position <= as_of`) or a moment (`recorded_at <= as_of`), folded from
+        the log alone; None before its creation and from its deletion on."""
+        if isinstance(as_of, bool) or not isinstance(as_of, int | datetime | None):
+            raise ValueError(f"as_of must be a position (int) or an aware datetime, not {as_of!r}")
+        if isinstance(as_of, datetime):
+            as_of = aware(as_of)
+        elif as_of is not None:
+            bounded(as_of, "as_of position")
+        return fold_all(self.log.read_stream(str(to_uuid(id)), until=as_of))
+
+    def require(self, id: SessionId, *, as_of: int | datetime | None = None,
+                tenant_id: str | None = None) -> Session:
+        """The session (now, or as of a position or moment, see `replay`),
+        or an error that says why there is none.
+
+        Args:
+            tenant_id: only a session of this tenant (another tenant's
+                session behaves as one that never existed).
+
+        Raises:
+            SessionDeletedError: it was deleted (now: at any time; as of: by then).
+            SessionNotYetError: as of then, it was not created yet.
+            SessionNotFoundError: it never existed (or is another tenant's).
+        """
+        sid = to_uuid(id)
+        session = self.get(sid) if as_of is None else self.replay(sid, as_of)
+        if session is not None:
+            if tenant_id is not None and session.tenant_id != tenant_id:
+                raise SessionNotFoundError(sid)
+            return session
+        history = self.history(sid)
+        if not history or (tenant_id is not None
+                           and history[0].data.get("tenant_id") != tenant_id):
+            raise SessionNotFoundError(sid)
+        until = [e for e in history if as_of is None or (
+            e.position <= as_of if isinstance(as_of, int) else e.recorded_at <= aware(as_of))]
+        if until and until[-1].type == "SessionDeleted":
+            raise SessionDeletedError(sid, until[-1].position)
+        raise SessionNotYetError(sid, as_of)
+
+    def search(self, query: str, tenant_id: str | None = None, limit: int = 20, *,
+               syntax: str = "plain") -> builtins.list[SearchHit]:
+        """Messages of live sessions matching `query`, best first, with a
+        snippet (matches in [brackets]).
+
+        The query is plain text by default: every word must match (the last
+        one also as a prefix), punctuation only separates words (`R-88`,
+        `e-mail`, `c++` work), and CJK text matches any substring. With
+        `syntax="fts5"` it is an FTS5 query ("a phrase", prefix*, AND/OR/NOT).
+        At most `fulltext.MAX_QUERY_CHARS` characters and
+        `fulltext.MAX_QUERY_TERMS` words.
+
+        The search projection is lazy: it is caught up here, so it sees every
+        write, and writes never pay for it (on a read-only file or a full
+        disk it is searched as it is, with a `StaleViewWarning`).
+
+        Raises:
+            ValueError: an empty, too long or (fts5) malformed query.
+            ProjectionError: the search view has an older layout and the file
+                cannot be written to upgrade it.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, not {limit!r}")
+        bounded(limit, "limit")
+        self._catch_up_for_reading(["search"], setup=True)
+        projection = self.runner.projections["search"]
+        with self._snapshot() as db:
+            if not self.runner.ready(db, projection):
+                raise ProjectionError(
+                    "the search view has an older layout; it is rebuilt when the file is "
+                    "opened with write access (or run `sessionlog rebuild search`)")
+            return search_view(db, query, tenant_id, limit, syntax)
