@@ -1,38 +1,18 @@
-"""Which backend a log target names: a libpq URL is PostgreSQL, anything
-else a SQLite path."""
+"""The backend a log target names (see `urls`): PostgreSQL for a libpq URL
+(psycopg is imported only then), else SQLite."""
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
-#: URL schemes libpq accepts.
-URL_PREFIXES = ("postgresql://", "postgres://")
+from .base import Backend
+from .urls import URL_PREFIXES, is_url, shown
+
+__all__ = ["URL_PREFIXES", "backend_over", "is_postgres", "is_unique_violation", "is_url",
+           "open_backend", "shown"]
 
 
-def is_url(target: object) -> bool:
-    """Whether `target` is a PostgreSQL URL (not a SQLite path)."""
-    return isinstance(target, str) and target.startswith(URL_PREFIXES)
-
-
-def shown(target: str) -> str:
-    """`target` as messages and `stats` may print it: a URL with its password
-    hidden (in the user part and in a `password=` parameter), a path as is."""
-    if not is_url(target):
-        return target
-    parts = urllib.parse.urlsplit(target)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}:***@{host}"
-    query = "&".join(
-        f"{k}=***" if k == "password" else f"{k}={v}"
-        for k, v in (pair.split("=", 1) if "=" in pair else (pair, "")
-                     for pair in parts.query.split("&") if pair))
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def open_backend(target: str, synchronous: str = "normal", timeout: float = 30.0) -> Any:
+def open_backend(target: str, synchronous: str = "normal", timeout: float = 30.0) -> Backend:
     """The backend that stores the log at `target`: PostgreSQL for a libpq
     URL (psycopg is imported only then), else SQLite.
 
@@ -48,7 +28,7 @@ def open_backend(target: str, synchronous: str = "normal", timeout: float = 30.0
     return SqliteBackend(target, synchronous, timeout)
 
 
-def backend_over(conn: Any, target: str) -> Any:
+def backend_over(conn: Any, target: str) -> Backend:
     """A read-only backend over a connection the caller owns and holds a
     transaction on (verify's isolated snapshot)."""
     if is_url(target):

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from ..errors import EventLogError, StorageError
 from . import schema
+from .base import Backend
 from .connection import _retry, connect, connect_reader, is_memory, translate
 from .dialect import SQLITE
 from .pool import ReaderPool
@@ -131,6 +132,11 @@ class SqliteBackend:
         backend.lock, backend.pool = threading.RLock(), ReaderPool(_no_reader)
         backend._pages_checked, backend.group_commit, backend.current = True, False, True
         return backend
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection of its own to the file, in autocommit mode (in
+        memory it would open another, empty database)."""
+        return connect_reader(self.read_only_uri or self.path, self.timeout)
 
     # -- errors -------------------------------------------------------------
 
@@ -294,3 +300,6 @@ class SqliteBackend:
         with self.lock:
             self.pool.close()
             self.conn.close()
+
+
+_check: type[Backend] = SqliteBackend  # mypy: the class does all a backend must
