@@ -3,18 +3,22 @@ checked (by `verify`, by a rebuild as it folds, and by a write for the tail).
 
 Also the log's notes: a small table beside `events` where the tools record
 what the chain alone cannot show (a break found, triggers reinstalled, a
-rebuild forced over a break), so that gap stays visible.
+rebuild forced over a break), so that gap stays visible. `LogNotes` gives
+`EventLog` its walks and notes.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from .backends.base import Backend
 from .backends.factory import is_postgres
 from .codec import GENESIS_HASH, chain_hash, format_sortable
+from .errors import ChainBrokenError, EventLogError
 
 #: Raw rows, in `recorded.COLUMNS` order, for a walk.
 ROWS = (
@@ -172,3 +176,80 @@ def read_notes(conn: Any, schema: str | None = "main") -> list[dict[str, Any]]:
         for k, p, d, at in conn.execute(
             f"SELECT kind, position, detail, recorded_at FROM {where}{NOTES} ORDER BY id")
     ]
+
+
+# -- the log's side of it ----------------------------------------------------
+
+class _Noting(Protocol):
+    """What `LogNotes` needs of the log it is mixed into."""
+
+    @property
+    def backend(self) -> Backend: ...
+
+    def reader(self) -> AbstractContextManager[Any]: ...
+
+    def transaction(self) -> AbstractContextManager[Any]: ...
+
+    def forget_cached(self) -> None: ...
+
+
+class LogNotes:
+    """An `EventLog`'s walks and notes (mixed into it)."""
+
+    def walk_after(self: _Noting, position: int, *, strict: bool = True) -> ChainWalk:
+        """A hash-chain walk that goes on after `position` (0: from the start)."""
+        if position <= 0:
+            return ChainWalk(strict=strict)
+        with self.reader() as conn:
+            row = conn.execute(
+                "SELECT hash, recorded_at FROM events WHERE position = ?", (position,)).fetchone()
+        if row is None:
+            raise ChainBrokenError(position, "this event is missing")
+        return ChainWalk(position, row[0], row[1], strict=strict)
+
+    def notes(self: _Noting) -> list[dict[str, Any]]:
+        """The log's notes, oldest first: breaks found, triggers reinstalled,
+        rebuilds forced (see `eventlog.chain`)."""
+        with self.reader() as conn:
+            return read_notes(conn)
+
+    def record_break(self: _Noting, position: int, detail: str) -> None:
+        """Note that the chain is broken at `position`: writes refuse from
+        then on. Nothing is written if that is already the latest note, or
+        the file cannot be written."""
+        try:
+            with self.transaction() as conn:
+                if chain_state(conn) != (BROKEN, position):
+                    add_note(conn, BROKEN, position, detail)
+                    self.forget_cached()  # the next write must read the note
+        except EventLogError:
+            pass
+
+    def record_intact(self: _Noting, position: int, detail: str) -> None:
+        """Note that a walk up to `position` found the whole chain intact
+        after a break was noted: writes go on. Nothing is written otherwise."""
+        try:
+            with self.transaction() as conn:
+                state = chain_state(conn)
+                if state is not None and state[0] == BROKEN:
+                    add_note(conn, INTACT, position, detail)
+                    self.forget_cached()
+        except EventLogError:
+            pass
+
+    def repair_triggers(self: _Noting) -> list[str]:
+        """Reinstall the append-only triggers if any was dropped, and record
+        that in the log's notes (with the position the log had reached), so
+        the gap stays visible to `verify` and `stats`. Returns the names of
+        the triggers reinstalled ([] when none was missing: nothing written).
+        """
+        with self.transaction() as conn:
+            missing = self.backend.missing_triggers(conn)
+            if not missing:
+                return []
+            self.backend.install_triggers(conn)
+            (last,) = conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()
+            add_note(conn, TRIGGERS_REINSTALLED, last, (
+                f"{', '.join(missing)} had been dropped; edits made without them show only in "
+                "the hash chain"))
+        return missing

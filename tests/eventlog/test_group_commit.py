@@ -48,7 +48,7 @@ def test_queued_writes_commit_together_and_a_bad_one_fails_alone(tmp_path):
             threads = [threading.Thread(target=write, args=(i, sid)) for i, sid in enumerate(targets)]
             for t in threads:
                 t.start()
-            wait_until(lambda: len(store.log._queue) == len(targets))
+            wait_until(lambda: store.log._group.waiting == len(targets))
         for t in threads:
             t.join()
         store.log.backend.conn.set_trace_callback(None)
