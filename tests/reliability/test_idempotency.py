@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
+from eventlog import MessageAdded, SessionCreated, SessionRole
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -21,17 +21,17 @@ def events(sid):
     return [SessionCreated(sid, "t", NOW), MessageAdded(sid, SessionRole.USER, "once", NOW)]
 
 
-def test_retry_after_the_first_attempt_landed(backend):
+def test_retry_after_the_first_attempt_landed(open_log):
     sid, ids = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
-    with EventLog(backend) as log:
+    with open_log() as log:
         first = log.append(str(sid), events(sid), expected_version=0, event_ids=ids)
         retry = log.append(str(sid), events(sid), expected_version=0, event_ids=ids)
         assert retry == first and log.last_position() == 2
 
 
-def test_retry_after_the_first_attempt_was_rolled_back(backend):
+def test_retry_after_the_first_attempt_was_rolled_back(open_log):
     sid, ids = uuid.uuid4(), [str(uuid.uuid4()), str(uuid.uuid4())]
-    with EventLog(backend) as log:
+    with open_log() as log:
         with pytest.raises(ConnectionError):
             with log.transaction():
                 log.append(str(sid), events(sid), event_ids=ids)
@@ -42,7 +42,7 @@ def test_retry_after_the_first_attempt_was_rolled_back(backend):
         assert [str(e.event_id) for e in log.read_all()] == ids
 
 
-def test_retry_after_a_process_was_killed_mid_append(target):
+def test_retry_after_a_process_was_killed_mid_append(target, open_log):
     path = target
     for attempt in range(5):
         sid, ids = uuid.uuid4(), [str(uuid.uuid4()), str(uuid.uuid4())]
@@ -50,13 +50,15 @@ def test_retry_after_a_process_was_killed_mid_append(target):
             "import sys, uuid\nfrom datetime import UTC, datetime\n"
             "from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole\n"
             "sid = uuid.UUID(sys.argv[2]); now = datetime(2026, 1, 1, tzinfo=UTC)\n"
-            "log = EventLog(sys.argv[1])\n"
+            "from helpers import sealer_for\n"  # the erasable file's log has its sealer
+            "log = EventLog(sys.argv[1], sealer=sealer_for(sys.argv[1]) if sys.argv[4] == 'y' else None)\n"
             "print('ready', flush=True)\n"
             "log.append(str(sid), [SessionCreated(sid, 't', now), "
             "MessageAdded(sid, SessionRole.USER, 'once', now)], event_ids=sys.argv[3].split(','))\n"
             "print('landed', flush=True)\nimport time\ntime.sleep(60)\n"
         )
-        proc = subprocess.Popen([sys.executable, "-c", code, path, str(sid), ",".join(ids)],
+        proc = subprocess.Popen([sys.executable, "-c", code, path, str(sid), ",".join(ids),
+                                 "yn"[not target.erasable]],
                                 stdout=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
         assert proc.stdout.readline() == "ready\n"
@@ -64,6 +66,6 @@ def test_retry_after_a_process_was_killed_mid_append(target):
             proc.stdout.readline()  # kill after it landed; otherwise at once
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
-        with EventLog(path) as log:
+        with open_log() as log:
             log.append(str(sid), events(sid), event_ids=ids)
             assert [str(e.event_id) for e in log.read_stream(str(sid))] == ids

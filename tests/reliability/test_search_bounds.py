@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 import projections.views.search
-from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+from projections import SessionMessage, SessionRole
 from projections.views.fulltext import SNIPPET_SCAN, SNIPPET_WORDS
 
 
@@ -17,10 +17,6 @@ def msg(text):
     return SessionMessage(SessionRole.USER, text, datetime.now(UTC))
 
 
-@pytest.fixture(params=["sqlite-memory", "postgres"])
-def db(request):
-    """An in-memory SQLite store, or a PostgreSQL schema."""
-    return request.getfixturevalue("pg_url") if request.param == "postgres" else ":memory:"
 
 
 @pytest.fixture
@@ -37,8 +33,8 @@ def spied(monkeypatch):
     return lengths
 
 
-def test_a_long_message_of_one_repeated_word_is_cut_from_a_bounded_window(spied, db):
-    with EventSourcedSessionStore(db) as store:
+def test_a_long_message_of_one_repeated_word_is_cut_from_a_bounded_window(spied, open_store):
+    with open_store() as store:
         sid = store.create("t").id
         store.add_messages(sid, [msg("spam " * 200_000), msg("a little spam here")])
         hits = store.search("spam")
@@ -50,8 +46,8 @@ def test_a_long_message_of_one_repeated_word_is_cut_from_a_bounded_window(spied,
         assert len(hits) == 2 and max(spied) <= SNIPPET_SCAN
 
 
-def test_a_match_past_the_window_is_still_a_hit(spied, db):
-    with EventSourcedSessionStore(db) as store:
+def test_a_match_past_the_window_is_still_a_hit(spied, open_store):
+    with open_store() as store:
         sid = store.create("t").id
         store.add_message(sid, msg("filler " * 100_000 + "needle at the end"))
         (hit,) = store.search("needle")
@@ -61,8 +57,8 @@ def test_a_match_past_the_window_is_still_a_hit(spied, db):
 
 
 @pytest.mark.parametrize("query", ["*reads", "*id", " *reads", "*reads the"])
-def test_fts5_special_queries_give_no_bogus_hit(query, db):
-    with EventSourcedSessionStore(db) as store:
+def test_fts5_special_queries_give_no_bogus_hit(query, open_store):
+    with open_store() as store:
         sid = store.create("t").id
         store.add_message(sid, msg("nobody reads the id"))
         with pytest.raises(ValueError, match="cannot start with"):

@@ -77,9 +77,9 @@ def test_a_foreign_id_costs_what_a_missing_one_costs():
                                           for s in on_foreign)
 
 
-def test_history_with_tenant_is_confined(tmp_path):
-    path = str(tmp_path / "s.db")
-    with EventSourcedSessionStore(path) as store:
+def test_history_with_tenant_is_confined(target, open_store):
+    path = target
+    with open_store() as store:
         mine, foreign = fill(store)
         store.delete(mine)
         view = store.for_tenant("a")
