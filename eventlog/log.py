@@ -23,10 +23,7 @@ from .appender import INSERT as _INSERT  # noqa: F401  (scripts/bench.py runs th
 from .appender import Appender
 from .backends import Backend, backend_over, open_backend
 from .chain import LogNotes
-from .errors import (
-    ReadOnlyError,
-    SealedFileError,
-)
+from .errors import ReadOnlyError, SealedFileError
 from .events import Event
 from .groupcommit import GroupCommit
 from .ids import uuid7  # noqa: F401  (importable from here, as before)

@@ -34,7 +34,7 @@ from .pool import ReaderPool
 from .schema import DB_VERSION
 from .urls import shown
 
-__all__ = ["TRIGGER_NAMES", "VERSIONS", "PgConnection", "PostgresBackend", "convert", "redact"]
+__all__ = ["PgConnection", "PostgresBackend", "TRIGGER_NAMES", "VERSIONS", "convert", "redact"]
 
 
 def redact(url: str) -> str:
@@ -63,15 +63,15 @@ class PostgresBackend:
     """
 
     name = "postgres"
+    versions_sql = VERSIONS
+    group_commit = False
+    read_only = False
+    current = True
 
     @property
     def dialect(self) -> PostgresDialect:
         """The SQL that views write on this database (`eventlog.backends.dialect`)."""
         return dialect_named("postgres")  # type: ignore[return-value]
-    versions_sql = VERSIONS
-    group_commit = False
-    read_only = False
-    current = True
 
     def __init__(self, url: str, synchronous: str = "normal", timeout: float = 30.0) -> None:
         if synchronous not in SYNCHRONOUS:
