@@ -145,7 +145,7 @@ class SessionReads:
             except LookupError:
                 raise SessionNotFoundError(str(before)) from None
 
-    def list_summaries(self, *, tenant_id: str | None = None, user_id: str | None = None,
+    def list_summaries(self, *, user_id: str | None = None, tenant_id: str | None = None,
                        limit: int | None = None,
                        before: SessionId | None = None) -> builtins.list[SessionSummary]:
         """Live sessions without their items, newest first, of a tenant and a

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 
 from projections import (
-    EventSourcedSessionStore,
     InMemorySessionStore,
     SessionMessage,
     SessionRole,
@@ -31,9 +30,9 @@ def test_a_tenant_reads_the_history_of_its_sessions_deleted_ones_too(store):
         "SessionCreated", "MessageAdded", "SessionDeleted"]
 
 
-def test_history_of_another_tenants_session_is_empty_on_every_backend(backend):
+def test_history_of_another_tenants_session_is_empty_on_every_backend(open_store):
     """Another tenant's session, an untenanted one and an unknown id read as []."""
-    with EventSourcedSessionStore(backend) as store:
+    with open_store() as store:
         theirs = store.create_with_user("theirs", "bob", "globex")
         plain = store.create("nobody's")
         mine = store.for_tenant("acme")
