@@ -1,6 +1,6 @@
-"""CLI commands of erasable files: `erase` (forget a person, keep the audit
-trail). `--erasable` (a new erasable file) is the group's option; `copy
---erasable` (move a plain file into an erasable one) lives with `copy`."""
+"""`erase`: forget a person in an erasable file, keep the audit trail.
+`--erasable` (a new erasable file) is the group's option; `copy --erasable`
+(move a plain file into an erasable one) lives with `copy` in transfer.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import json
 
 import click
 
-from .cli import json_option, main, open_store
+from .database import open_store
+from .options import json_option
 
 
-@main.command()
+@click.command()
 @click.argument("session_id", metavar="ID", required=False)
 @click.option("--user", "user_id", metavar="U",
               help="Erase this user's sessions and user state (with --tenant).")
@@ -23,7 +24,8 @@ from .cli import json_option, main, open_store
               help="Who asked (recorded; default: the OS user running the command).")
 @json_option
 @click.pass_context
-def erase(ctx, session_id, user_id, tenant_id, reason, requested_by, as_json):
+def erase(ctx: click.Context, session_id: str | None, user_id: str | None, tenant_id: str | None,
+          reason: str | None, requested_by: str | None, as_json: bool) -> None:
     """Forget a person in an erasable file: destroy the data key of a user
     of a tenant (all their sessions and user state) or of a session that has
     no user, remove them from every view and search, and leave no plain copy
@@ -50,9 +52,11 @@ def erase(ctx, session_id, user_id, tenant_id, reason, requested_by, as_json):
         requested_by = _os_user()
     with open_store(ctx) as store:
         if by_user:
+            assert user_id and tenant_id  # checked above
             done = store.erase_user(user_id, tenant_id, reason=reason, requested_by=requested_by)
             what = f"user {user_id!r} of tenant {tenant_id!r}"
         else:
+            assert session_id is not None  # checked above
             done = store.erase(session_id, reason=reason, requested_by=requested_by)
             what = f"session {session_id}"
     if as_json:

@@ -1,0 +1,66 @@
+"""`sessionlog`: the command line, a thin shell over the library.
+
+Each command calls the library, turns its errors into one clear line on
+stderr with a non-zero exit, and prints a table (or JSON with --json). This
+module holds the `main` group and registers every command explicitly; the
+commands live one module per group beside it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import audit, demo, erase, maintenance, sessions, tail, transfer
+from .database import ERASABLE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="SESSIONLOG_DB", default="sessions.db", show_default=True,
+              metavar="PATH|URL",
+              help="The SQLite file, or a PostgreSQL URL such as postgresql://user@host/db "
+                   "(or set SESSIONLOG_DB).")
+@click.option("--erasable", is_flag=True,
+              help="Create a new --db as an erasable file: personal fields encrypted per person "
+                   "(key file PATH.key, or $SESSIONLOG_MASTER_KEY), so `erase` can forget them. "
+                   "An existing erasable file is recognised without it.")
+@click.version_option(package_name="sessionlog")
+@click.pass_context
+def main(ctx: click.Context, db: str, erasable: bool) -> None:
+    """An event-sourced, tamper-evident log of AI-agent conversations.
+
+    Every create, message and delete is an event in an append-only log (a
+    SQLite file, or PostgreSQL); sessions are views folded from it.
+
+    Example:
+
+    \b
+      sessionlog demo
+      sessionlog list
+      sessionlog --db chats.db create --title "Support chat"
+      sessionlog --db postgresql://me@dbhost/chats list
+      sessionlog --db private.db --erasable create --title "Support chat"
+    """
+    ctx.obj = db
+    ctx.meta[ERASABLE] = erasable
+
+
+# Every command, registered here and nowhere else.
+main.add_command(sessions.create)
+main.add_command(sessions.add)
+main.add_command(sessions.show)
+main.add_command(sessions.list_)
+main.add_command(sessions.delete)
+main.add_command(audit.history)
+main.add_command(demo.demo)
+main.add_command(audit.search)
+main.add_command(maintenance.rebuild)
+main.add_command(maintenance.repair_triggers)
+main.add_command(maintenance.compact)
+main.add_command(maintenance.catch_up)
+main.add_command(audit.verify)
+main.add_command(maintenance.stats)
+main.add_command(transfer.import_)
+main.add_command(transfer.export)
+main.add_command(erase.erase)
+main.add_command(transfer.copy)
+main.add_command(tail.tail)

@@ -1,0 +1,132 @@
+"""What several commands share besides the database: options (--json,
+--tenant, --force-foreign), reading text from argv and stdin, parsing
+--as-of, and a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import click
+
+from eventlog import parse_timestamp
+from projections import EventSourcedSessionStore, TenantSessionStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["AS_OF_HELP", "argv_text", "force_foreign_option", "json_option", "parse_as_of",
+           "progress_bar", "scoped", "stdin_text", "tenant_option"]
+
+
+def json_option(f: F) -> F:
+    """--json: print JSON for machines instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(f)
+
+
+def force_foreign_option(f: F) -> F:
+    """--force-foreign: a write may add our tables to another program's file."""
+    return click.option(
+        "--force-foreign", is_flag=True,
+        help="Add sessionlog's tables to an SQLite file another program made "
+             "(refused without this flag, so a wrong --db cannot alter that file).")(f)
+
+
+def tenant_option(f: F) -> F:
+    """--tenant: the command sees only this tenant's sessions."""
+    return click.option("--tenant", help="Confine the command to this tenant's sessions.")(f)
+
+
+def scoped(store: EventSourcedSessionStore,
+           tenant: str | None) -> EventSourcedSessionStore | TenantSessionStore:
+    """The store, or its view confined to one tenant (`for_tenant`)."""
+    return store if tenant is None else store.for_tenant(tenant)
+
+
+AS_OF_HELP = ("Show the session as it stood at a log position, or at a moment (UTC if no offset). "
+              "A moment counts to the end of its last digit: 17:05:20.548 takes in everything "
+              "recorded in that millisecond, as `history` prints it.")
+_FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}[.,](\d+)", re.ASCII)
+_HAS_SECONDS = re.compile(r"\d{2}:\d{2}:\d{2}", re.ASCII)
+_HAS_MINUTES = re.compile(r"[Tt ]\d{2}:\d{2}", re.ASCII)
+
+
+def parse_as_of(text: str | None) -> int | datetime | None:
+    """A position (ASCII digits) or a moment (RFC 3339 or ISO 8601; without
+    an offset, UTC), widened to the end of its last digit (`AS_OF_HELP`)."""
+    if text is None:
+        return None
+    if text.isascii() and text.isdigit():
+        return int(text)
+    bad = click.BadParameter(
+        f"{text!r} is neither a position nor a time like 2026-11-25T16:55:00Z",
+        param_hint="'--as-of'")
+    if not text.isascii():  # "２０２０-01-01" is not a year
+        raise bad
+    try:
+        moment = parse_timestamp(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise bad from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if fraction := _FRACTION.search(text):
+        unit = timedelta(microseconds=10 ** max(0, 6 - len(fraction.group(1))))
+    elif _HAS_SECONDS.search(text):
+        unit = timedelta(seconds=1)
+    elif _HAS_MINUTES.search(text):
+        unit = timedelta(minutes=1)
+    else:
+        unit = timedelta(days=1)
+    try:
+        return (moment + unit - timedelta(microseconds=1)).astimezone(UTC)
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is out of range", param_hint="'--as-of'") from None
+
+
+def argv_text(value: str | None, what: str) -> str | None:
+    """Text from the command line, refused in one line if it was not UTF-8
+    (Python keeps such bytes as lone surrogates)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            os.fsencode(value).decode("utf-8")
+        except (UnicodeError, ValueError) as e:
+            where = f" at byte {e.start}" if isinstance(e, UnicodeDecodeError) else ""
+            raise click.BadParameter(f"not valid UTF-8{where}", param_hint=what) from None
+        raise click.BadParameter("not valid UTF-8", param_hint=what) from None
+    return value
+
+
+def stdin_text() -> str:
+    """All of stdin as UTF-8 text, one trailing line ending removed (what
+    `echo` adds); invalid UTF-8 refused naming the byte."""
+    data = sys.stdin.buffer.read()  # click 8.5 deprecates get_binary_stream
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise click.ClickException(f"stdin is not valid UTF-8 at byte {e.start}") from None
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return text
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], Any]]:
+    """click's progress bar on a terminal (stderr); silent otherwise.
+    Yields a callback taking the number of events just done."""
+    if not sys.stderr.isatty() or total == 0:
+        yield lambda n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr,
+                           show_pos=True, show_eta=True) as bar:
+        yield bar.update

@@ -1,0 +1,217 @@
+"""Commands that move sessions in and out: `import` (serde JSON into the
+log), `export` (live sessions as JSON Lines) and `copy` (a whole log into an
+empty one, SQLite or PostgreSQL, hashes unchanged; or re-encrypted into a new
+erasable file)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Generator, Iterator
+from typing import IO, Any, cast
+
+import click
+
+from eventlog.backends.factory import is_url, shown
+from eventlog.copy import copy_log
+from projections.erasure.masterkey import default_provider
+from projections.erasure.reseal import reseal_copy
+from projections.transfer import (
+    CONFLICT_POLICIES,
+    ImportFileError,
+    export_sessions,
+    import_sessions,
+    read_sessions,
+)
+
+from .database import open_db, open_log, open_store
+from .options import force_foreign_option, json_option, progress_bar
+
+
+class _CountingReader:
+    """A text stream that reports how many characters were read."""
+
+    def __init__(self, stream: IO[str], step: Callable[[int], Any]) -> None:
+        self._stream, self._step = stream, step
+
+    def read(self, n: int = -1) -> str:
+        text = self._stream.read(n)
+        self._step(len(text))
+        return text
+
+
+@click.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.File("r", encoding="utf-8"))
+@click.option("--on-conflict", type=click.Choice(CONFLICT_POLICIES), default="error",
+              show_default=True,
+              help="A session id already in the log with other content: fail, or keep what is there.")
+@force_foreign_option
+@click.pass_context
+def import_(ctx: click.Context, files: tuple[IO[str], ...], on_conflict: str,
+            force_foreign: bool) -> None:
+    """Import sessions from serde JSON: an array, one object, or JSON Lines.
+
+    FILE '-' reads stdin. All files go in one transaction: any bad record
+    (named as FILE:LINE or FILE: record N) and nothing is written. Sessions
+    already imported with the same content are skipped, so re-running is safe.
+    Creates the --db file if it is missing (and leaves none on failure);
+    refuses another program's SQLite file unless --force-foreign.
+
+    Example:
+
+    \b
+      sessionlog import sessions.jsonl
+      cat export.json | sessionlog import - --on-conflict skip
+    """
+    sizes = [os.path.getsize(f.name) if f.name not in ("-", "<stdin>") and os.path.isfile(f.name)
+             else 0 for f in files]
+
+    def records(step: Callable[[int], Any]) -> Iterator[Any]:
+        for f in files:
+            name = "<stdin>" if f.name in ("-", "<stdin>") else f.name
+            try:
+                # read() is all read_sessions asks of its stream
+                yield from read_sessions(cast(IO[str], _CountingReader(f, step)), name)
+            except UnicodeDecodeError as e:
+                raise ImportFileError(name, f"not UTF-8 text (byte {e.start} of a read)") from None
+
+    with open_store(ctx, create=True, force_foreign=force_foreign, source="import") as store:
+        with progress_bar("importing", sum(sizes)) as step:
+            summary = import_sessions(store, records(step), on_conflict=on_conflict)
+    click.echo(str(summary))
+
+
+def _exclusive_temp(path: str) -> tuple[str, int]:
+    """A new file beside `path` under an unguessable name, created exclusively
+    (O_EXCL: never an existing file, never through a planted symlink), with
+    the permissions the umask gives a new file. Returns (name, fd)."""
+    directory, base = os.path.split(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.partial")
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name", path)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (atomically) instead of stdout.")
+@click.option("--tenant", help="Only this tenant's sessions.")
+@click.pass_context
+def export(ctx: click.Context, output: str | None, tenant: str | None) -> None:
+    """Export live sessions as JSON Lines (serde format), newest first.
+
+    The export is one consistent snapshot: sessions created or deleted while
+    it runs do not change it. With -o, it is written to a new temporary file
+    beside FILE and renamed over it when complete.
+
+    Example:
+
+    \b
+      sessionlog export -o backup.jsonl
+      sessionlog export --tenant acme | gzip > acme.jsonl.gz
+    """
+    with open_store(ctx) as store, contextlib.closing(
+            cast(Generator[str, None, None], export_sessions(store, tenant))) as lines:
+        # closing(): the export's snapshot ends before the store closes, on every path
+        if output is None:
+            try:
+                for line in lines:
+                    click.echo(line)
+            except BrokenPipeError:  # e.g. `| head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                ctx.exit(1)
+            return
+        tmp = None
+        try:
+            tmp, fd = _exclusive_temp(output)
+            with open(fd, "w", encoding="utf-8") as out:
+                count = 0
+                for line in lines:
+                    out.write(line + "\n")
+                    count += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, output)
+            tmp = None
+        except OSError as e:
+            raise click.ClickException(f"cannot write {output}: {e.strerror}") from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+    click.echo(f"exported {count} session(s) to {output}", err=True)
+
+
+@click.command()
+@click.argument("dest", metavar="DEST")
+@click.option("--erasable", "reseal", is_flag=True,
+              help="Re-encrypt a plain --db into a new erasable SQLite DEST (key file DEST.key, "
+                   "or $SESSIONLOG_MASTER_KEY); DEST's first event records --db's last_hash.")
+@json_option
+@click.pass_context
+def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
+    """Copy the whole log of --db into DEST (a SQLite file or a PostgreSQL
+    URL, either direction), then build DEST's views.
+
+    Positions, event ids, timestamps and hashes are copied unchanged, so
+    `verify --json` reports the same last_hash on both. DEST must hold no
+    events. The copy is one transaction: if it fails, DEST is left as it was
+    (a DEST file it created is removed).
+
+    With --erasable, every event is appended again through DEST's keys (same
+    streams, versions, positions, ids and metadata; new times and hashes) so
+    that `erase` works there; the old file's last_hash is kept in the
+    metadata of DEST's first event (`copied_from`).
+
+    Example:
+
+    \b
+      sessionlog --db sessions.db copy postgresql://me@dbhost/agents
+      sessionlog --db postgresql://me@dbhost/agents verify --json
+      sessionlog --db plain.db copy private.db --erasable
+    """
+    src = ctx.obj
+    if os.path.abspath(src) == os.path.abspath(dest) if not is_url(src) else src == dest:
+        raise click.ClickException("DEST is the --db log itself; nothing was written")
+    if reseal:
+        _reseal(src, dest, as_json)
+        return
+    with open_log(src) as source:
+        if source.sealer is not None:
+            raise click.ClickException(
+                f"{shown(src)} is an erasable file: its rows cannot be copied as they are (DEST would "
+                "lack its keys); re-encrypt it: copy DEST --erasable; nothing was written")
+        total = source.last_position()
+        with open_db(dest, create=True, source="copy", catch_up=False) as store, \
+                progress_bar("copying", total) as tick:
+            with store.log.transaction():
+                copied = copy_log(source, store.log, progress=tick)
+                store.catch_up()  # the views, in the same transaction
+    if as_json:
+        click.echo(json.dumps({"events": copied.events, "last_hash": copied.last_hash}))
+    else:
+        click.echo(f"copied {copied.events} event(s) to {shown(dest)}; last_hash {copied.last_hash}")
+
+
+def _reseal(src: str, dest: str, as_json: bool) -> None:
+    """`copy --erasable`: the plain log of `src` re-encrypted into `dest`."""
+    with open_log(src) as source:
+        total = source.last_position()
+        with open_db(dest, create=True, source="copy", catch_up=False, erasable=True) as store, \
+                progress_bar("re-encrypting", total) as tick:
+            done = reseal_copy(source, store, progress=tick)
+    if as_json:
+        click.echo(json.dumps({"events": done.events, "source_last_hash": done.source_last_hash,
+                               "last_hash": done.last_hash}))
+    else:
+        click.echo(f"re-encrypted {done.events} event(s) into {shown(dest)} (erasable, master "
+                   f"{default_provider(dest).name}); its first event records {shown(src)}'s last_hash "
+                   f"{done.source_last_hash}; new last_hash {done.last_hash}")
