@@ -28,7 +28,6 @@ lazily on the first call (in that thread), so the event loop never blocks.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
@@ -39,6 +38,8 @@ from typing import Any, Self
 
 from eventlog import ConcurrencyError
 from projections import DuplicateKeyError, EventSourcedSessionStore, NewItem, SessionNotFoundError
+
+from .bridge import in_thread
 
 try:
     from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -56,6 +57,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "sessionlog.integrations.adk needs Google ADK: pip install 'sessionlog[adk]'"
     ) from e
 try:
+    # private: ADK exports StaleSessionError only from this private module; its own
+    # DatabaseSessionService raises it, and callers catch that class.
     from google.adk.errors._stale_session_error import StaleSessionError
 except ImportError:  # pragma: no cover - ADK before StaleSessionError raised ValueError
     StaleSessionError = ValueError  # type: ignore[assignment,misc]
@@ -228,12 +231,9 @@ class EventSourcedSessionService(BaseSessionService):
                 store = self._store
         return store
 
-    async def _run(self, fn: Any, /, *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
-
     async def close(self) -> None:
         """Close the store if this service opened it (a later call reopens it)."""
-        await self._run(self._close)
+        await in_thread(self._close)
 
     def _close(self) -> None:
         with self._open_lock:
@@ -259,7 +259,7 @@ class EventSourcedSessionService(BaseSessionService):
         """
         session_id = (session_id.strip() if session_id else None) or str(uuid.uuid4())
         scopes = {k: _json_state(v) for k, v in _split_state(state or {}).items()}
-        return await self._run(self._create, app_name, user_id, session_id, scopes)
+        return await in_thread(self._create, app_name, user_id, session_id, scopes)
 
     def _create(self, app_name: str, user_id: str, session_id: str,
                 scopes: dict[str, dict[str, Any]]) -> Session:
@@ -298,6 +298,8 @@ class EventSourcedSessionService(BaseSessionService):
         state.update({State.USER_PREFIX + k: copy.deepcopy(v) for k, v in user_state.items()})
         session = Session(id=session_id, app_name=app_name, user_id=user_id, state=state,
                           events=events, last_update_time=_last_update_time(stored))
+        # private: Session's PrivateAttr for a storage revision, which ADK's own services
+        # stamp the same way; there is no public setter, and it travels with the object.
         session._storage_update_marker = _marker(stored.id, version)
         return session
 
@@ -305,7 +307,7 @@ class EventSourcedSessionService(BaseSessionService):
                           config: GetSessionConfig | None = None) -> Session | None:
         """The session with its events (filtered by `config`), or None."""
         session_id = session_id.strip() if session_id else session_id
-        return await self._run(self._get, app_name, user_id, session_id, config)
+        return await in_thread(self._get, app_name, user_id, session_id, config)
 
     def _find(self, store: Any, app_name: str, user_id: str, session_id: str) -> Any:
         stored = store.get_by_key(session_key(user_id, session_id), tenant_id=app_name)
@@ -324,7 +326,7 @@ class EventSourcedSessionService(BaseSessionService):
                             user_id: str | None = None) -> ListSessionsResponse:
         """The app's sessions (one user's, or everyone's), oldest update first,
         without their events."""
-        return await self._run(self._list, app_name, user_id)
+        return await in_thread(self._list, app_name, user_id)
 
     def _list(self, app_name: str, user_id: str | None) -> ListSessionsResponse:
         store = self.store
@@ -346,7 +348,7 @@ class EventSourcedSessionService(BaseSessionService):
     async def delete_session(self, *, app_name: str, user_id: str, session_id: str) -> None:
         """Delete the session (its events stay in the log); no-op if missing."""
         session_id = session_id.strip() if session_id else session_id
-        await self._run(self._delete, app_name, user_id, session_id)
+        await in_thread(self._delete, app_name, user_id, session_id)
 
     def _delete(self, app_name: str, user_id: str, session_id: str) -> None:
         store = self.store
@@ -356,7 +358,7 @@ class EventSourcedSessionService(BaseSessionService):
 
     async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
         """The user's state in the app, keys without the "user:" prefix."""
-        return await self._run(lambda: dict(self.store.get_state(app_name, user_id)))
+        return await in_thread(lambda: dict(self.store.get_state(app_name, user_id)))
 
     # -- events -------------------------------------------------------------
 
@@ -381,8 +383,8 @@ class EventSourcedSessionService(BaseSessionService):
                        id=event.id or None,
                        timestamp=datetime.fromtimestamp(event.timestamp, UTC))
         scopes = _split_state(data.get("actions", {}).get("state_delta") or {})
-        marker = await self._run(self._append, session, item, scopes)
-        session._storage_update_marker = marker
+        marker = await in_thread(self._append, session, item, scopes)
+        session._storage_update_marker = marker  # private: as in _adk_session
         session.last_update_time = event.timestamp
         if event.actions and event.actions.state_delta:
             session.state.update(event.actions.state_delta)
@@ -392,6 +394,7 @@ class EventSourcedSessionService(BaseSessionService):
     def _append(self, session: Session, item: NewItem,
                 scopes: dict[str, dict[str, Any]]) -> str:
         store = self.store
+        # private: the revision _adk_session stamped (no public getter in ADK)
         revision = _parse_marker(getattr(session, "_storage_update_marker", None))
         if revision is None:  # a session object we did not hand out
             stored = self._find(store, session.app_name, session.user_id, session.id)

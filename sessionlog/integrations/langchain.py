@@ -18,7 +18,6 @@ written.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -46,6 +45,8 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from projections import EventSourcedSessionStore, NewItem, Session, SessionItem, SessionNotFoundError
 from projections.frozen import thaw
+
+from .bridge import in_thread
 
 __all__ = ["EventSourcedChatMessageHistory", "message_role", "message_text"]
 
@@ -255,17 +256,17 @@ class EventSourcedChatMessageHistory(BaseChatMessageHistory):
 
     async def aget_messages(self) -> list[BaseMessage]:
         """`messages`, without blocking the event loop."""
-        return await asyncio.to_thread(lambda: self.messages)
+        return await in_thread(lambda: self.messages)
 
     async def aadd_message(self, message: BaseMessage) -> None:
         """`add_message`, without blocking the event loop."""
-        await asyncio.to_thread(self.add_messages, [message])
+        await in_thread(self.add_messages, [message])
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """`add_messages`, without blocking the event loop. A cancelled call may
         still land: the thread finishes its transaction."""
-        await asyncio.to_thread(self.add_messages, list(messages))
+        await in_thread(self.add_messages, list(messages))
 
     async def aclear(self) -> None:
         """`clear`, without blocking the event loop."""
-        await asyncio.to_thread(self.clear)
+        await in_thread(self.clear)

@@ -13,7 +13,6 @@ SDK users expect.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -35,6 +34,8 @@ from eventlog import ConcurrencyError
 from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 from projections.frozen import thaw
 
+from .bridge import in_thread, settled
+
 try:
     from agents.memory.session_settings import coerce_session_settings
 except ImportError:  # openai-agents < 0.19 takes SessionSettings objects only
@@ -43,7 +44,9 @@ except ImportError:  # openai-agents < 0.19 takes SessionSettings objects only
 
 __all__ = ["EventSourcedSession", "item_role", "item_text"]
 
-# The compaction hook's snapshot (openai-agents >= 0.24; a private SDK type).
+# The compaction hook's snapshot (openai-agents >= 0.24).
+# private: the SDK's compaction session builds this private type from what
+# `_get_compaction_snapshot` returns; there is no public one.
 _CompactionSnapshot = getattr(_sdk_session, "_CompactionSnapshot", None)
 
 T = TypeVar("T")
@@ -225,6 +228,8 @@ class EventSourcedSession(SessionABC):
 
     # -- the SDK's compaction hooks (OpenAIResponsesCompactionSession) ----------
 
+    # private: the SDK calls its session backends' hooks by these underscore names
+    # (as its own SQLAlchemy and Redis sessions define them); they are not ours to rename.
     async def _get_compaction_snapshot(self, limit: int, *, prune_prefix: Callable | None = None):
         """The latest `limit` items, and a `replace_suffix(start, output)` that
         replaces the snapshot's items from `start` on with `output` in one
@@ -284,23 +289,12 @@ class EventSourcedSession(SessionABC):
 
     async def _run(self, fn: Callable[[Any], T]) -> T:
         self._check_open()
-        return await asyncio.to_thread(lambda: fn(self._open()))
+        return await in_thread(lambda: fn(self._open()))
 
     async def _settle(self, fn: Callable[[Any], T]) -> T:
         """`_run` for a write: a cancelled caller still waits for the outcome,
         so a write is never left half-known (then the cancellation is raised)."""
-        task = asyncio.ensure_future(self._run(fn))
-        cancelled: asyncio.CancelledError | None = None
-        while not task.done():
-            try:
-                await asyncio.wait({task})
-            except asyncio.CancelledError as e:
-                cancelled = cancelled or e
-        if cancelled is not None:
-            if not task.cancelled():
-                task.exception()  # retrieved: the cancellation is what the caller sees
-            raise cancelled
-        return task.result()
+        return await settled(self._run(fn))
 
     def _on_session(self, store, fn: Callable[[uuid.UUID], Any], *, create: bool) -> Any:
         """`fn(id)` on the live session with this key (created first if
