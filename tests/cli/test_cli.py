@@ -16,12 +16,6 @@ from eventlog.backends.factory import is_url
 from sessionlog.cli import main
 
 
-@pytest.fixture
-def db(target):
-    """A SQLite file or a PostgreSQL URL (--db takes both)."""
-    return target
-
-
 def run(db, *args, input=None):
     return CliRunner().invoke(main, ["--db", db, *args], input=input)
 
@@ -105,14 +99,19 @@ def test_show_of_a_deleted_session_points_to_its_history(db):
 
 
 def test_every_command_has_help_with_an_example():
-    for name in main.commands:
-        result = CliRunner().invoke(main, [name, "--help"])
+    """Every --help (the group's too) ends its text with an example: after
+    "Example:" come only command lines."""
+    for name in ["", *main.commands]:
+        result = CliRunner().invoke(main, [name, "--help"] if name else ["--help"])
         assert result.exit_code == 0, name
         assert "Example:" in result.stdout and "sessionlog" in result.stdout, name
+        text = result.stdout.split("Options:", 1)[0]
+        example = text.rsplit("Example:", 1)[1].strip().splitlines()
+        assert example and all("sessionlog " in line for line in example), (name, example)
 
 
-def test_demo_through_a_real_subprocess(tmp_path):
-    env = {**os.environ, "SESSIONLOG_DB": str(tmp_path / "demo.db")}
+def test_demo_through_a_real_subprocess(db):
+    env = {**os.environ, "SESSIONLOG_DB": db}
     cmd = [sys.executable, "-c", "from sessionlog.cli import main; main()"]
     demo = subprocess.run([*cmd, "demo"], env=env, capture_output=True, text=True, timeout=60)
     assert demo.returncode == 0, demo.stderr
@@ -192,8 +191,7 @@ def test_import_of_a_file_that_is_not_utf8_names_it(db, tmp_path):
     assert result.exit_code == 1 and f"{bad}: not UTF-8 text" in result.stderr
 
 
-def test_export_into_a_closed_pipe_is_quiet(tmp_path):
-    db = str(tmp_path / "pipe.db")
+def test_export_into_a_closed_pipe_is_quiet(db):
     env = {**os.environ, "SESSIONLOG_DB": db}
     cmd = [sys.executable, "-m", "sessionlog"]
     subprocess.run([*cmd, "demo"], env=env, capture_output=True, timeout=60, check=True)
@@ -203,6 +201,7 @@ def test_export_into_a_closed_pipe_is_quiet(tmp_path):
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
 
 
+@pytest.mark.sqlite_only("another program's SQLite file (test_cli_files: its schema on PostgreSQL)")
 def test_read_commands_leave_another_programs_database_alone(tmp_path):
     import sqlite3
     other = tmp_path / "other app #1?.db"

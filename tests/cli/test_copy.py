@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from eventlog import ChainBrokenError, EventLog, MessageAdded, SessionCreated, SessionRole
+from eventlog.backends.factory import shown
 from eventlog.copy import DestinationNotEmptyError, copy_log
 from sessionlog.cli import main
 
@@ -48,8 +49,10 @@ def rows(log: EventLog) -> list[tuple]:
             "hash, schema_version, idempotency_key FROM events ORDER BY position")]
 
 
-def test_cli_copy_keeps_every_hash_and_builds_the_views(tmp_path):
-    src, dest = tmp_path / "a.db", tmp_path / "b.db"
+# An erasable --db refuses a copy of its rows (test_erasure_cli: `copy --erasable`).
+@pytest.mark.backends("sqlite-file", "postgres")
+def test_cli_copy_keeps_every_hash_and_builds_the_views(db, tmp_path):
+    src, dest = db, tmp_path / "b.db"
     ok(src, "demo")
     out = ok(src, "copy", str(dest))
     assert "copied 12 event(s)" in out
@@ -59,20 +62,21 @@ def test_cli_copy_keeps_every_hash_and_builds_the_views(tmp_path):
         assert rows(a) == rows(b)
 
 
-def test_copy_refuses_a_destination_with_events_and_writes_nothing(tmp_path):
-    src, dest = tmp_path / "a.db", tmp_path / "b.db"
+def test_copy_refuses_a_destination_with_events_and_writes_nothing(db, tmp_path):
+    src, dest = tmp_path / "a.db", db
     ok(src, "demo")
     ok(dest, "create", "--title", "already here")
     before = last_hash(dest)
-    result = cli(src, "copy", str(dest))
+    result = cli(src, "copy", dest)
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"Error: {dest} already holds 1 event(s); copy needs an empty destination; "
+        f"Error: {shown(dest)} already holds 1 event(s); copy needs an empty destination; "
         "nothing was written"]
     assert last_hash(dest) == before
     assert len(json.loads(ok(dest, "list", "--json"))) == 1
 
 
+@pytest.mark.sqlite_only("breaks the source file through sqlite3; no DEST file is left")
 def test_a_failed_copy_leaves_no_destination_file(tmp_path):
     src, dest = tmp_path / "a.db", tmp_path / "b.db"
     ok(src, "demo")
@@ -87,10 +91,10 @@ def test_a_failed_copy_leaves_no_destination_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.db"]
 
 
-def test_copy_onto_itself_is_refused(tmp_path):
-    src = tmp_path / "a.db"
+def test_copy_onto_itself_is_refused(db):
+    src = db
     ok(src, "demo")
-    result = cli(src, "copy", str(src))
+    result = cli(src, "copy", src)
     assert result.exit_code == 1 and "itself" in result.output
 
 

@@ -9,10 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from projections import EventSourcedSessionStore
 from sessionlog.cli import main
+
+# Erasable logs are SQLite files in this release; what PostgreSQL says to
+# erasure is tested at the end of this file.
+SQLITE_ONLY = pytest.mark.sqlite_only("erasable logs are SQLite files (key file beside the file)")
 
 
 def run(db, *args):
@@ -29,6 +34,7 @@ def digest(db: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name)}
 
 
+@SQLITE_ONLY
 def test_forgetting_a_person_end_to_end(tmp_path):
     """demo on a new erasable file, erase alice: history keeps every event
     with `[erased]`, search and list lose her, verify passes, a second
@@ -60,6 +66,7 @@ def test_forgetting_a_person_end_to_end(tmp_path):
     assert stats["erasable"]["master_key"] == f"key file {db}.key"
 
 
+@SQLITE_ONLY
 def test_erase_of_a_session_without_a_user(tmp_path):
     db = tmp_path / "chats.db"
     assert run(db, "--erasable", "create", "--title", "Zebulon's notes").exit_code == 0
@@ -69,6 +76,7 @@ def test_erase_of_a_session_without_a_user(tmp_path):
     assert "already erased" in run(db, "erase", sid).output
 
 
+@SQLITE_ONLY
 def test_a_plain_file_refuses_erase_in_one_line(tmp_path):
     db = tmp_path / "plain.db"
     assert run(db, "demo").exit_code == 0
@@ -80,6 +88,7 @@ def test_a_plain_file_refuses_erase_in_one_line(tmp_path):
     assert digest(db) == before
 
 
+@SQLITE_ONLY
 def test_bad_erase_arguments_are_one_line(tmp_path):
     db = tmp_path / "chats.db"
     assert run(db, "--erasable", "demo").exit_code == 0
@@ -95,6 +104,7 @@ def test_bad_erase_arguments_are_one_line(tmp_path):
     assert digest(db) == before
 
 
+@SQLITE_ONLY
 def test_a_missing_master_key_is_one_line_and_writes_nothing(tmp_path):
     db = tmp_path / "chats.db"
     assert run(db, "--erasable", "demo").exit_code == 0
@@ -105,6 +115,7 @@ def test_a_missing_master_key_is_one_line_and_writes_nothing(tmp_path):
     assert digest(db) == before
 
 
+@SQLITE_ONLY
 def test_a_failed_erasable_create_leaves_no_key_file(tmp_path):
     db = tmp_path / "chats.db"
     out = run(db, "--erasable", "create", "--title", "x", "--user", "u")  # --user needs --tenant
@@ -112,6 +123,7 @@ def test_a_failed_erasable_create_leaves_no_key_file(tmp_path):
     assert not db.exists() and not Path(f"{db}.key").exists()
 
 
+@SQLITE_ONLY
 def test_copy_erasable_reencrypts_and_records_the_old_last_hash(tmp_path):
     plain, new = tmp_path / "plain.db", tmp_path / "private.db"
     assert run(plain, "demo").exit_code == 0
@@ -131,6 +143,7 @@ def test_copy_erasable_reencrypts_and_records_the_old_last_hash(tmp_path):
     assert "copy DEST --erasable" in run(new, "copy", str(tmp_path / "rows.db")).output
 
 
+@SQLITE_ONLY
 def test_copy_erasable_says_where_the_master_key_is(tmp_path):
     plain, new = tmp_path / "plain.db", tmp_path / "private.db"
     assert run(plain, "demo").exit_code == 0
@@ -145,6 +158,7 @@ def test_erase_help_has_an_example():
     assert "--erasable" in CliRunner().invoke(main, ["--help"]).output
 
 
+@SQLITE_ONLY
 def test_erase_in_a_subprocess(tmp_path):
     db = tmp_path / "chats.db"
     assert run(db, "--erasable", "demo").exit_code == 0
@@ -154,3 +168,30 @@ def test_erase_in_a_subprocess(tmp_path):
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert "erased 1 session(s)" in done.stdout
+
+
+def test_postgres_refuses_erasure_in_one_line_and_writes_nothing(pg_url):
+    """A PostgreSQL log is never erasable: `--erasable create` and `erase`
+    each say so in one line, and nothing is written."""
+    out = run(pg_url, "--erasable", "create", "--title", "x")
+    assert out.exit_code == 1 and out.output.count("\n") == 1 and "SQLite-only" in out.output
+    assert run(pg_url, "create", "--title", "plain").exit_code == 0
+    out = run(pg_url, "erase", "--user", "alice", "--tenant", "acme")
+    assert out.exit_code == 1 and out.output.count("\n") == 1, out.output
+    assert json.loads(run(pg_url, "stats", "--json").output)["events"] == 1
+
+
+def test_copy_erasable_from_postgres_into_a_new_file(pg_url, tmp_path):
+    """A PostgreSQL log re-encrypts into an erasable SQLite file, where
+    `erase` then works; an erasable PostgreSQL DEST is refused in one line."""
+    assert run(pg_url, "demo").exit_code == 0
+    new = tmp_path / "private.db"
+    out = run(pg_url, "copy", str(new), "--erasable", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["source_last_hash"] == json.loads(
+        run(pg_url, "verify", "--json").output)["last_hash"]
+    assert run(new, "erase", "--user", "alice", "--tenant", "acme").exit_code == 0
+    plain = tmp_path / "plain.db"
+    assert run(plain, "demo").exit_code == 0
+    refused = run(plain, "copy", pg_url, "--erasable")
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
-from projections import EventSourcedSessionStore, NewItem
+from projections import NewItem
 from sessionlog.cli import main
 
 
@@ -18,9 +19,11 @@ def ok(db, *args):
     return result.stdout
 
 
-def recorded(tmp_path):
-    db = str(tmp_path / "items.db")
-    with EventSourcedSessionStore(db) as store:
+@pytest.fixture
+def recorded(db, open_store):
+    """A conversation written through the item API (the CLI has no command
+    for items) on the test's --db."""
+    with open_store() as store:
         s = store.get_or_create("user-42/chat-7", title="refund", user_id="u42", tenant_id="acme")
         store.add_items(s.id, [
             NewItem("system", {"role": "system", "content": "be brief"}, "be brief"),
@@ -34,8 +37,8 @@ def recorded(tmp_path):
     return db, str(s.id)
 
 
-def test_show_lists_items_by_role_and_text(tmp_path):
-    db, sid = recorded(tmp_path)
+def test_show_lists_items_by_role_and_text(recorded):
+    db, sid = recorded
     shown = ok(db, "show", sid)
     assert "Key:     user-42/chat-7" in shown
     assert "] system: be brief" in shown and "] tool: lookup: shipped" in shown
@@ -48,19 +51,19 @@ def test_show_lists_items_by_role_and_text(tmp_path):
     assert data["key"] == "user-42/chat-7" and data["state"] == {"lang": "en"}
 
 
-def test_history_shows_items_pops_and_state(tmp_path):
-    db, sid = recorded(tmp_path)
+def test_history_shows_items_pops_and_state(recorded):
+    db, sid = recorded
     history = ok(db, "history", sid)
     for line in ("ItemAdded", "tool: lookup: shipped", "removed the last 1 item(s)",
                  'state: lang="en"', "key 'user-42/chat-7'"):
         assert line in history, line
 
 
-def test_search_finds_item_text_and_forgets_popped_items(tmp_path):
-    db, sid = recorded(tmp_path)
+def test_search_finds_item_text_and_forgets_popped_items(recorded, open_store):
+    db, sid = recorded
     hits = json.loads(ok(db, "search", "shipped", "--json"))
     assert sorted(h["role"] for h in hits) == ["assistant", "tool"]
     assert json.loads(ok(db, "search", "It shipped", "--json")) == []
-    with EventSourcedSessionStore(db) as store:
+    with open_store() as store:
         store.clear(sid)
         assert store.search("shipped") == []

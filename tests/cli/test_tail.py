@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 
 from click.testing import CliRunner
 
@@ -21,8 +20,7 @@ def cli(db, *args):
     return result.output
 
 
-def test_tail_prints_the_last_events_one_per_line(tmp_path):
-    db = tmp_path / "t.db"
+def test_tail_prints_the_last_events_one_per_line(db):
     cli(db, "demo")
     lines = cli(db, "tail", "-n", "3").splitlines()
     assert [line.split("  ")[0] for line in lines] == ["10", "11", "12"]
@@ -37,12 +35,12 @@ def test_tail_help_has_an_example():
     assert "Example" in out and "--follow" in out
 
 
-def test_tail_follow_prints_what_another_process_commits(target):
-    backend = target  # a file or a database: another process cannot see an in-memory log
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "SESSIONLOG_DB": backend}
+def test_tail_follow_prints_what_another_process_commits(db):
+    """Other processes (`sessionlog create` / `add`) commit; the follower
+    prints each event, decrypted on an erasable file."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "SESSIONLOG_DB": db}
     sessionlog = [sys.executable, "-m", "sessionlog"]
-    sid = str(uuid.uuid4())
-    write(env, sid, "created")
+    sid = write(env, "create", "--title", "watched").strip()
     follower = subprocess.Popen([*sessionlog, "tail", "--follow", "-n", "1"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     guard = threading.Timer(120, follower.kill)  # a hung follower fails, never hangs the suite
@@ -51,7 +49,7 @@ def test_tail_follow_prints_what_another_process_commits(target):
         first = follower.stdout.readline()
         assert first.startswith("1  ") and "SessionCreated" in first and "'watched'" in first
         for text in ("one", "two"):
-            write(env, sid, text)
+            write(env, "add", sid, "--role", "user", text)
         lines = [follower.stdout.readline() for _ in range(2)]
         assert [line.split("  ")[0] for line in lines] == ["2", "3"]
         assert lines[0].rstrip().endswith("user: one") and lines[1].rstrip().endswith("user: two")
@@ -61,22 +59,10 @@ def test_tail_follow_prints_what_another_process_commits(target):
         follower.communicate(timeout=30)
 
 
-WRITER = """
-import os, sys, uuid
-from datetime import UTC, datetime
-from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
-sid, what = uuid.UUID(sys.argv[1]), sys.argv[2]
-now = datetime.now(UTC)
-with EventLog(os.environ["SESSIONLOG_DB"]) as log:
-    event = (SessionCreated(sid, "watched", now) if what == "created"
-             else MessageAdded(sid, SessionRole.USER, what, now))
-    log.append(str(sid), [event])
-"""
-
-
-def write(env, sid: str, what: str) -> None:
-    """One append by another process."""
-    subprocess.run([sys.executable, "-c", WRITER, sid, what], env=env, check=True, timeout=60)
+def write(env, *args: str) -> str:
+    """One write by another process; its output."""
+    return subprocess.run([sys.executable, "-m", "sessionlog", *args], env=env, check=True,
+                          timeout=60, capture_output=True, text=True).stdout
 
 
 def test_tail_of_a_schema_without_a_log_says_so_and_creates_nothing(pg_url):
