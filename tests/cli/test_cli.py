@@ -177,7 +177,12 @@ def test_tenant_option_confines_commands(db):
     for args in (["show", theirs], ["add", theirs, "--role", "user", "x"], ["delete", theirs]):
         result = run(db, *args, "--tenant", "acme")
         assert result.exit_code == 1 and f"session {theirs} not found" in result.stderr
+    history = json.loads(ok(db, "history", mine, "--tenant", "acme", "--json"))
+    assert [e["type"] for e in history] == ["SessionCreated"]
+    hidden = run(db, "history", theirs, "--tenant", "acme")
+    assert hidden.exit_code == 1 and f"session {theirs} not found" in hidden.stderr
     ok(db, "delete", theirs, "--tenant", "globex")
+    assert len(json.loads(ok(db, "history", theirs, "--tenant", "globex", "--json"))) == 2
     hidden = run(db, "show", theirs, "--tenant", "acme")
     assert "not found" in hidden.stderr and "deleted" not in hidden.stderr
     assert [s["id"] for s in json.loads(ok(db, "list", "--tenant", "acme", "--json"))] == [mine]
