@@ -61,8 +61,8 @@ def pytest_generate_tests(metafunc):
     for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES)):
         if name in names and _ours(metafunc, name):
             metafunc.parametrize(name, _kinds(metafunc, kinds), indirect=True)
-    if "where" in names and "target" not in names and "backend" not in names:  # open_store & co
-        metafunc.parametrize("where", _kinds(metafunc, BACKENDS), indirect=True)
+    if "opened_on" in names and "target" not in names and "backend" not in names:  # open_store & co
+        metafunc.parametrize("opened_on", _kinds(metafunc, BACKENDS), indirect=True)
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def target(request, tmp_path):
 
 
 @pytest.fixture
-def where(request, tmp_path):
+def opened_on(request, tmp_path):
     """The test's `target` or `backend` if it asks for one, else a database
     of each backend of `pg.BACKENDS`."""
     for name in ("target", "backend"):
@@ -114,14 +114,14 @@ def where(request, tmp_path):
 
 
 @pytest.fixture
-def opener(where):
-    o = Opener(where)
+def opener(opened_on):
+    o = Opener(opened_on)
     yield o
     o.close()
 
 
 @pytest.fixture
-def fresh_store(request, where, tmp_path, opener):
+def fresh_store(request, opened_on, tmp_path, opener):
     """`fresh_store(**kwargs)`: a store on a new, empty database of this
     test's backend each call (a Hypothesis example each): a new file, or a
     new PostgreSQL schema. Closed when the test ends, if still open."""
@@ -129,12 +129,12 @@ def fresh_store(request, where, tmp_path, opener):
 
     def fresh(**kwargs):
         n = next(count)
-        if where.kind == "postgres":
-            new = Target(request.getfixturevalue("pg_cluster").new_schema(), where.kind)
-        elif where.kind == "sqlite-memory":
-            new = where
+        if opened_on.kind == "postgres":
+            new = Target(request.getfixturevalue("pg_cluster").new_schema(), opened_on.kind)
+        elif opened_on.kind == "sqlite-memory":
+            new = opened_on
         else:
-            new = Target(str(tmp_path / f"fresh-{n}.db"), where.kind)
+            new = Target(str(tmp_path / f"fresh-{n}.db"), opened_on.kind)
         o = Opener(new)
         opener.opened.append(o)
         return o.store(**kwargs)
