@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eventlog.log import _INSERT  # noqa: E402  (the design floor runs our SQL)
+from eventlog.appender import INSERT  # noqa: E402  (the design floor runs our SQL)
 from projections import (  # noqa: E402
     EventSourcedSessionStore,
     InMemorySessionStore,
@@ -147,7 +147,7 @@ class Bench:
             "SELECT max(position), max(version) FROM events WHERE stream_id = ?", (sid,)).fetchone()
         data = json.dumps({"content": TEXT, "role": "user", "session_id": sid,
                            "timestamp": "2026-01-01T00:00:00.000000Z"})
-        extra = (None,) * (_INSERT.count("?") - 10)  # columns a later layout adds
+        extra = (None,) * (INSERT.count("?") - 10)  # columns a later layout adds
 
         def run(k: int) -> None:
             nonlocal pos, version
@@ -155,7 +155,7 @@ class Bench:
                 pos, version = pos + 1, version + 1
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("PRAGMA data_version").fetchone()
-                conn.execute(_INSERT, (pos, str(uuid.uuid4()), sid, version, "MessageAdded", data,
+                conn.execute(INSERT, (pos, str(uuid.uuid4()), sid, version, "MessageAdded", data,
                                        '{"source":"api"}', "2026-01-01T00:00:00.000000Z",
                                        "0" * 64, 1, *extra))
                 conn.execute("INSERT INTO items (position, session, item_id, role, data, text, "
@@ -479,7 +479,7 @@ def bare_import_rate(path: str, n: int) -> float:
     Python: decode the JSON line, check the role and parse the timestamp,
     write the canonical event JSON, chain its sha256, insert the event rows."""
     from eventlog.codec import chain_hash, dumps, format_sortable, parse_timestamp
-    from eventlog.log import uuid7
+    from eventlog.ids import uuid7
     with EventSourcedSessionStore(path):
         pass  # the schema
     conn = sqlite3.connect(path, isolation_level=None)
@@ -496,9 +496,9 @@ def bare_import_rate(path: str, n: int) -> float:
                       "timestamp": format_sortable(parse_timestamp(d["timestamp"]))})
         eid = str(uuid7())
         prev = chain_hash(prev, i, eid, sid, i, "MessageAdded", 1, data, "{}", "2026")
-        rows.append((i, eid, sid, i, "MessageAdded", data, "{}", "2026", prev, 1, *(None,) * (_INSERT.count("?") - 10)))
+        rows.append((i, eid, sid, i, "MessageAdded", data, "{}", "2026", prev, 1, *(None,) * (INSERT.count("?") - 10)))
     conn.execute("BEGIN")
-    conn.executemany(_INSERT, rows)
+    conn.executemany(INSERT, rows)
     conn.execute("COMMIT")
     return n / (time.perf_counter() - t)
 
