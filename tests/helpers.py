@@ -20,6 +20,21 @@ def sealer_for(path):
     return Sealer(default_provider(os.fspath(path)))
 
 
+def store_on(where, **kwargs) -> EventSourcedSessionStore:
+    """`EventSourcedSessionStore(where, **kwargs)`, erasable when `where` is
+    the erasable backend (a `pg.Target`; a plain path or URL opens plainly).
+    For tests that reopen a test's `target` by hand, again and again."""
+    if getattr(where, "erasable", False):
+        kwargs.setdefault("erasable", True)
+    return EventSourcedSessionStore(where, **kwargs)
+
+
+def child_args(where) -> list[str]:
+    """The extra arguments that tell a child process (tests/reliability/
+    writer.py and the like) to open `where` as the erasable store it is."""
+    return ["erasable"] if getattr(where, "erasable", False) else []
+
+
 class Opener:
     """Opens stores and logs on one test's backend (a `pg.Target`), again
     and again on the same database (":memory:" gives a new one each time),
@@ -36,9 +51,7 @@ class Opener:
     def store(self, **kwargs) -> EventSourcedSessionStore:
         """`EventSourcedSessionStore(where, **kwargs)`, erasable on the
         erasable backend."""
-        if self.erasable:
-            kwargs.setdefault("erasable", True)
-        store = EventSourcedSessionStore(self.where, **kwargs)
+        store = store_on(self.where, **kwargs)
         self.opened.append(store)
         return store
 

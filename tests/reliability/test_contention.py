@@ -12,26 +12,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import child_args, store_on
 
 from eventlog import StorageError
 from eventlog.backends.connection import _retry
-from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+from projections import SessionMessage, SessionRole
 
 WRITER = str(Path(__file__).with_name("writer.py"))
 
 
 def contend(db: str, per_thread: int) -> None:
-    with EventSourcedSessionStore(db) as store:
+    with store_on(db) as store:
         ids = [str(store.create(f"shared {i}").id) for i in range(3)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [subprocess.Popen([sys.executable, WRITER, "contend", db, f"p{p}", str(per_thread),
-                               ",".join(ids)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               ",".join(ids), *child_args(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env) for p in range(4)]
     for proc in procs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, out + err
         assert "errors: []" in out
-    with EventSourcedSessionStore(db) as store:
+    with store_on(db) as store:
         report = store.verify()
         assert report.ok, report.summary()  # positions gapless, versions contiguous
         seen = []
@@ -83,12 +84,12 @@ def test_busy_retries_are_bounded():
 
 def test_a_writer_that_stays_locked_out_gets_a_clear_error(target):
     path = target
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         session = store.create("x")
         store.catch_up()  # so that opening below has nothing to write
     blocker = hold_the_writer_lock(path)
     try:
-        with EventSourcedSessionStore(path, timeout=0.05) as store:
+        with store_on(path, timeout=0.05) as store:
             with pytest.raises(StorageError, match="stayed locked"):
                 store.add_message(session.id, SessionMessage(SessionRole.USER, "x", datetime.now(UTC)))
             assert store.get(session.id).title == "x"  # reads go on meanwhile
@@ -97,7 +98,7 @@ def test_a_writer_that_stays_locked_out_gets_a_clear_error(target):
             store.add_message(session.id, SessionMessage(SessionRole.USER, "y", datetime.now(UTC)))
     finally:
         blocker.close()
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert [m.content for m in store.get(session.id).messages] == ["y"]
 
 

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from projections import EventSourcedSessionStore
+from helpers import child_args, store_on
 
 WRITER = str(Path(__file__).with_name("writer.py"))
 
@@ -23,7 +22,7 @@ def kill_loop(db: str, kills: int, seed: int) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     for run in range(kills):
         proc = subprocess.Popen([sys.executable, WRITER, "crash", db, str(rng.randrange(1 << 30)),
-                                 str(run)], stdout=subprocess.PIPE, text=True, env=env)
+                                 str(run), *child_args(db)], stdout=subprocess.PIPE, text=True, env=env)
         for _ in range(rng.randrange(1, 60)):  # let it run a random number of writes
             line = proc.stdout.readline()
             if not line:
@@ -39,7 +38,7 @@ def kill_loop(db: str, kills: int, seed: int) -> int:
 
 
 def check(db: str, acked: list[list[str]]) -> None:
-    with EventSourcedSessionStore(db) as store:
+    with store_on(db) as store:
         report = store.verify()
         assert report.ok, report.summary()
         created, messages, deleted = set(), set(), set()

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import store_on
 
 from eventlog.backends.factory import is_url
 from eventlog.backends.postgres import convert
-from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+from projections import SessionMessage, SessionRole
 from sessionlog.cli import main
 
 
 def fill(p):
-    with EventSourcedSessionStore(p) as store:
+    with store_on(p) as store:
         for i in range(3):
             s = store.create_with_user(f"s{i}", "u", "acme")
             store.add_messages(s.id, [SessionMessage(SessionRole.USER, f"m{i}{j}", datetime.now(UTC))
@@ -76,8 +77,12 @@ def tamper(path, *statements):
 
 
 def check(path):
-    with EventSourcedSessionStore(path, catch_up=False) as store:
+    with store_on(path, catch_up=False) as store:
         return store.verify()
+
+
+#: A hand edit of event 6 (a user's message): the assistant said it.
+SAY_ASSISTANT = """replace(data, '"role":"user"', '"role":"assistant"')"""
 
 
 def test_clean_log_verifies(path):
@@ -87,7 +92,8 @@ def test_clean_log_verifies(path):
 
 
 @pytest.mark.parametrize("statements, position, words", [
-    (["UPDATE events SET data = replace(data, 'm10', 'm99') WHERE position = 6"], 6, "hash mismatch"),
+    # Who said it (its text is sealed on the erasable backend; its role is plain everywhere).
+    ([f"UPDATE events SET data = {SAY_ASSISTANT} WHERE position = 6"], 6, "hash mismatch"),
     (["UPDATE events SET metadata = '{\"source\":\"evil\"}' WHERE position = 2"], 2, "hash mismatch"),
     (["DELETE FROM events WHERE position = 5"], 5, "position gap"),
     # Reorder: swap the contents of two rows.
@@ -113,7 +119,7 @@ def test_a_truncated_tail_shows_against_a_kept_last_hash(path):
     kept = check(path)
     assert "only a kept last hash" in kept.summary()
     tamper(path, "DELETE FROM events WHERE position = 12")
-    with EventSourcedSessionStore(path, catch_up=False) as store:
+    with store_on(path, catch_up=False) as store:
         report = store.verify(expect_hash=kept.last_hash)
     assert not report.ok and any("is not in the log" in p.what for p in report.problems)
 
@@ -165,7 +171,7 @@ def test_cli_verify_exit_codes_and_no_traceback(path):
 
 
 def test_a_forged_unreadable_row_is_pointed_at_and_other_reads_still_work(path):
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         first = store.list()[0]
         sid, text = str(first.id), first.messages[0].content
     tamper(path, "INSERT INTO events (position, event_id, stream_id, version, type, data, "
@@ -181,12 +187,12 @@ def test_a_forged_unreadable_row_is_pointed_at_and_other_reads_still_work(path):
     assert found.exit_code == 0 and sid in found.stdout
     added = CliRunner().invoke(main, ["--db", path, "add", sid, "--role", "user", "more"])
     assert added.exit_code == 1 and "position 13" in added.stderr
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert store.log.last_position() == 13
 
 
 def test_verify_reports_the_head_of_the_chain(path):
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         last = list(store.log.read_all())[-1]
         assert store.verify().last_hash == last.hash
     out = CliRunner().invoke(main, ["--db", path, "verify", "--json"])
@@ -200,7 +206,7 @@ def test_verify_reports_the_head_of_the_chain(path):
 @pytest.mark.sqlite_only("FTS5's shadow tables and integrity-check")
 def test_a_damaged_full_text_index_is_reported(file_path, where, words):
     path = file_path
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         store.catch_up()
         assert store.verify().ok
     with sqlite3.connect(path) as conn:
@@ -208,7 +214,7 @@ def test_a_damaged_full_text_index_is_reported(file_path, where, words):
     report = check(path)
     assert not report.ok and "message_search" in report.summary()
     assert words in report.summary()
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         store.rebuild(["search"])
         assert store.verify().ok
 
@@ -229,11 +235,11 @@ def test_only_a_kept_hash_catches_a_rewritten_chain(path):
     kept = check(path).last_hash
     tamper(path)
     conn = raw(path)
-    conn.execute("UPDATE events SET data = replace(data, 'm10', 'm99') WHERE position = 6")
+    conn.execute(f"UPDATE events SET data = {SAY_ASSISTANT} WHERE position = 6")
     rehash_from(conn, 6)
     conn.commit()
     conn.close()
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         store.rebuild()
         store.repair_triggers()
         assert store.verify().ok  # the chain alone cannot tell
@@ -245,14 +251,14 @@ def test_only_a_kept_hash_catches_a_rewritten_chain(path):
 def test_only_a_kept_hash_catches_a_copy_without_its_wal(file_path, tmp_path):
     path = file_path
     copy = tmp_path / "copy.db"
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         store.log.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         sid = store.list()[0].id
         for i in range(3):
             store.add_message(sid, SessionMessage(SessionRole.USER, f"late {i}", datetime.now(UTC)))
         kept = store.verify().last_hash
         copy.write_bytes(Path(path).read_bytes())  # the -wal holds the last 3 writes
-    with EventSourcedSessionStore(copy, catch_up=False) as store:
+    with store_on(copy, catch_up=False) as store:
         assert store.verify().ok and store.log.last_position() == 12
         report = store.verify(expect_hash=kept)
     assert not report.ok and "ends at position 12" in report.summary()
@@ -260,7 +266,7 @@ def test_only_a_kept_hash_catches_a_copy_without_its_wal(file_path, tmp_path):
 
 def test_a_kept_hash_is_found_at_its_position_after_more_writes(path):
     kept = check(path).last_hash
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         store.create("later")
     result = CliRunner().invoke(main, ["--db", path, "verify", "--expect-hash", kept.upper()])
     assert result.exit_code == 0
@@ -278,5 +284,5 @@ def test_a_malformed_kept_hash_is_one_clear_error(path):
 
 
 def check_with(path, **kwargs):
-    with EventSourcedSessionStore(path, catch_up=False) as store:
+    with store_on(path, catch_up=False) as store:
         return store.verify(**kwargs)

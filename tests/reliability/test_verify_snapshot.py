@@ -12,15 +12,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from helpers import child_args, store_on
+
 from eventlog.backends.factory import is_url
-from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+from projections import SessionMessage, SessionRole
 
 WRITER = str(Path(__file__).with_name("writer.py"))
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
 def fill(path, sessions=40, messages=40):
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         for i in range(sessions):
             s = store.create_with_user(f"s{i}", "u", "acme") if i % 2 else store.create(f"s{i}")
             store.add_messages(s.id, [SessionMessage(SessionRole.USER, f"m{i} {j}", datetime.now(UTC))
@@ -41,12 +43,12 @@ def tables(path):
 def test_verify_is_ok_while_another_process_writes(target):
     path = target
     fill(path)
-    writer = subprocess.Popen([sys.executable, WRITER, "crash", path, "7", "1"],
+    writer = subprocess.Popen([sys.executable, WRITER, "crash", path, "7", "1", *child_args(path)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         assert writer.stdout.readline()  # the writer is writing
         grew = 0
-        with EventSourcedSessionStore(path, catch_up=False) as store:
+        with store_on(path, catch_up=False) as store:
             for _ in range(4):
                 before = store.log.last_position()
                 report = store.verify(progress=lambda n: writer.stdout.readline())
@@ -62,7 +64,7 @@ def test_verify_writes_nothing_to_the_file(target):
     path = target
     fill(path, 5, 5)
     before = tables(path)
-    with EventSourcedSessionStore(path, catch_up=False) as store:
+    with store_on(path, catch_up=False) as store:
         seen = []
 
         def look(n):
@@ -77,10 +79,10 @@ def test_a_killed_verify_leaves_nothing_behind(target):
     fill(path, 20, 20)
     before = tables(path)
     code = ("import sys; from projections import EventSourcedSessionStore as S, verify\n"
-            "s = S(sys.argv[1], catch_up=False)\n"
+            "s = S(sys.argv[1], catch_up=False, erasable=sys.argv[-1] == 'erasable')\n"
             "def step(n):\n    print('step', flush=True); sys.stdin.readline()\n"
             "s.verify(progress=step)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, path], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", code, path, *child_args(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=ENV)
     steps = 0
     while proc.stdout.readline() == "step\n":  # verify is paused mid-way
@@ -93,5 +95,5 @@ def test_a_killed_verify_leaves_nothing_behind(target):
     proc.wait()
     assert steps
     assert tables(path) == before
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert store.verify().ok

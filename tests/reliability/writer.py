@@ -1,7 +1,10 @@
 """A writer process for the crash and contention tests.
 
-    python writer.py crash DB SEED RUN      # random create/add/delete forever
-    python writer.py contend DB TAG N IDS   # 2 threads, N messages each, round robin
+    python writer.py crash DB SEED RUN [erasable]      # random create/add/delete forever
+    python writer.py contend DB TAG N IDS [erasable]   # 2 threads, N messages each, round robin
+
+`erasable` (from `helpers.child_args`): DB is an erasable store; it is
+opened as one (personal fields sealed with its master key).
 
 Prints one line per write that returned (flushed), so the parent knows
 exactly which writes were acknowledged.
@@ -17,9 +20,9 @@ from datetime import UTC, datetime
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
 
-def crash(db: str, seed: int, run: int) -> None:
+def crash(db: str, seed: int, run: int, erasable: bool = False) -> None:
     rng = random.Random(seed)
-    store = EventSourcedSessionStore(db)
+    store = EventSourcedSessionStore(db, erasable=erasable)
     live = [s.id for s in store.list()]
     i = 0
     while True:
@@ -39,8 +42,8 @@ def crash(db: str, seed: int, run: int) -> None:
         i += 1
 
 
-def contend(db: str, tag: str, n: int, ids: list[str]) -> None:
-    store = EventSourcedSessionStore(db, timeout=60)
+def contend(db: str, tag: str, n: int, ids: list[str], erasable: bool = False) -> None:
+    store = EventSourcedSessionStore(db, timeout=60, erasable=erasable)
     errors = []
 
     def work(thread: int) -> None:
@@ -63,7 +66,8 @@ def contend(db: str, tag: str, n: int, ids: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    erasable = sys.argv[-1] == "erasable"
     if sys.argv[1] == "crash":
-        crash(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        crash(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), erasable)
     else:
-        contend(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split(","))
+        contend(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5].split(","), erasable)
