@@ -10,12 +10,14 @@ from .codec import (
 from .errors import (
     ChainBrokenError,
     ConcurrencyError,
+    DestinationNotEmptyError,
     DuplicateEventError,
     EventDecodeError,
     EventLogError,
     LayoutError,
     ReadOnlyError,
     SealedFileError,
+    SessionlogError,
     StorageError,
 )
 from .events import (
@@ -38,6 +40,7 @@ from .recorded import RecordedEvent
 __all__ = [
     "ChainBrokenError",
     "ConcurrencyError",
+    "DestinationNotEmptyError",
     "DuplicateEventError",
     "EventDecodeError",
     "EventLog",
@@ -55,6 +58,7 @@ __all__ = [
     "SessionCreated",
     "SessionDeleted",
     "SessionRole",
+    "SessionlogError",
     "StateChanged",
     "StorageError",
     "SubjectErased",

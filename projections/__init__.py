@@ -1,8 +1,11 @@
 """Session views folded from the event log, behind the SessionStore contract."""
 
+from .erasure.erase import Erasure
 from .errors import (
     DuplicateKeyError,
     ErasureError,
+    ImportConflictError,
+    ImportFileError,
     MasterKeyError,
     ProjectionError,
     SessionDeletedError,
@@ -28,16 +31,24 @@ from .serde import (
     session_to_json,
 )
 from .stores.eventsourced import EventSourcedSessionStore
-from .stores.memory import InMemorySessionStore, SessionStore
+from .stores.memory import InMemorySessionStore
+from .stores.protocol import FullSessionStore, SessionStore
 from .stores.tenancy import TenantSessionStore
+from .stores.unit import BulkWrite
 from .verify import Problem, VerifyReport, verify
 from .views.search import SearchHit, SearchProjection
-from .views.sessions import SessionsProjection, TenantIndexProjection
+from .views.sessions import SessionsProjection
+from .views.tenants import TenantIndexProjection
 
 __all__ = [
+    "BulkWrite",
     "DuplicateKeyError",
+    "Erasure",
     "ErasureError",
     "EventSourcedSessionStore",
+    "FullSessionStore",
+    "ImportConflictError",
+    "ImportFileError",
     "InMemorySessionStore",
     "MasterKeyError",
     "NewItem",

@@ -11,10 +11,10 @@ def test_eventlog_all():
         "ConcurrencyError",
     }
     assert eventlog.__all__ == [
-        "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "EventDecodeError",
-        "EventLog", "EventLogError", "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded",
+        "ChainBrokenError", "ConcurrencyError", "DestinationNotEmptyError", "DuplicateEventError",
+        "EventDecodeError", "EventLog", "EventLogError", "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded",
         "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SealedFileError",
-        "SessionCleared", "SessionCreated", "SessionDeleted", "SessionRole", "StateChanged",
+        "SessionCleared", "SessionCreated", "SessionDeleted", "SessionRole", "SessionlogError", "StateChanged",
         "StorageError", "SubjectErased", "decode_event", "encode_event", "format_timestamp", "parse_timestamp", "state_stream",
         "stream_of",
     ]
@@ -42,16 +42,17 @@ def test_sessionlog_all():
     import sessionlog
     assert sessionlog.__all__ == sorted(sessionlog.__all__)
     assert sessionlog.__all__ == [
-        "ChainBrokenError", "ConcurrencyError", "DuplicateEventError", "DuplicateKeyError",
+        "BulkWrite", "ChainBrokenError", "ConcurrencyError", "DestinationNotEmptyError",
+        "DuplicateEventError", "DuplicateKeyError", "Erasure",
         "ErasureError", "EventDecodeError", "EventLog", "EventLogError",
-        "EventSourcedSessionStore", "ImportConflictError", "ImportFileError", "ImportSummary",
+        "EventSourcedSessionStore", "FullSessionStore", "ImportConflictError", "ImportFileError", "ImportSummary",
         "InMemorySessionStore", "ItemAdded", "ItemsRemoved", "LayoutError", "MasterKeyError",
         "MessageAdded", "NewItem", "Problem", "Projection", "ProjectionError", "ProjectionRunner",
         "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SealedFileError",
         "SearchHit", "SearchProjection", "Session", "SessionCleared", "SessionCreated",
         "SessionDeleted", "SessionDeletedError", "SessionItem", "SessionMessage",
         "SessionNotFoundError", "SessionNotYetError", "SessionRole", "SessionStore",
-        "SessionSummary", "SessionsProjection", "StaleViewWarning", "StateChanged", "StorageError",
+        "SessionSummary", "SessionlogError", "SessionsProjection", "StaleViewWarning", "StateChanged", "StorageError",
         "SubjectErased", "TenantIndexProjection", "TenantSessionStore", "VerifyReport",
         "decode_event", "encode_event", "export_sessions", "fold", "fold_all",
         "format_session_context", "format_timestamp", "import_sessions", "parse_timestamp",
@@ -72,3 +73,17 @@ def test_importing_sessionlog_does_not_load_the_cli():
     code = "import sys, sessionlog; print('sessionlog.cli' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_one_error_root_for_the_whole_library():
+    """Every error class of the three packages is a SessionlogError; EventLogError is the
+    same class (old `except EventLogError` catches what it did); tampering is no OSError."""
+    import sessionlog
+    errors = [getattr(sessionlog, n) for n in sessionlog.__all__
+              if isinstance(getattr(sessionlog, n), type) and n.endswith("Error")]
+    assert len(errors) >= 15
+    for cls in errors:
+        assert issubclass(cls, sessionlog.SessionlogError), cls
+    assert sessionlog.EventLogError is sessionlog.SessionlogError
+    assert not issubclass(sessionlog.ChainBrokenError, OSError)
+    assert issubclass(sessionlog.SessionNotFoundError, LookupError)

@@ -38,7 +38,6 @@ from ..models import (
 )
 from .cache import copy_session
 from .protocol import FullSessionStore, SessionId, TenantedSessionStore
-from .protocol import SessionStore as SessionStore  # where it was before `protocol`
 from .tenancy import TenantSessionStore
 
 

@@ -23,7 +23,6 @@ from eventlog.backends.dialect import Db
 from eventlog.codec import dumps
 
 from ..fold import apply_delta
-from .tenants import TenantIndexProjection as TenantIndexProjection  # its home before tenants.py
 
 
 def key_scope(tenant_id: str | None, key: str | None) -> str | None:
