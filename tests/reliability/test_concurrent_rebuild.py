@@ -14,23 +14,24 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from helpers import child_args, store_on
 
 from eventlog.backends.factory import is_url
-from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+from projections import SessionMessage, SessionRole
 from sessionlog.cli import main
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 # A rebuild in another process that stops after its first batch until told to go on.
 PAUSED = (
     "import sys\nfrom projections import EventSourcedSessionStore as S\n"
-    "s = S(sys.argv[1])\n"
+    "s = S(sys.argv[1], erasable=sys.argv[-1] == 'erasable')\n"
     "def step(n):\n    print('paused', flush=True); sys.stdin.readline()\n"
     "print('rebuilt', s.rebuild(progress=step, batch_size=100), flush=True)\n"
 )
 
 
 def fill(p):
-    with EventSourcedSessionStore(p) as store:
+    with store_on(p) as store:
         for i in range(10):
             s = store.create_with_user(f"s{i}", "u", "acme")
             store.add_messages(s.id, [SessionMessage(SessionRole.USER, f"word{i} {j} " * 20,
@@ -40,12 +41,13 @@ def fill(p):
 
 @pytest.fixture
 def path(target):
-    """310 events in a SQLite file or a PostgreSQL schema."""
+    """310 events in a SQLite file (plain or erasable) or a PostgreSQL schema."""
     return fill(target)
 
 
 def paused_rebuild(path):
-    proc = subprocess.Popen([sys.executable, "-c", PAUSED, path], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED, path, *child_args(path)],
+                            stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     assert proc.stdout.readline() == "paused\n", proc.stderr.read()
     return proc
@@ -74,13 +76,13 @@ def test_a_rebuild_and_a_verify_beside_a_running_rebuild_all_succeed(path):
     other = paused_rebuild(path)
     theirs = leftovers(path)
     assert theirs
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert store.rebuild() == 310
         assert store.verify().ok
     assert set(theirs) <= set(leftovers(path))  # the live build's tables were left alone
     assert "rebuilt 310" in finish(other)
     assert leftovers(path) == []
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert store.verify().ok
 
 
@@ -100,7 +102,7 @@ def test_stats_shows_a_running_build_and_a_killed_ones_tables_go_on_open(path):
 @pytest.mark.sqlite_only("file size after a WAL checkpoint")
 def test_compact_gives_a_failed_rebuilds_space_back(tmp_path):
     path = fill(str(tmp_path / "r.db"))
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         size = store.log.file_bytes()
     other = paused_rebuild(path)
     other.send_signal(signal.SIGKILL)
@@ -112,6 +114,6 @@ def test_compact_gives_a_failed_rebuilds_space_back(tmp_path):
     result = CliRunner().invoke(main, ["--db", path, "compact"])
     assert result.exit_code == 0, result.output
     assert "dropped" in result.stdout and leftovers(path) == []
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert store.log.file_bytes() < grown
         assert store.verify().ok

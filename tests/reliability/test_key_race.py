@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from projections import EventSourcedSessionStore
+from helpers import child_args, store_on
 
 KEY, TENANT, PROCESSES, THREADS, ITEMS = "user-42/chat-7", "acme", 4, 2, 10
 
@@ -17,7 +17,7 @@ CHILD = """
 import sys, threading, time
 from projections import EventSourcedSessionStore, NewItem
 db, tag, start, threads, items = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-store = EventSourcedSessionStore(db)
+store = EventSourcedSessionStore(db, erasable=sys.argv[-1] == 'erasable')
 while time.time() < start:  # line the processes up, so the first calls collide
     time.sleep(0.001)
 out = threading.Lock()
@@ -34,19 +34,19 @@ for t in ts: t.join()
 """.replace("KEY", repr(KEY)).replace("TENANT", repr(TENANT))
 
 
-def test_racing_get_or_create_makes_one_session_and_loses_nothing(tmp_path):
-    db = str(tmp_path / "race.db")
-    EventSourcedSessionStore(db).close()
+def test_racing_get_or_create_makes_one_session_and_loses_nothing(target):
+    db = target
+    store_on(db).close()
     start = time.time() + 2.0
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, db, f"p{p}", str(start), str(THREADS),
-                               str(ITEMS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               str(ITEMS), *child_args(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for p in range(PROCESSES)]
     seen = set()
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         seen.update(out.split())
-    with EventSourcedSessionStore(db) as store:
+    with store_on(db) as store:
         summaries = store.list_summaries(tenant_id=TENANT)
         assert len(summaries) == 1 and seen == {str(summaries[0].id)}
         session = store.get_by_key(KEY, TENANT)

@@ -8,6 +8,9 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
+import pytest
+from helpers import store_on
+
 import eventlog.backends.connection
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
@@ -16,11 +19,11 @@ def msg(text: str) -> SessionMessage:
     return SessionMessage(SessionRole.USER, text, datetime.now(UTC))
 
 
-def test_a_long_read_transaction_does_not_delay_a_write_on_another_thread(tmp_path):
+def test_a_long_read_transaction_does_not_delay_a_write_on_another_thread(target):
     """A thread inside snapshot() keeps its view while another thread's
     add_message on the same store object commits (ordering by events; the
     wait is only a guard against a deadlock)."""
-    with EventSourcedSessionStore(tmp_path / "s.db") as store:
+    with store_on(target) as store:
         sid = store.create("t").id
         store.add_message(sid, msg("before"))
         reading, release, wrote = threading.Event(), threading.Event(), threading.Event()
@@ -52,6 +55,7 @@ def test_a_long_read_transaction_does_not_delay_a_write_on_another_thread(tmp_pa
         assert [m.content for m in store.get(sid).messages] == ["before", "during"]
 
 
+@pytest.mark.sqlite_only("SQLite's -wal file and its journal_size_limit")
 def test_the_wal_shrinks_back_after_a_long_reader_lets_go(tmp_path, monkeypatch):
     """A write loop beside a reader that pins an old snapshot grows the WAL;
     once the reader is done, further writes cut it back to the limit."""
