@@ -15,6 +15,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.sqlite_only("a SQLite file and its -wal on a full tmpfs")
+
 SCENARIO = textwrap.dedent("""
     import json, os, sqlite3, sys
     from datetime import UTC, datetime

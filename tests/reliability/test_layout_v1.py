@@ -16,6 +16,8 @@ import pytest
 from eventlog import EventLog, MessageAdded, SessionRole
 from projections import EventSourcedSessionStore, SessionMessage, fold_all
 
+pytestmark = pytest.mark.sqlite_only('a SQLite file the previous release made (tests/fixtures/v1.db)')
+
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "v1.db"
 RETRIED = [uuid.UUID(int=0xABC), uuid.UUID(int=0xABD)]  # the event_ids the fixture used
 

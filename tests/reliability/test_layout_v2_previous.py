@@ -14,6 +14,8 @@ import pytest
 
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
+pytestmark = pytest.mark.sqlite_only('a SQLite file an earlier release made (tests/fixtures/v2_before_derived.db)')
+
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "v2_before_derived.db"
 #: What the 86950c7 code's verify and list() gave on the fixture.
 LAST_HASH = "287ae2df6d10b8fa62a609be0fdab8addfe30b6625c0c37336c588d9215dc025"

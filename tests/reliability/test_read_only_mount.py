@@ -21,6 +21,8 @@ import pytest
 
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
+pytestmark = pytest.mark.sqlite_only('a SQLite file on a read-only mount, where its -shm cannot be made')
+
 SCENARIO = textwrap.dedent("""
     import json, sys
     from click.testing import CliRunner

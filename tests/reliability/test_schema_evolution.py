@@ -9,8 +9,12 @@ import sqlite3
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from eventlog.codec import GENESIS_HASH, chain_hash
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+
+pytestmark = pytest.mark.sqlite_only("a SQLite file as release 0 wrote it (layout 0), made by hand")
 
 SID = "6f0b8f52-0c55-4d2a-9d0e-3c3b1a1f0001"
 V0_ROWS = [  # (type, data) as release 0 wrote them: a message's text under "text"
