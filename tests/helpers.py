@@ -35,6 +35,58 @@ def child_args(where) -> list[str]:
     return ["erasable"] if getattr(where, "erasable", False) else []
 
 
+class _Qmark:
+    """A psycopg connection taking `?` placeholders, as a hand edit uses it."""
+
+    def __init__(self, url) -> None:
+        import psycopg
+
+        self.raw = psycopg.connect(url)
+
+    def execute(self, sql, params=()):
+        from eventlog.backends.postgres import convert
+
+        return self.raw.execute(convert(sql), params)
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *rest) -> None:
+        if kind is None:
+            self.commit()
+        self.close()
+
+
+def raw_connection(where):
+    """A connection of another program to a test's database (a hand edit):
+    sqlite3's, or psycopg's taking `?` placeholders too. As a context manager
+    it commits; close it yourself."""
+    import sqlite3
+
+    from eventlog.backends.factory import is_url
+
+    return _Qmark(where) if is_url(where) else sqlite3.connect(where)
+
+
+def drop_trigger(conn, where, name: str) -> None:
+    """DROP TRIGGER `name` (of `events`) in either dialect."""
+    from eventlog.backends.factory import is_url
+
+    conn.execute(f"DROP TRIGGER {name} ON events" if is_url(where) else f"DROP TRIGGER {name}")
+
+
+def db_args(where) -> list[str]:
+    """The CLI's leading arguments for a test's database: `--db where`, and
+    `--erasable` on the erasable backend (a new erasable file needs it)."""
+    return ["--db", where, *(["--erasable"] if getattr(where, "erasable", False) else [])]
+
+
 class Opener:
     """Opens stores and logs on one test's backend (a `pg.Target`), again
     and again on the same database (":memory:" gives a new one each time),

@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from helpers import db_args, raw_connection
 
 from eventlog import StorageError
 from projections import EventSourcedSessionStore
@@ -17,13 +18,21 @@ from sessionlog.cli import main
 
 @pytest.fixture
 def path(tmp_path):
+    """The demo sessions in a SQLite file."""
     p = str(tmp_path / "d.db")
     assert run(p, "demo").exit_code == 0
     return p
 
 
+@pytest.fixture
+def demo(target):
+    """The demo sessions in a SQLite file (plain or erasable) or a PostgreSQL schema."""
+    assert run(target, "demo").exit_code == 0
+    return target
+
+
 def run(path, *args):
-    return CliRunner().invoke(main, ["--db", path, *args])
+    return CliRunner().invoke(main, [*db_args(path), *args])
 
 
 def damage(path, table):
@@ -38,6 +47,7 @@ def damage(path, table):
         f.write(b"\xff" * 200)
 
 
+@pytest.mark.sqlite_only("a damaged page of the file")
 def test_reads_of_a_damaged_page_are_one_line(path):
     damage(path, "items")
     for args in (["list"], ["export"], ["verify"]):
@@ -50,6 +60,7 @@ def test_reads_of_a_damaged_page_are_one_line(path):
 
 
 @pytest.mark.parametrize("args", [["create", "--title", "x"], ["create", "--title", "y", "--user", "u", "--tenant", "t"]])
+@pytest.mark.sqlite_only("a damaged page of the file")
 def test_writes_refuse_a_file_with_damaged_pages(path, args):
     with sqlite3.connect(path) as conn:
         events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -60,14 +71,16 @@ def test_writes_refuse_a_file_with_damaged_pages(path, args):
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == events
 
 
+@pytest.mark.sqlite_only("a damaged page of the file")
 def test_the_library_refuses_too(path):
     damage(path, "tenant_sessions")
     with pytest.raises(StorageError, match="damaged pages"):
         EventSourcedSessionStore(path).create("x")
 
 
-def test_a_rolled_back_checkpoint_is_recovered_by_rebuild(path):
-    with sqlite3.connect(path) as conn:
+def test_a_rolled_back_checkpoint_is_recovered_by_rebuild(demo):
+    path = demo
+    with raw_connection(path) as conn:
         # Inline checkpoints are derived from the log (projection_derived):
         # rolling one back means making it explicit too.
         conn.execute("DELETE FROM projection_derived")

@@ -7,13 +7,16 @@ import json
 import os
 import threading
 
+import pytest
 from click.testing import CliRunner
+from helpers import store_on
 
 from projections import EventSourcedSessionStore
 from projections.transfer import export_sessions
 from sessionlog.cli import main
 
 
+@pytest.mark.sqlite_only("the output file's safety, not the store's: a SQLite file is the source")
 def test_export_never_writes_through_a_planted_symlink(tmp_path):
     db = str(tmp_path / "x.db")
     with EventSourcedSessionStore(db) as store:
@@ -29,6 +32,7 @@ def test_export_never_writes_through_a_planted_symlink(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.jsonl", "out.jsonl.partial", "victim.txt", "x.db"]
 
 
+@pytest.mark.sqlite_only("the output file's mode, not the store's: a SQLite file is the source")
 def test_export_output_gets_the_usual_permissions(tmp_path):
     db = str(tmp_path / "x.db")
     with EventSourcedSessionStore(db) as store:
@@ -40,15 +44,15 @@ def test_export_output_gets_the_usual_permissions(tmp_path):
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_export_is_one_snapshot_while_sessions_are_deleted_and_created(tmp_path):
-    db = str(tmp_path / "x.db")
-    with EventSourcedSessionStore(db) as store:
+def test_export_is_one_snapshot_while_sessions_are_deleted_and_created(target):
+    db = target
+    with store_on(db) as store:
         ids = [str(store.create(f"s{i}").id) for i in range(5)]
         lines = export_sessions(store, page=2)
         first = json.loads(next(lines))["id"]
 
         def meddle():  # another writer, as another process would be
-            with EventSourcedSessionStore(db) as other:
+            with store_on(db) as other:
                 for sid in ids:
                     other.delete(sid)
                 other.create("late")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from helpers import store_on
 
 from eventlog import ReadOnlyError, StorageError
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
@@ -20,9 +21,10 @@ def msg(text):
 
 
 @pytest.fixture
-def filled(tmp_path):
-    path = str(tmp_path / "s.db")
-    with EventSourcedSessionStore(path) as store:
+def filled(target):
+    """A SQLite file (plain or erasable: the tests using it say `sqlite_only`)."""
+    path = target
+    with store_on(path) as store:
         s = store.create("kept")
         store.add_message(s.id, msg("kept too"))
         store.catch_up()
@@ -30,12 +32,13 @@ def filled(tmp_path):
     return path, expected
 
 
+@pytest.mark.sqlite_only("an immutable database file (chattr +i)")
 def test_a_read_only_file_reads_and_refuses_writes_clearly(filled):
     path, expected = filled
     if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", path]).returncode:
         pytest.skip("this filesystem cannot make a file immutable (chattr +i)")
     try:
-        with EventSourcedSessionStore(path) as store:
+        with store_on(path) as store:
             assert store.get(expected.id) == expected
             with pytest.raises(ReadOnlyError, match="read-only; nothing was written"):
                 store.add_message(expected.id, msg("lost?"))
@@ -48,10 +51,11 @@ def test_a_read_only_file_reads_and_refuses_writes_clearly(filled):
         assert listed.exit_code == 0 and "kept" in listed.stdout
     finally:
         subprocess.run(["chattr", "-i", path], check=True)
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         assert store.get(expected.id) == expected and store.verify().ok
 
 
+@pytest.mark.sqlite_only("a file path whose directory is missing")
 def test_a_missing_directory_is_one_clear_line(tmp_path):
     missing = tmp_path / "no" / "such" / "dir" / "s.db"
     with pytest.raises(StorageError, match="does not exist"):
@@ -62,9 +66,10 @@ def test_a_missing_directory_is_one_clear_line(tmp_path):
     assert not missing.parent.exists()
 
 
+@pytest.mark.sqlite_only("SQLite's page quota (PRAGMA max_page_count) as the full disk")
 def test_a_full_disk_is_one_clear_error_and_loses_nothing(filled):
     path, expected = filled
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         conn = store.log.connection
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages + 3}")  # SQLite's own quota
@@ -77,7 +82,7 @@ def test_a_full_disk_is_one_clear_error_and_loses_nothing(filled):
         with pytest.raises(StorageError, match="full"):
             store.add_messages(expected.id, [msg("y" * 3000), msg("z" * 3000)])
         assert store.log.last_position() == before
-    with EventSourcedSessionStore(path) as store:
+    with store_on(path) as store:
         contents = [m.content for m in store.get(expected.id).messages]
         assert contents == ["kept too", *returned]
         assert store.verify().ok

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import store_on
+from helpers import drop_trigger, raw_connection, store_on
 
-from eventlog.backends.factory import is_url
-from eventlog.backends.postgres import convert
 from projections import SessionMessage, SessionRole
 from sessionlog.cli import main
 
@@ -40,31 +38,14 @@ def file_path(tmp_path):
     return fill(str(tmp_path / "v.db"))
 
 
-class _Qmark:
-    """A psycopg connection taking `?` placeholders, as a hand edit uses it."""
-
-    def __init__(self, url):
-        import psycopg
-        self.raw = psycopg.connect(url)
-
-    def execute(self, sql, params=()):
-        return self.raw.execute(convert(sql), params)
-
-    def commit(self):
-        self.raw.commit()
-
-    def close(self):
-        self.raw.close()
-
-
 def raw(path):
     """A connection of another program to the store's database (a hand edit)."""
-    return _Qmark(path) if is_url(path) else sqlite3.connect(path)
+    return raw_connection(path)
 
 
 def drop_triggers(conn, path):
     for name in ("events_no_update", "events_no_delete"):
-        conn.execute(f"DROP TRIGGER {name} ON events" if is_url(path) else f"DROP TRIGGER {name}")
+        drop_trigger(conn, path, name)
 
 
 def tamper(path, *statements):
