@@ -21,7 +21,7 @@ from typing import Any
 from . import chain, lean
 from .backends.base import Backend
 from .checks import uuid_from_int
-from .codec import GENESIS_HASH, SCHEMA_VERSION, _string, dumps
+from .codec import GENESIS_HASH, SCHEMA_VERSION, dumps, json_string
 from .errors import ChainBrokenError, ConcurrencyError, DuplicateEventError
 from .events import EVENT_TYPES, Event, ScopeStateChanged, SubjectErased, stream_of
 from .ids import uuid7_int
@@ -48,7 +48,7 @@ _TAIL_ARGS = (chain.BROKEN, chain.BROKEN, chain.INTACT)
 # the backend's `versions_sql`).
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?"
 
-_QUOTED = {name: _string(name) for name in EVENT_TYPES}
+_QUOTED = {name: json_string(name) for name in EVENT_TYPES}
 _TOKENS = itertools.count(1)
 
 #: Planned appends: (stream_id, encoded events, expected_version) each.
@@ -257,7 +257,7 @@ class Appender:
             current = written.get(stream_id, versions[stream_id])
             if expected is not None and expected != current:
                 raise ConcurrencyError(stream_id, expected, current)
-            stream_q = _string(stream_id)
+            stream_q = json_string(stream_id)
             for type_name, data, data_text in encoded:
                 pos += 1
                 current += 1
@@ -267,7 +267,7 @@ class Appender:
                 else:
                     n = uuid7_int(ns)
                     eid, event_id = lean.uuid_text(n), uuid_from_int(n)
-                type_q = _QUOTED.get(type_name) or _string(type_name)
+                type_q = _QUOTED.get(type_name) or json_string(type_name)
                 prev_hash = lean.chain_hash(prev_hash, pos, eid, stream_q, current, type_q,
                                             data_text, meta_q, now)
                 rows.append((pos, eid, stream_id, current, type_name, data_text, meta_text, now,
@@ -321,7 +321,7 @@ class Appender:
         if entry is None:
             meta = {"source": "api", **(metadata or {})}
             text = dumps(meta)
-            entry = (meta, text, _string(text))
+            entry = (meta, text, json_string(text))
             if key is not None:
                 if len(self._meta_cache) > 256:
                     self._meta_cache.clear()

@@ -149,7 +149,7 @@ _canonical = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False,
     allow_nan=False, check_circular=False,
 )
-_string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (C)
+json_string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (C)
 
 
 def dumps(obj: Any) -> str:
@@ -243,9 +243,9 @@ def chain_hash(
         # The compact JSON array of the columns, written out (as json.dumps
         # would, non-ASCII kept) without building an encoder per row.
         payload = (
-            f"[{position},{_string(event_id)},{_string(stream_id)},{version},"
-            f"{_string(type_name)},{sv}{_string(data)},{_string(metadata)},"
-            f"{_string(recorded_at)}]"
+            f"[{position},{json_string(event_id)},{json_string(stream_id)},{version},"
+            f"{json_string(type_name)},{sv}{json_string(data)},{json_string(metadata)},"
+            f"{json_string(recorded_at)}]"
         ).encode()
     except UnicodeEncodeError as e:
         raise ValueError(

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from .checks import uuid_from_int
-from .codec import SCHEMA_VERSION, _string, converter, dumps, format_sortable
+from .codec import SCHEMA_VERSION, converter, dumps, format_sortable, json_string
 from .events import EVENT_TYPES
 
 #: (data dict, canonical JSON text) of one event.
@@ -124,7 +124,7 @@ def make_encoder(cls: type) -> Encoder:
     lines.append(f"    t = {' + '.join(parts)}")
     lines.append("    return d, '{' + t[1:] + '}'")
     source = "\n".join(lines)
-    namespace: dict[str, Any] = {"_s": _string, "_dumps": dumps, "_time": sortable}
+    namespace: dict[str, Any] = {"_s": json_string, "_dumps": dumps, "_time": sortable}
     exec(compile(source, f"<lean encoder of {cls.__name__}>", "exec"), namespace)
     fn: Encoder = namespace["encode"]
     if fn(probe) != _reference(probe):
@@ -155,7 +155,7 @@ def chain_hash(prev_hash: str, position: int, event_id: str, stream_q: str, vers
                type_q: str, data: str, metadata_q: str, recorded_at: str) -> str:
     """`codec.chain_hash` of a current-schema row, from pre-quoted parts:
     `stream_q`, `type_q` and `metadata_q` are the JSON string literals of
-    the stream id, type name and metadata text (`codec._string`), computed
+    the stream id, type name and metadata text (`codec.json_string`), computed
     once per append; `event_id` (canonical UUID text) and `recorded_at`
     (`format_sortable`) need no escaping.
 
@@ -165,7 +165,7 @@ def chain_hash(prev_hash: str, position: int, event_id: str, stream_q: str, vers
     try:
         payload = (
             f"{prev_hash}[{position},\"{event_id}\",{stream_q},{version},{type_q},"
-            f"{SCHEMA_VERSION},{_string(data)},{metadata_q},\"{recorded_at}\"]"
+            f"{SCHEMA_VERSION},{json_string(data)},{metadata_q},\"{recorded_at}\"]"
         ).encode()
     except UnicodeEncodeError as e:
         raise ValueError(

@@ -79,7 +79,7 @@ def connect(path: str, synchronous: str = "normal",
             if not is_memory(path):
                 mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode != "wal":
-                    _retry(lambda: conn.execute("PRAGMA journal_mode = WAL"), timeout)
+                    retry(lambda: conn.execute("PRAGMA journal_mode = WAL"), timeout)
                 conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         except sqlite3.Error as e:
@@ -140,7 +140,7 @@ def read_only_uri(path: str, error: sqlite3.Error) -> str | None:
     return f"{base}?immutable=1"
 
 
-def _retry(fn, timeout: float, attempts: int = 5):
+def retry(fn, timeout: float, attempts: int = 5):
     """Run `fn`, retrying a bounded number of times while the database is busy
     (on top of SQLite's own busy timeout)."""
     for attempt in range(attempts):

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from ..errors import EventLogError, StorageError
 from . import schema
 from .base import Backend
-from .connection import _retry, connect, connect_reader, is_memory, translate
+from .connection import connect, connect_reader, is_memory, retry, translate
 from .dialect import SQLITE
 from .pool import ReaderPool
 
@@ -162,7 +162,7 @@ class SqliteBackend:
         with self.lock:
             if not self._pages_checked:
                 self._check_pages()
-            _retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
+            retry(lambda: self.conn.execute("BEGIN IMMEDIATE"), self.timeout)
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
@@ -284,7 +284,7 @@ class SqliteBackend:
         with self.lock:
             try:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                _retry(lambda: self.conn.execute("VACUUM"), self.timeout)
+                retry(lambda: self.conn.execute("VACUUM"), self.timeout)
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as e:
                 raise translate(e, self.path) from e

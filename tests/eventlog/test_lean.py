@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from strategies import events, texts, timestamps
 
 from eventlog import encode_event, lean
-from eventlog.codec import _string, chain_hash, dumps, format_sortable
+from eventlog.codec import chain_hash, dumps, format_sortable, json_string
 from eventlog.events import EVENT_TYPES
 
 
@@ -44,8 +44,8 @@ uuid_texts = st.uuids().map(str)
 def test_lean_chain_hash_equals_the_reference(prev, pos, eid, stream, version, type_name, data,
                                               meta, moment):
     at = format_sortable(moment)
-    assert lean.chain_hash(prev, pos, eid, _string(stream), version, _string(type_name), data,
-                           _string(meta), at) == chain_hash(
+    assert lean.chain_hash(prev, pos, eid, json_string(stream), version, json_string(type_name), data,
+                           json_string(meta), at) == chain_hash(
         prev, pos, eid, stream, version, type_name, 1, data, meta, at)
 
 

@@ -15,7 +15,7 @@ import pytest
 from helpers import child_args, store_on
 
 from eventlog import StorageError
-from eventlog.backends.connection import _retry
+from eventlog.backends.connection import retry
 from projections import SessionMessage, SessionRole
 
 WRITER = str(Path(__file__).with_name("writer.py"))
@@ -70,14 +70,14 @@ def test_busy_retries_are_bounded():
             return "done"
         return run
 
-    assert _retry(flaky(3), timeout=0.001, attempts=5) == "done" and len(calls) == 4
+    assert retry(flaky(3), timeout=0.001, attempts=5) == "done" and len(calls) == 4
     calls.clear()
     with pytest.raises(sqlite3.OperationalError):
-        _retry(flaky(10), timeout=0.001, attempts=5)
+        retry(flaky(10), timeout=0.001, attempts=5)
     assert len(calls) == 5
     calls.clear()
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        _retry(lambda: calls.append(1) or (_ for _ in ()).throw(
+        retry(lambda: calls.append(1) or (_ for _ in ()).throw(
             sqlite3.OperationalError("no such table: x")), timeout=0.001)
     assert len(calls) == 1  # other errors are not retried
 
