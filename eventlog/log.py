@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from . import chain, sealing
-from .appender import INSERT as _INSERT  # noqa: F401  (scripts/bench.py runs the log's SQL)
 from .appender import Appender
 from .backends import Backend, backend_over, open_backend
 from .chain import LogNotes
