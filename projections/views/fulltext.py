@@ -43,6 +43,8 @@ _WORD = re.compile(f"[^\\W_{_CJK_RANGES}]+")
 #: gap: a private-use character, which nobody searches for.
 _RUN_BREAK = "\ue000"
 _SPACE = re.compile(r"\s")
+#: Punctuation ignored at the end of a plain query (and the spaces around it).
+_TRAILING = "?!.,;:…？！。，、；：" + " \t\r\n\u3000"
 _OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
 # FTS5 syntax pieces: a "string" ("" escapes a quote), or anything else.
 _FTS_PIECE = re.compile(r'"(?:[^"]|"")*"?|[^"]+')
@@ -79,10 +81,13 @@ class Phrase:
 
 
 def plain_phrases(query: str) -> tuple[list[Phrase], Terms]:
-    """Plain text as phrases that must all match: every word, the last one as
-    a prefix unless it ends in punctuation. Punctuation only separates words
-    (`R-88` is the phrase "r 88", `c++` is `c`); CJK text is a phrase of its
-    characters, so it matches as a substring.
+    """Plain text as phrases that must all match: every word, a word ending
+    in `*` as a prefix, and the last word as a prefix too (it may be still
+    being typed). Punctuation at the end of the query (`?`, `!`, `.`, `,`,
+    `;`, `:`, `…`) is ignored: `where is my parc?` is `where is my parc`.
+    Other punctuation only separates words (`R-88` is the phrase "r 88";
+    `c++` is the whole word `c`); CJK text is a phrase of its characters, so
+    it matches as a substring.
 
     Raises:
         ValueError: the query is empty, too long, or has no letters or digits.
@@ -91,7 +96,7 @@ def plain_phrases(query: str) -> tuple[list[Phrase], Terms]:
     parts: list[Phrase] = []
     words: list[tuple[str, bool]] = []
     cjk: list[str] = []
-    chunks = query.split()
+    chunks = query.rstrip().rstrip(_TRAILING).split()
     for i, chunk in enumerate(chunks):
         pieces = [(bool(_CJK_RUN.fullmatch(p)), p) for p in _split_cjk(chunk)]
         for j, (is_cjk, piece) in enumerate(pieces):
@@ -99,13 +104,15 @@ def plain_phrases(query: str) -> tuple[list[Phrase], Terms]:
                 parts.append(Phrase(True, tuple(piece)))
                 cjk.append(piece)
                 continue
+            starred = piece.endswith("*")
+            piece = piece.rstrip("*")
             tokens = _WORD.findall(piece)
             if not tokens:
                 continue
-            # The last word is a prefix while it ends in a letter or digit
-            # (being typed); "c++" or "1142." are whole words.
-            prefix = (i == len(chunks) - 1 and j == len(pieces) - 1
-                      and _WORD.fullmatch(piece[-1]) is not None)
+            # A word ending in "*" is a prefix; so is the last word while it
+            # ends in a letter or digit ("c++" is the whole word "c").
+            prefix = starred or (i == len(chunks) - 1 and j == len(pieces) - 1
+                                 and _WORD.fullmatch(piece[-1]) is not None)
             parts.append(Phrase(False, tuple(tokens), prefix))
             words.extend((fold_word(t), prefix and k == len(tokens) - 1) for k, t in enumerate(tokens))
     if not parts:
