@@ -35,6 +35,19 @@ def child_args(where) -> list[str]:
     return ["erasable"] if getattr(where, "erasable", False) else []
 
 
+#: The share of a Hypothesis test's examples each backend runs: all of them in
+#: memory, fewer where every example opens a new file (and, erasable, a key) or
+#: a PostgreSQL schema. The properties are the backend's as much as the
+#: store's, but each example costs 5-20x as much there (suite time, issue #18).
+SHARE = {"sqlite-memory": 1.0, "sqlite-file": 0.25, "sqlite-erasable": 0.25, "postgres": 0.3}
+
+
+def examples(where, n: int) -> int:
+    """`max_examples` for a Hypothesis test of `n` examples on the backend of
+    `where` (a `pg.Target`; anything else: all `n`)."""
+    return max(5, round(n * SHARE.get(getattr(where, "kind", ""), 1.0)))
+
+
 class _Qmark:
     """A psycopg connection taking `?` placeholders, as a hand edit uses it."""
 

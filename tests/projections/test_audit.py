@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from hypothesis import HealthCheck, given, settings
+from helpers import examples
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import messages, short_texts
 
@@ -24,39 +25,43 @@ def shape(session):
         session.title, session.messages, session.user_id, session.tenant_id)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # a factory: fresh per example
-@given(history=ops)
-def test_replay_at_every_position_equals_the_reference_at_that_step(fresh_store, history):
-    model, real = InMemorySessionStore(), fresh_store()
-    pairs: list[tuple[uuid.UUID, uuid.UUID]] = []  # (model id, real id)
-    snapshots = []  # (position after the step, {real id: reference shape})
-    for op in history:
-        if op[0] == "create":
-            pairs.append((model.create(op[1]).id, real.create(op[1]).id))
-        elif op[0] == "create_with_user":
-            pairs.append((model.create_with_user(None, op[1], "acme").id,
-                          real.create_with_user(None, op[1], "acme").id))
-        elif pairs and op[0] == "add":
-            m_id, r_id = pairs[op[1] % len(pairs)]
-            for store, sid in ((model, m_id), (real, r_id)):
-                try:
-                    store.add_message(sid, op[2])
-                except SessionNotFoundError:
-                    pass
-        elif pairs and op[0] == "delete":
-            m_id, r_id = pairs[op[1] % len(pairs)]
-            assert model.delete(m_id) == real.delete(r_id)
-        snapshots.append((real.log.last_position(),
-                          {r: shape(model.get(m)) for m, r in pairs}))
-    for position, expected in snapshots:
-        for real_id, reference in expected.items():
-            assert shape(real.replay(real_id, position)) == reference
-    for _, real_id in pairs:
-        for event in real.history(real_id):
-            same_moment = [e.position for e in real.log.read_all() if e.recorded_at <= event.recorded_at]
-            assert real.replay(real_id, event.recorded_at) == real.replay(real_id, max(same_moment))
-    real.close()
+def test_replay_at_every_position_equals_the_reference_at_that_step(fresh_store, opened_on):
+    """On every backend (fewer examples where each opens a new database)."""
+
+    @settings(max_examples=examples(opened_on, 40), deadline=None)
+    @given(history=ops)
+    def check(history):
+        model, real = InMemorySessionStore(), fresh_store()
+        pairs: list[tuple[uuid.UUID, uuid.UUID]] = []  # (model id, real id)
+        snapshots = []  # (position after the step, {real id: reference shape})
+        for op in history:
+            if op[0] == "create":
+                pairs.append((model.create(op[1]).id, real.create(op[1]).id))
+            elif op[0] == "create_with_user":
+                pairs.append((model.create_with_user(None, op[1], "acme").id,
+                              real.create_with_user(None, op[1], "acme").id))
+            elif pairs and op[0] == "add":
+                m_id, r_id = pairs[op[1] % len(pairs)]
+                for store, sid in ((model, m_id), (real, r_id)):
+                    try:
+                        store.add_message(sid, op[2])
+                    except SessionNotFoundError:
+                        pass
+            elif pairs and op[0] == "delete":
+                m_id, r_id = pairs[op[1] % len(pairs)]
+                assert model.delete(m_id) == real.delete(r_id)
+            snapshots.append((real.log.last_position(),
+                              {r: shape(model.get(m)) for m, r in pairs}))
+        for position, expected in snapshots:
+            for real_id, reference in expected.items():
+                assert shape(real.replay(real_id, position)) == reference
+        for _, real_id in pairs:
+            for event in real.history(real_id):
+                same_moment = [e.position for e in real.log.read_all() if e.recorded_at <= event.recorded_at]
+                assert real.replay(real_id, event.recorded_at) == real.replay(real_id, max(same_moment))
+        real.close()
+
+    check()
 
 
 def test_history_keeps_deleted_sessions_and_says_where_writes_came_from(open_store):

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from helpers import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import item_roles, json_objects, nonempty, short_texts
 
-from projections import EventSourcedSessionStore, NewItem, SessionMessage, SessionRole
+from projections import NewItem, SessionMessage, SessionRole
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -51,20 +52,26 @@ def play(store, history) -> None:
                 break
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(histories)
-def test_list_and_get_equal_the_fold_of_the_log(history):
-    with EventSourcedSessionStore(":memory:") as store:
-        play(store, history)
-        listed = store.list()
-        assert listed == [store.replay(s.id) for s in listed]
-        assert len(listed) == store.stats()["sessions"]
-        assert [store.get(s.id) for s in listed] == listed
-        assert store.list(limit=2) + store.list(before=listed[1].id) == listed \
-            if len(listed) > 2 else True
-        for tenant in ("acme", "globex"):
-            assert store.list_for_tenant(tenant) == [s for s in listed if s.tenant_id == tenant]
-        for s in listed:
-            last = store.get(s.id, last_n=1)
-            assert last is not None and last.updated_at == s.updated_at
-            assert last.version == s.version
+def test_list_and_get_equal_the_fold_of_the_log(fresh_store, opened_on):
+    """On every backend (fewer examples where each opens a new database)."""
+
+    @settings(max_examples=examples(opened_on, 60), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(histories)
+    def check(history):
+        with fresh_store() as store:
+            play(store, history)
+            listed = store.list()
+            assert listed == [store.replay(s.id) for s in listed]
+            assert len(listed) == store.stats()["sessions"]
+            assert [store.get(s.id) for s in listed] == listed
+            assert store.list(limit=2) + store.list(before=listed[1].id) == listed \
+                if len(listed) > 2 else True
+            for tenant in ("acme", "globex"):
+                assert store.list_for_tenant(tenant) == [s for s in listed if s.tenant_id == tenant]
+            for s in listed:
+                last = store.get(s.id, last_n=1)
+                assert last is not None and last.updated_at == s.updated_at
+                assert last.version == s.version
+
+    check()

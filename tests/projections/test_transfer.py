@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from helpers import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import sessions
 
 from projections import (
-    EventSourcedSessionStore,
     session_from_json,
     session_to_dict,
     session_to_json,
@@ -138,18 +138,24 @@ def test_timestamps_with_nanoseconds_and_offsets(store):
     assert session_to_dict(s)["created_at"] == "2026-01-01T00:00:00.123456Z"
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(sessions, max_size=6, unique_by=lambda s: s.id))
-def test_export_then_import_round_trips(batch):
-    with EventSourcedSessionStore(":memory:") as source, EventSourcedSessionStore(":memory:") as target:
-        run_import(source, "\n".join(session_to_json(s) for s in batch))
-        lines = list(export_sessions(source, page=2))
-        assert lines == [session_to_json(s) for s in source.list()]
-        assert [session_to_json(session_from_json(line)) for line in lines] == lines
-        run_import(target, "\n".join(lines))
-        assert sorted(map(session_to_json, target.list())) == sorted(map(session_to_json, batch))
-        for line in lines:  # what the seed's serde writes: Z, no null owners
-            assert '"user_id":null' not in line and '"tenant_id":null' not in line
+def test_export_then_import_round_trips(fresh_store, opened_on):
+    """On every backend (fewer examples where each opens new databases)."""
+
+    @settings(max_examples=examples(opened_on, 30), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(sessions, max_size=6, unique_by=lambda s: s.id))
+    def check(batch):
+        with fresh_store() as source, fresh_store() as target:
+            run_import(source, "\n".join(session_to_json(s) for s in batch))
+            lines = list(export_sessions(source, page=2))
+            assert lines == [session_to_json(s) for s in source.list()]
+            assert [session_to_json(session_from_json(line)) for line in lines] == lines
+            run_import(target, "\n".join(lines))
+            assert sorted(map(session_to_json, target.list())) == sorted(map(session_to_json, batch))
+            for line in lines:  # what the seed's serde writes: Z, no null owners
+                assert '"user_id":null' not in line and '"tenant_id":null' not in line
+
+    check()
 
 
 def test_export_filters_by_tenant(store):
