@@ -5,7 +5,10 @@ PostgreSQL); reads come from the projection tables, replay from the log."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
+import sqlite3
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +23,7 @@ from eventlog import (
     SessionCleared,
     SessionDeleted,
     StorageError,
+    sealing,
 )
 from eventlog.backends.dialect import Db
 from eventlog.backends.factory import is_url
@@ -73,7 +77,10 @@ class EventSourcedSessionStore(StoreUpkeep):
         erasable: keep personal fields encrypted per data subject, so that
             `erase` and `erase_user` can forget a person (see
             `projections.erasure`). Recorded in the file: an erasable file
-            must be opened with it, a plain one without it.
+            must be opened with it, a plain one without it. None: as the
+            file says (an existing erasable SQLite file is opened erasable,
+            anything else plain), which is what the CLI and the framework
+            adapters do.
         master_key: what wraps the data keys of an erasable store (see
             `projections.erasure.masterkey`); default: $SESSIONLOG_MASTER_KEY if set,
             else the key file `<path>.key`, created with the file.
@@ -81,9 +88,11 @@ class EventSourcedSessionStore(StoreUpkeep):
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, synchronous: str = "normal",
                  timeout: float = 30.0, projections: Iterable[Projection] = (),
-                 source: str = "api", catch_up: bool = True, erasable: bool = False,
+                 source: str = "api", catch_up: bool = True, erasable: bool | None = False,
                  master_key: MasterKeyProvider | None = None) -> None:
         sealer = None
+        if erasable is None:
+            erasable = is_erasable_file(os.fspath(path))
         if erasable:
             target = os.fspath(path)
             if is_url(target):
@@ -351,3 +360,17 @@ class EventSourcedSessionStore(StoreUpkeep):
 # mypy checks the store against the whole common surface (see `protocol`).
 _FULL: type[FullSessionStore] = EventSourcedSessionStore
 _TENANTED: type[TenantedSessionStore] = EventSourcedSessionStore
+
+
+def is_erasable_file(path: str) -> bool:
+    """Whether `path` is an existing SQLite file made erasable (it holds the
+    erasure marker table), read without changing it; False for anything else
+    (a missing or unreadable file, ":memory:", a PostgreSQL URL)."""
+    if is_url(path) or not os.path.isfile(path):
+        return False
+    try:
+        uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            return sealing.is_sealed(conn)
+    except sqlite3.Error:
+        return False  # the store then says what is wrong with the file

@@ -37,9 +37,10 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from eventlog import ConcurrencyError
-from projections import DuplicateKeyError, EventSourcedSessionStore, NewItem, SessionNotFoundError
+from projections import DuplicateKeyError, NewItem, SessionNotFoundError
 
 from .bridge import in_thread
+from .opening import check_path, open_path
 
 try:
     from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -215,7 +216,7 @@ class EventSourcedSessionService(BaseSessionService):
     """
 
     def __init__(self, db_path: str | os.PathLike[str] = ":memory:", *, store: Any = None) -> None:
-        self._db_path = os.fspath(db_path)
+        self._db_path = check_path(db_path) if store is None else os.fspath(db_path)
         self._store = store
         self._owns_store = store is None
         self._open_lock = threading.Lock()
@@ -227,7 +228,7 @@ class EventSourcedSessionService(BaseSessionService):
         if store is None:
             with self._open_lock:
                 if self._store is None:
-                    self._store = EventSourcedSessionStore(self._db_path, source="adk")
+                    self._store = open_path(self._db_path, "adk")
                 store = self._store
         return store
 

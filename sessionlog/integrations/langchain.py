@@ -47,6 +47,7 @@ from projections import EventSourcedSessionStore, NewItem, Session, SessionItem,
 from projections.frozen import thaw
 
 from .bridge import in_thread
+from .opening import check_path, open_path
 
 __all__ = ["EventSourcedChatMessageHistory", "message_role", "message_text"]
 
@@ -166,7 +167,7 @@ class EventSourcedChatMessageHistory(BaseChatMessageHistory):
         if not isinstance(session_id, str) or not session_id:
             raise ValueError(f"session_id: expected a non-empty string, got {session_id!r}")
         self.session_id = session_id
-        self.db_path = db_path
+        self.db_path = db_path if store is not None else check_path(db_path)
         self._store: ItemStore | None = store
         self._owns_store = store is None
         self._opening = threading.Lock()
@@ -180,7 +181,7 @@ class EventSourcedChatMessageHistory(BaseChatMessageHistory):
             with self._opening:
                 store = self._store
                 if store is None:
-                    store = self._store = EventSourcedSessionStore(self.db_path, source="langchain")
+                    store = self._store = open_path(self.db_path, "langchain")
         return store
 
     def close(self) -> None:

@@ -31,10 +31,11 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from eventlog import ConcurrencyError
-from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
+from projections import NewItem, SessionNotFoundError
 from projections.frozen import thaw
 
 from .bridge import in_thread, settled
+from .opening import check_path, open_path
 
 try:
     from agents.memory.session_settings import coerce_session_settings
@@ -173,7 +174,7 @@ class EventSourcedSession(SessionABC):
         self.session_id = session_id
         self.session_settings = (SessionSettings() if session_settings is None
                                  else coerce_session_settings(session_settings))
-        path = os.fspath(db_path)
+        path = os.fspath(db_path) if store is not None else check_path(db_path)
         self.db_path = path if path == ":memory:" else os.path.expanduser(path)
         self._store = store
         self._owns_store = store is None
@@ -284,7 +285,7 @@ class EventSourcedSession(SessionABC):
         with self._lock:
             self._check_open()
             if self._store is None:
-                self._store = EventSourcedSessionStore(self.db_path, source="openai-agents")
+                self._store = open_path(self.db_path, "openai-agents")
             return self._store
 
     async def _run(self, fn: Callable[[Any], T]) -> T:
