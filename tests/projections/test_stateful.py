@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-import pytest
+from helpers import examples
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -33,13 +33,14 @@ def shape(session):
 
 class StoresAgree(RuleBasedStateMachine):
     ids = Bundle("ids")
-    #: A new, empty database for each run (a path or URL).
-    target: Callable[[], str] = staticmethod(lambda: ":memory:")  # type: ignore[assignment]
+    #: A store on a new, empty database for each run (the test's `fresh_store`).
+    fresh: Callable[[], EventSourcedSessionStore] = staticmethod(  # type: ignore[assignment]
+        lambda: EventSourcedSessionStore(":memory:"))
 
     def __init__(self):
         super().__init__()
         self.model = InMemorySessionStore()
-        self.real = EventSourcedSessionStore(self.target())
+        self.real = self.fresh()
         self.twin: dict[uuid.UUID, uuid.UUID] = {}  # model id -> real id
 
     @rule(target=ids, title=st.one_of(st.none(), short_texts))
@@ -103,18 +104,13 @@ class StoresAgree(RuleBasedStateMachine):
         self.real.close()
 
 
-@pytest.mark.parametrize("kind", ["sqlite-memory", "postgres"])
-def test_stores_agree(kind, request):
+def test_stores_agree(fresh_store, opened_on):
     """The same random operations on the reference and the event-sourced
-    store, on each backend (PostgreSQL: a fresh schema per run, fewer runs)."""
-    machine = StoresAgree
-    examples = 60
-    if kind == "postgres":
-        cluster = request.getfixturevalue("pg_cluster")
+    store, on each backend (a new database per run; fewer runs where that
+    costs a file or a schema)."""
 
-        class OnPostgres(StoresAgree):
-            target = staticmethod(cluster.new_schema)
+    class OnThisBackend(StoresAgree):
+        fresh = staticmethod(fresh_store)
 
-        machine, examples = OnPostgres, 20
-    run_state_machine_as_test(machine, settings=settings(
-        max_examples=examples, stateful_step_count=30, deadline=None))
+    run_state_machine_as_test(OnThisBackend, settings=settings(
+        max_examples=examples(opened_on, 60), stateful_step_count=30, deadline=None))

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from helpers import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import sessions
 
 from eventlog import EventLogError
 from projections import (
-    EventSourcedSessionStore,
     SessionMessage,
     SessionRole,
     session_from_dict,
@@ -71,20 +71,26 @@ def mutate(text: str, data) -> str:
     return text[:i] + data.draw(st.text(max_size=5)) + text[j:]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(sessions, min_size=1, max_size=4, unique_by=lambda s: s.id), st.data())
-def test_import_of_a_damaged_file_is_all_or_nothing(batch, data):
-    from projections import session_to_json
-    text = mutate("\n".join(session_to_json(s) for s in batch), data)
-    with EventSourcedSessionStore(":memory:") as store:
-        try:
-            summary = import_sessions(store, read_sessions(io.StringIO(text), "f"))
-        except (EventLogError, ValueError) as e:
-            assert re.match(r"f(:\d+|: record \d+): ", str(e)), str(e)  # names file and place
-            assert store.log.last_position() == 0 and store.list() == []
-        else:
-            assert store.log.last_position() == summary.sessions + summary.messages
-            assert store.verify().ok
+def test_import_of_a_damaged_file_is_all_or_nothing(fresh_store, opened_on):
+    """On every backend (fewer examples where each opens a new database)."""
+
+    @settings(max_examples=examples(opened_on, 80), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(sessions, min_size=1, max_size=4, unique_by=lambda s: s.id), st.data())
+    def check(batch, data):
+        from projections import session_to_json
+        text = mutate("\n".join(session_to_json(s) for s in batch), data)
+        with fresh_store() as store:
+            try:
+                summary = import_sessions(store, read_sessions(io.StringIO(text), "f"))
+            except (EventLogError, ValueError) as e:
+                assert re.match(r"f(:\d+|: record \d+): ", str(e)), str(e)  # names file and place
+                assert store.log.last_position() == 0 and store.list() == []
+            else:
+                assert store.log.last_position() == summary.sessions + summary.messages
+                assert store.verify().ok
+
+    check()
 
 
 contents = st.one_of(
@@ -94,23 +100,28 @@ contents = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.data_too_large])
-@given(contents)
-def test_message_content_is_stored_exactly_or_refused(content):
-    with EventSourcedSessionStore(":memory:") as store:
-        s = store.create(None)
-        message = SessionMessage(SessionRole.USER, content, datetime.now(UTC))
-        try:
-            store.add_message(s.id, message)
-        except ValueError as e:
-            assert "surrogate" in str(e)
-            assert any(0xD800 <= ord(c) <= 0xDFFF for c in content)
-            assert store.get(s.id).messages == [] and store.log.last_position() == 1
-        else:
-            assert store.get(s.id).messages == [message]
-            assert store.replay(s.id).messages == [message]
-            assert store.history(s.id)[1].data["content"] == content
+def test_message_content_is_stored_exactly_or_refused(fresh_store, opened_on):
+    """On every backend (fewer examples where each opens a new database)."""
+
+    @settings(max_examples=examples(opened_on, 60), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(contents)
+    def check(content):
+        with fresh_store() as store:
+            s = store.create(None)
+            message = SessionMessage(SessionRole.USER, content, datetime.now(UTC))
+            try:
+                store.add_message(s.id, message)
+            except ValueError as e:
+                assert "surrogate" in str(e)
+                assert any(0xD800 <= ord(c) <= 0xDFFF for c in content)
+                assert store.get(s.id).messages == [] and store.log.last_position() == 1
+            else:
+                assert store.get(s.id).messages == [message]
+                assert store.replay(s.id).messages == [message]
+                assert store.history(s.id)[1].data["content"] == content
+
+    check()
 
 
 @pytest.fixture(scope="module")
