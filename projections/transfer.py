@@ -1,48 +1,49 @@
-"""Bringing conversations in and out: serde JSON sessions (one object, an
-array, or JSON Lines) imported as events, and exported as JSON Lines.
+"""Bringing conversations in and out: session records (`sessionlog/1`,
+see `transfer_format`, or the seed's session JSON; one object, an array,
+or JSON Lines, read by `transfer_read`) imported as events, and live
+sessions exported as JSON Lines.
 
 Reading streams: memory grows with a batch, not with the file.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from operator import itemgetter
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import attrs
 
-from eventlog import SessionCreated
+from eventlog import ItemAdded, MessageAdded, SessionCreated, StateChanged
 from eventlog.events import Event
 
 from .errors import ImportConflictError, ImportFileError
 from .fold import fold_all
-from .models import Session, message_event, seed_fields
-from .serde import decode_json, loads, session_from_dict, session_to_json
+from .models import MESSAGE_ROLES, Session, message_event, seed_fields
+from .serde import session_to_json
+from .transfer_format import (
+    EXPORT_FORMATS,
+    FORMAT,
+    header,
+    is_whole,
+    item_events,
+    record_to_json,
+    session_from_record,
+    state_delta,
+    whole_events,
+)
+from .transfer_read import Location, open_text, read_error, read_records
 
 if TYPE_CHECKING:
     from .stores.eventsourced import EventSourcedSessionStore
 
-CONFLICT_POLICIES = ("error", "skip")
-_CHUNK = 1 << 16
-_BLANK = re.compile(r"[ \t\r\n]*")
+__all__ = ["CONFLICT_POLICIES", "EXPORT_FORMATS", "FORMAT", "ImportConflictError",
+           "ImportFileError", "ImportSummary", "Location", "export_sessions", "import_sessions",
+           "open_text", "read_error", "read_records", "read_sessions"]
 
-
-@attrs.frozen
-class Location:
-    """Where a record is: `FILE:LINE` (JSON Lines, single objects) or
-    `FILE: record N` (arrays)."""
-
-    file: str
-    line: int | None = None
-    record: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.file}: record {self.record}" if self.record else f"{self.file}:{self.line}"
+CONFLICT_POLICIES = ("error", "skip", "append")
 
 
 @attrs.frozen
@@ -54,130 +55,28 @@ class ImportSummary:
     skipped: int
     conflicts: int
     seconds: float
+    items: int = 0  #: items other than messages (tool calls, system prompts...)
+    appended: int = 0  #: stored sessions that got the new items of their record
 
     def __str__(self) -> str:
         kept = f", kept {self.conflicts} conflicting as they were" if self.conflicts else ""
-        return (f"imported {self.sessions} session(s) with {self.messages} message(s), "
-                f"skipped {self.skipped} already present{kept}, in {self.seconds:.2f}s")
-
-
-def read_records(stream: IO[str], name: str) -> Iterator[tuple[Location, Any]]:
-    """Yield (location, decoded JSON value) for each session record of a
-    file: a JSON array, a single object, or JSON Lines. An array is parsed
-    record by record, one line or not: memory holds one record and a chunk.
-
-    Raises:
-        ImportFileError: broken JSON, a key given twice, a number too long or
-            nesting too deep, with the line or record where it is.
-    """
-    # Read up to the first non-blank character; unless it opens an array,
-    # up to the end of its line too (to tell JSON Lines from one object).
-    parts: list[str] = []
-    first = ""
-    while chunk := stream.read(_CHUNK):
-        parts.append(chunk)
-        rest = chunk if first else chunk.lstrip()
-        first = first or rest[:1]
-        if first == "[" or (first and "\n" in rest):
-            break
-    head = "".join(parts)
-    stripped = head.lstrip()
-    if not stripped:
-        return
-    if stripped[0] == "[":
-        yield from _array_records(stream, head, name)
-        return
-    first_line = stripped.partition("\n")[0]
-    try:
-        loads(first_line)
-    except ValueError:
-        # Not JSON Lines: one object spread over several lines.
-        text = head + stream.read()
-        try:
-            yield Location(name, 1), loads(text)
-        except json.JSONDecodeError as e:
-            raise ImportFileError(Location(name, e.lineno), f"broken JSON: {e.msg}") from None
-        except ValueError as e:
-            raise ImportFileError(Location(name, 1), str(e)) from None
-        return
-    yield from _line_records(stream, head, name)
-
-
-def _line_records(stream: IO[str], head: str, name: str) -> Iterator[tuple[Location, Any]]:
-    lineno, pending = 0, head
-    while True:
-        chunk = stream.read(_CHUNK)
-        *lines, pending = (pending + chunk).split("\n")
-        for line in lines:
-            lineno += 1
-            if line.strip():
-                yield _decode_line(line, Location(name, lineno))
-        if not chunk:
-            break
-    if pending.strip():
-        yield _decode_line(pending, Location(name, lineno + 1))
-
-
-def _decode_line(line: str, location: Location) -> tuple[Location, Any]:
-    try:
-        return location, loads(line)
-    except json.JSONDecodeError as e:
-        raise ImportFileError(location, f"broken JSON: {e.msg} (column {e.colno})") from None
-    except ValueError as e:
-        raise ImportFileError(location, str(e)) from None
-
-
-def _array_records(stream: IO[str], buffer: str, name: str) -> Iterator[tuple[Location, Any]]:
-    i = buffer.index("[") + 1
-    record, eof, expect_value = 0, False, True
-
-    def refill(size: int) -> None:
-        # Keep what is not consumed yet, add `size` more characters.
-        nonlocal buffer, i, eof
-        more = stream.read(size)
-        eof = not more
-        buffer, i = buffer[i:] + more, 0
-
-    while True:
-        i = _BLANK.match(buffer, i).end()  # type: ignore[union-attr]
-        if i >= len(buffer):
-            if eof:
-                raise ImportFileError(Location(name, record=record + 1), "the array is not closed")
-            refill(_CHUNK)
-            continue
-        if buffer[i] == "]" and (not expect_value or record == 0):
-            return
-        if not expect_value:
-            if buffer[i] != ",":
-                raise ImportFileError(Location(name, record=record + 1), "expected ',' or ']'")
-            i, expect_value = i + 1, True
-            continue
-        try:
-            value, end = decode_json(buffer, i)
-        except json.JSONDecodeError as e:
-            if not eof:  # maybe cut by the chunk: read as much again (linear in the record)
-                refill(max(_CHUNK, len(buffer) - i))
-                continue
-            raise ImportFileError(Location(name, record=record + 1), f"broken JSON: {e.msg}") from None
-        except ValueError as e:
-            raise ImportFileError(Location(name, record=record + 1), str(e)) from None
-        if end == len(buffer) and not eof:  # a number or literal may go on
-            refill(_CHUNK)
-            continue
-        record += 1
-        yield Location(name, record=record), value
-        i, expect_value = end, False
+        items = f" and {self.items} other item(s)" if self.items else ""
+        appended = f", appended to {self.appended} stored session(s)" if self.appended else ""
+        return (f"imported {self.sessions} session(s) with {self.messages} message(s){items}"
+                f"{appended}, skipped {self.skipped} already present{kept}, "
+                f"in {self.seconds:.2f}s")
 
 
 def read_sessions(stream: IO[str], name: str) -> Iterator[tuple[Location, Session]]:
-    """Like `read_records`, each record read as a `Session`.
+    """Like `read_records`, each record read as a `Session`: a `sessionlog/1`
+    record whole (items, state, key), a seed record as its messages.
 
     Raises:
         ImportFileError: broken JSON or a bad session, naming where and the field.
     """
     for location, value in read_records(stream, name):
         try:
-            yield location, session_from_dict(value)
+            yield location, session_from_record(value)
         except ValueError as e:
             raise ImportFileError(location, str(e)) from None
 
@@ -190,18 +89,27 @@ def import_sessions(
     batch_size: int = 2000,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Record each session as `SessionCreated` plus one `MessageAdded` per
-    message (original ids and timestamps; metadata `source: "import"` and the
-    `file` of the record's `Location`), all in one transaction filled in
-    batches: all or nothing.
+    """Record each session as events, all in one transaction filled in
+    batches: all or nothing. Original ids and timestamps are kept; the
+    metadata says `source: "import"` and the `file` of the record's
+    `Location`, so `history` shows what was imported.
+
+    A whole session (`is_whole`: a `sessionlog/1` record, or a session got
+    from a store) becomes `SessionCreated` (with its key), one event per
+    item (`MessageAdded`, or `ItemAdded` with the item's id, so it folds to
+    equal items) and a `StateChanged` for its state. A seed record becomes
+    `SessionCreated` plus one `MessageAdded` per message.
 
     A session already in the log with the same content is skipped; with
     other content (or deleted) it is a conflict: `ImportConflictError`, or
-    skipped when `on_conflict="skip"`.
+    kept as it is with `on_conflict="skip"`. With `on_conflict="append"`, a
+    stored session that is a prefix of its record (same id, title, times,
+    owners and key; its items the first of the record's) gets the record's
+    further items (and its state); any other difference is still an error.
 
     Args:
         sessions: (location, session) pairs, e.g. from `read_sessions`.
-        progress: called with the number of messages of each batch written.
+        progress: called with the number of messages and items of each batch.
 
     Raises:
         ImportFileError, ImportConflictError: nothing was written.
@@ -209,51 +117,105 @@ def import_sessions(
     if on_conflict not in CONFLICT_POLICIES:
         raise ValueError(f"on_conflict must be one of {CONFLICT_POLICIES}, not {on_conflict!r}")
     started = time.perf_counter()
-    totals = [0, 0, 0, 0]  # sessions, messages, skipped, conflicts
+    totals = [0, 0, 0, 0, 0, 0]  # sessions, messages, skipped, conflicts, items, appended
     with store.bulk() as bulk:
         batch: list[tuple[Location | str, Session]] = []
         size = 0
         for item in sessions:
             batch.append(item)
-            size += 1 + len(item[1].messages)
+            size += 1 + max(len(item[1].messages), len(item[1].items))
             if size >= batch_size:
                 _add(totals, _import_batch(store, bulk, batch, on_conflict), progress)
                 batch, size = [], 0
         if batch:
             _add(totals, _import_batch(store, bulk, batch, on_conflict), progress)
-    return ImportSummary(totals[0], totals[1], totals[2], totals[3], time.perf_counter() - started)
+    return ImportSummary(totals[0], totals[1], totals[2], totals[3], time.perf_counter() - started,
+                         totals[4], totals[5])
 
 
 def _add(totals: list[int], counts: tuple[int, ...], progress) -> None:
     for i, n in enumerate(counts):
         totals[i] += n
     if progress:
-        progress(counts[1])
+        progress(counts[1] + counts[4])
 
 
-def _import_batch(store, bulk, batch, on_conflict) -> tuple[int, int, int, int]:
+def _new_events(existing: Session | None, version: int, session: Session,
+                on_conflict: str) -> list[Event] | str:
+    """What a record adds to a session already there: [] (the same), the
+    events to append ("append" and a prefix), or why it is a conflict."""
+    if existing is None:
+        return "was deleted"
+    if is_whole(session):
+        same = (header(existing) == header(session) if is_whole(existing)
+                else seed_fields(existing) == seed_fields(session) and session.key is None)
+        have, want = existing.items, session.items
+        if same and have == want and existing.state == session.state:
+            return []
+        if on_conflict == "append" and same and want[:len(have)] == have:
+            events = item_events(session, want[len(have):], version)
+            if existing.state != session.state:
+                events.append(StateChanged(session.id, state_delta(existing.state, session.state),
+                                           session.updated_at or session.created_at))
+            return events
+    else:
+        if seed_fields(existing) == seed_fields(session):  # what the file can hold
+            return []
+        before, after = seed_fields(existing), seed_fields(session)
+        n = len(existing.messages)
+        if (on_conflict == "append" and before is not None and after is not None
+                and before[:3] + before[4:] == after[:3] + after[4:]
+                and session.messages[:n] == existing.messages):
+            return [message_event(session.id, m) for m in session.messages[n:]]
+    return "is already in the log with other content"
+
+
+def _import_batch(store, bulk, batch, on_conflict) -> tuple[int, ...]:
     present = bulk.existing({str(s.id) for _, s in batch})
     plan: list[tuple[str | None, tuple[str, list[Event], int]]] = []
-    seen: dict[str, Session] = {}
-    skipped, conflicts, messages = 0, 0, 0
+    seen: dict[str, tuple[Session, int, list[Event]]] = {}  # planned: session, version, events
+    counts = [0, 0, 0, 0, 0, 0]  # sessions, messages, skipped, conflicts, items, appended
+    existing: Session | None
+    events: list[Event]
     for location, session in batch:
         sid = str(session.id)
         if sid in present or sid in seen:
-            existing = seen.get(sid) or fold_all(store.log.read_stream(sid))
-            if seed_fields(existing) == seed_fields(session):  # what the file can hold
-                skipped += 1
+            if sid in seen:
+                existing, version, events = seen[sid]
+            else:
+                existing = fold_all(store.log.read_stream(sid))
+                version, events = (existing.version if existing else 0), []
+            new = _new_events(existing, version, session, on_conflict)
+            if isinstance(new, str):
+                if on_conflict == "skip":
+                    counts[3] += 1
+                    continue
+                raise ImportConflictError(location, sid, new)
+            if not new:
+                counts[2] += 1
                 continue
-            if on_conflict == "skip":
-                conflicts += 1
-                continue
-            why = "was deleted" if existing is None else "is already in the log with other content"
-            raise ImportConflictError(location, sid, why)
-        seen[sid] = session
-        events: list[Event] = [SessionCreated(session.id, session.title, session.created_at,
-                                 session.user_id, session.tenant_id)]
-        events += [message_event(session.id, m) for m in session.messages]
-        plan.append((getattr(location, "file", None), (sid, events, 0)))
-        messages += len(session.messages)
+            if sid not in seen:
+                plan.append((getattr(location, "file", None), (sid, events, version)))
+                counts[5] += 1
+            events += new
+            seen[sid] = (session, version + len(new), events)
+        else:
+            if is_whole(session):
+                events = whole_events(session)
+            else:
+                events = [SessionCreated(session.id, session.title, session.created_at,
+                                         session.user_id, session.tenant_id)]
+                events += [message_event(session.id, m) for m in session.messages]
+            seen[sid] = (session, len(events), events)
+            plan.append((getattr(location, "file", None), (sid, events, 0)))
+            counts[0] += 1
+            new = events
+        for e in new:
+            if isinstance(e, MessageAdded) or (isinstance(e, ItemAdded) and e.text is not None
+                                               and e.role in MESSAGE_ROLES):
+                counts[1] += 1
+            elif isinstance(e, ItemAdded):
+                counts[4] += 1
     for file, run in groupby(plan, key=itemgetter(0)):  # metadata names each record's file
         meta = {"source": "import"} if file is None else {"source": "import", "file": file}
         try:
@@ -261,29 +223,42 @@ def _import_batch(store, bulk, batch, on_conflict) -> tuple[int, int, int, int]:
         except ValueError as e:  # text that cannot be stored: find whose
             for location, session in batch:
                 try:
-                    session_to_json(session).encode("utf-8")
+                    record_to_json(session).encode("utf-8")
                 except UnicodeEncodeError:
                     raise ImportFileError(location, str(e)) from None
             raise
-    return len(plan), messages, skipped, conflicts
+    return tuple(counts)
 
 
 def export_sessions(store: EventSourcedSessionStore, tenant_id: str | None = None,
-                    page: int = 500) -> Iterator[str]:
-    """Yield one serde JSON line per live session, newest first, a page of
+                    page: int = 500, *, format: str = "seed") -> Iterator[str]:
+    """Yield one JSON line per live session, newest first, a page of
     sessions at a time (memory does not grow with the store).
+
+    Args:
+        format: "sessionlog" for `sessionlog/1` records (everything a session
+            holds; what `sessionlog export` writes), "seed" for the seed's
+            session JSON (id, title, times, owners and messages only).
 
     Every page comes from one snapshot (a read transaction held until the
     iterator is exhausted or closed): sessions created or deleted meanwhile
     do not change the export. Exhaust or `close()` the iterator.
     """
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
+    encode = record_to_json if format == "sessionlog" else session_to_json
+    return _export(store, tenant_id, page, encode)
+
+
+def _export(store, tenant_id, page, encode) -> Iterator[str]:
     with store.log.snapshot():
         before = None
         while True:
             sessions = (store.list(page, before) if tenant_id is None
                         else store.list_for_tenant(tenant_id, page, before))
             for session in sessions:
-                yield session_to_json(session)
+                yield encode(session)
             if len(sessions) < page:
                 return
             before = sessions[-1].id
+

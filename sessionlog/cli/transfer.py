@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 import secrets
@@ -22,9 +23,12 @@ from projections.erasure.masterkey import default_provider
 from projections.erasure.reseal import reseal_copy
 from projections.transfer import (
     CONFLICT_POLICIES,
+    EXPORT_FORMATS,
     ImportFileError,
     export_sessions,
     import_sessions,
+    open_text,
+    read_error,
     read_sessions,
 )
 
@@ -32,28 +36,38 @@ from .database import open_db, open_log, open_store
 from .options import force_foreign_option, json_option, progress_bar
 
 
-class _CountingReader:
-    """A text stream that reports how many characters were read."""
+class _CountingReader(io.RawIOBase):
+    """A byte stream that reports how many bytes were read (of the file as
+    it is on disk: compressed, for a gzip file)."""
 
-    def __init__(self, stream: IO[str], step: Callable[[int], Any]) -> None:
+    def __init__(self, stream: IO[bytes], step: Callable[[int], Any]) -> None:
         self._stream, self._step = stream, step
 
-    def read(self, n: int = -1) -> str:
-        text = self._stream.read(n)
-        self._step(len(text))
-        return text
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        self._step(len(data))
+        return len(data)
 
 
 @click.command(name="import")
-@click.argument("files", nargs=-1, required=True, type=click.File("r", encoding="utf-8"))
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
 @click.option("--on-conflict", type=click.Choice(CONFLICT_POLICIES), default="error",
               show_default=True,
-              help="A session id already in the log with other content: fail, or keep what is there.")
+              help="A session id already in the log with other content: fail; keep what is "
+                   "there (skip); or add the record's new items when the stored session is a "
+                   "prefix of it (append).")
 @force_foreign_option
 @click.pass_context
-def import_(ctx: click.Context, files: tuple[IO[str], ...], on_conflict: str,
+def import_(ctx: click.Context, files: tuple[IO[bytes], ...], on_conflict: str,
             force_foreign: bool) -> None:
-    """Import sessions from serde JSON: an array, one object, or JSON Lines.
+    """Import sessions from `export` files (sessionlog/1 records: items of
+    any role, state, key, user and tenant) or the seed's session JSON: an
+    array, one object, or JSON Lines; UTF-8 with or without a BOM, or
+    gzip-compressed (recognised by its first bytes, whatever the name).
 
     FILE '-' reads stdin. All files go in one transaction: any bad record
     (named as FILE:LINE or FILE: record N) and nothing is written. Sessions
@@ -65,19 +79,23 @@ def import_(ctx: click.Context, files: tuple[IO[str], ...], on_conflict: str,
 
     \b
       sessionlog import sessions.jsonl
+      sessionlog import backup.jsonl.gz --on-conflict append
       cat export.json | sessionlog import - --on-conflict skip
     """
-    sizes = [os.path.getsize(f.name) if f.name not in ("-", "<stdin>") and os.path.isfile(f.name)
-             else 0 for f in files]
+    names = [getattr(f, "name", "-") for f in files]
+    names = ["<stdin>" if n in ("-", "<stdin>") or not isinstance(n, str) else n for n in names]
+    sizes = [os.path.getsize(n) if n != "<stdin>" and os.path.isfile(n) else 0 for n in names]
 
     def records(step: Callable[[int], Any]) -> Iterator[Any]:
-        for f in files:
-            name = "<stdin>" if f.name in ("-", "<stdin>") else f.name
+        for f, name in zip(files, names, strict=True):
             try:
-                # read() is all read_sessions asks of its stream
-                yield from read_sessions(cast(IO[str], _CountingReader(f, step)), name)
-            except UnicodeDecodeError as e:
-                raise ImportFileError(name, f"not UTF-8 text (byte {e.start} of a read)") from None
+                text = open_text(cast(IO[bytes], io.BufferedReader(_CountingReader(f, step))))
+                yield from read_sessions(text, name)
+            except (UnicodeDecodeError, EOFError, OSError) as e:
+                why = read_error(e)
+                if why is None:
+                    raise
+                raise ImportFileError(name, why) from None
 
     with open_store(ctx, create=True, force_foreign=force_foreign, source="import") as store:
         with progress_bar("importing", sum(sizes)) as step:
@@ -104,9 +122,15 @@ def _exclusive_temp(path: str) -> tuple[str, int]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file (atomically) instead of stdout.")
 @click.option("--tenant", help="Only this tenant's sessions.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="sessionlog",
+              show_default=True,
+              help="sessionlog: everything a session holds (sessionlog/1 records); seed: the "
+                   "seed's session JSON (title, owners and user/assistant messages only).")
 @click.pass_context
-def export(ctx: click.Context, output: str | None, tenant: str | None) -> None:
-    """Export live sessions as JSON Lines (serde format), newest first.
+def export(ctx: click.Context, output: str | None, tenant: str | None, fmt: str) -> None:
+    """Export live sessions as JSON Lines, newest first: one sessionlog/1
+    record per line (its items of every role with their data, state, key,
+    user and tenant), which `import` reads back.
 
     The export is one consistent snapshot: sessions created or deleted while
     it runs do not change it. With -o, it is written to a new temporary file
@@ -117,9 +141,10 @@ def export(ctx: click.Context, output: str | None, tenant: str | None) -> None:
     \b
       sessionlog export -o backup.jsonl
       sessionlog export --tenant acme | gzip > acme.jsonl.gz
+      sessionlog export --format seed -o seed-sessions.jsonl
     """
     with open_store(ctx) as store, contextlib.closing(
-            cast(Generator[str, None, None], export_sessions(store, tenant))) as lines:
+            cast(Generator[str, None, None], export_sessions(store, tenant, format=fmt))) as lines:
         # closing(): the export's snapshot ends before the store closes, on every path
         if output is None:
             try:
