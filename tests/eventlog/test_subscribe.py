@@ -10,6 +10,8 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
+from helpers import child_args
+
 from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -19,8 +21,10 @@ WRITER = """
 import sys, uuid
 from datetime import UTC, datetime
 from eventlog import EventLog, MessageAdded, SessionCreated, SessionRole
+from helpers import sealer_for
 now = datetime.now(UTC)
-with EventLog(sys.argv[1]) as log:
+sealer = sealer_for(sys.argv[1]) if sys.argv[-1] == "erasable" else None  # as the test's log
+with EventLog(sys.argv[1], sealer=sealer) as log:
     sid = uuid.UUID(sys.argv[2])
     for i in range(int(sys.argv[3])):
         log.append(str(sid), [MessageAdded(sid, SessionRole.USER, f"w{i}", now)])
@@ -34,7 +38,8 @@ def write(log: EventLog, target: str, sid: uuid.UUID, n: int) -> None:
             log.append(str(sid), [MessageAdded(sid, SessionRole.USER, f"w{i}", NOW)])
         return
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run([sys.executable, "-c", WRITER, target, str(sid), str(n)], check=True,
+    subprocess.run([sys.executable, "-c", WRITER, target, str(sid), str(n), *child_args(target)],
+                   check=True,
                    env=env, timeout=120)
 
 
@@ -60,9 +65,9 @@ class Follower(threading.Thread):
             self.got_all.set()
 
 
-def test_a_follower_sees_each_commit_of_another_writer_in_order(backend):
+def test_a_follower_sees_each_commit_of_another_writer_in_order(backend, open_log):
     sid = uuid.uuid4()
-    with EventLog(backend) as log:
+    with open_log() as log:
         log.append(str(sid), [SessionCreated(sid, "t", NOW)])
         log.append(str(sid), [MessageAdded(sid, SessionRole.USER, "before", NOW)])
         follower = Follower(log, 2, 1 + WRITES)  # from position 2: the first is not seen
@@ -83,8 +88,8 @@ def test_a_follower_sees_each_commit_of_another_writer_in_order(backend):
         assert [e.hash for e in follower.seen] == [e.hash for e in log.read_all(2)]
 
 
-def test_a_stopped_follower_returns_while_waiting(backend):
-    with EventLog(backend) as log:
+def test_a_stopped_follower_returns_while_waiting(open_log):
+    with open_log() as log:
         follower = Follower(log, 1, 1)
         follower.start()
         follower.stop.set()

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+
+pytestmark = pytest.mark.sqlite_only("counted with sqlite3's trace callback and progress handler "
+                                     "(SQL statements, SQLite VM steps)")
 
 
 def msg(i):

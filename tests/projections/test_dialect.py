@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from eventlog.backends.dialect import SQLITE, dialect_named
-from projections import EventSourcedSessionStore
 
 
 class Seen:
@@ -26,11 +25,11 @@ class Seen:
                [(e.type,) for e in events])
 
 
-def test_a_projection_is_handed_a_db_that_names_its_dialect():
+def test_a_projection_is_handed_a_db_that_names_its_dialect(open_store, opened_on):
     seen = Seen()
-    with EventSourcedSessionStore(projections=[seen]) as store:
+    with open_store(projections=[seen]) as store:
         store.create("one")
-        assert seen.dialects == ["sqlite"]
+        assert seen.dialects == ["postgres" if opened_on.postgres else "sqlite"]
         rows = store.log.connection.execute("SELECT type FROM seen_types").fetchall()
         assert rows == [("SessionCreated",)]
 

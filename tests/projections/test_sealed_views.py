@@ -12,6 +12,9 @@ from test_erasure import CARD, NAME, PHRASE, SECRETS, confide
 
 from projections import EventSourcedSessionStore, MasterKeyError
 
+pytestmark = pytest.mark.sqlite_only("the bytes of an erasable SQLite file, its -wal and key file, "
+                                     "and its contentless FTS5 index (erasable stores are SQLite files)")
+
 
 def raw(db: Path) -> bytes:
     """The database and its -wal, byte for byte (after a checkpoint)."""
