@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from projections import (
     EventSourcedSessionStore,
-    InMemorySessionStore,
     SessionMessage,
     SessionNotFoundError,
     SessionRole,
@@ -32,9 +31,8 @@ def fill(store):
     return mine, foreign
 
 
-@pytest.mark.parametrize("make", [InMemorySessionStore, lambda: EventSourcedSessionStore()])
-def test_a_foreign_id_answers_as_a_missing_one(make):
-    store = make()
+def test_a_foreign_id_answers_as_a_missing_one(store):
+    """On every store (the in-memory reference included) and backend."""
     mine, foreign = fill(store)
     missing = uuid.uuid4()
     view = store.for_tenant("a")
@@ -62,6 +60,7 @@ def traced(store, call) -> list[str]:
     return [re.sub(r"'[0-9a-f-]{36}'", "ID", s) for s in seen]
 
 
+@pytest.mark.sqlite_only("traces the statements with sqlite3's trace callback")
 def test_a_foreign_id_costs_what_a_missing_one_costs():
     """`get` and `history` of another tenant's session run the same
     statements as for a missing id, and never read its messages."""
