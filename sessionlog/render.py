@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from eventlog import RecordedEvent, format_timestamp
-from projections import Session, session_to_dict
+from projections import Session, SessionSummary, session_to_dict
 
 # Characters that would drive the terminal instead of showing: C0 and C1
 # controls (ESC starts ANSI sequences; BEL, CR, NUL, ...), DEL, the line and
@@ -29,18 +30,67 @@ def visible(text: str, *, newlines: bool = False) -> str:
     return text.translate(_ESCAPES_KEEP_NEWLINE if newlines else _ESCAPES)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
-    """Left-aligned columns, cells cut to `max_width` with an ellipsis;
-    control and bidi characters escaped (`visible`)."""
-    def cell(value: Any) -> str:
-        text = "" if value is None else visible(str(value))
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+def width(text: str) -> int:
+    """Columns `text` takes on a terminal: wide and full-width characters
+    (CJK, most emoji) two, combining marks and zero-width characters none."""
+    n = 0
+    for c in text:
+        if c.isascii():
+            n += 1
+        elif unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
+            continue
+        else:
+            n += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+    return n
 
-    body = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
-    return "\n".join(lines)
+
+def _cut(text: str, max_width: int) -> str:
+    """`text`, cut with an ellipsis to at most `max_width` columns."""
+    if width(text) <= max_width:
+        return text
+    out, used = [], 0
+    for c in text:
+        w = width(c)
+        if used + w > max_width - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…"
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * (columns - width(text))
+
+
+def table_lines(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60,
+                chunk: int = 1000) -> Iterator[str]:
+    """`table`, line by line, reading `rows` `chunk` at a time: columns fit
+    the first chunk and widen (never narrow) for a later one that needs it."""
+    def cell(value: Any) -> str:
+        return _cut("" if value is None else visible(str(value)), max_width)
+
+    widths = [width(h) for h in headers]
+    rows = iter(rows)
+    first = True
+    while True:
+        body = [[cell(v) for v in row] for _, row in zip(range(chunk), rows)]
+        if not body and not first:
+            return
+        widths = [max([w] + [width(r[i]) for r in body]) for i, w in enumerate(widths)]
+        if first:
+            yield "  ".join(_pad(h, w) for h, w in zip(headers, widths)).rstrip()
+            first = False
+        for r in body:
+            yield "  ".join(_pad(c, w) for c, w in zip(r, widths)).rstrip()
+        if len(body) < chunk:
+            return
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
+    """Left-aligned columns by display width (`width`), cells cut to
+    `max_width` columns with an ellipsis; control and bidi characters
+    escaped (`visible`)."""
+    return "\n".join(table_lines(headers, rows, max_width, chunk=1 << 62))
 
 
 def when(moment: datetime) -> str:
@@ -54,13 +104,44 @@ def when_exactly(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+SUMMARY_HEADERS = ("ID", "KEY", "TITLE", "USER", "TENANT", "ITEMS", "UPDATED (UTC)")
+
+
+def summary_row(s: SessionSummary) -> tuple:
+    """A `list` row: what a person looks a session up by."""
+    return (s.id, s.key, s.title, s.user_id, s.tenant_id, s.item_count,
+            when(s.updated_at or s.created_at))
+
+
 def sessions_table(sessions: Sequence[Session]) -> str:
     return table(
-        ["ID", "TITLE", "USER", "TENANT", "MESSAGES", "CREATED (UTC)"],
-        [(s.id, s.title, s.user_id, s.tenant_id, len(s.messages), when(s.created_at))
+        ["ID", "KEY", "TITLE", "USER", "TENANT", "MESSAGES", "CREATED (UTC)"],
+        [(s.id, s.key, s.title, s.user_id, s.tenant_id, len(s.messages), when(s.created_at))
          for s in sessions],
         max_width=40,
     )
+
+
+def summary_dict(s: SessionSummary) -> dict[str, Any]:
+    """A session's summary for `list --json`."""
+    return {"id": str(s.id), "key": s.key, "title": s.title, "user_id": s.user_id,
+            "tenant_id": s.tenant_id, "created_at": format_timestamp(s.created_at),
+            "updated_at": None if s.updated_at is None else format_timestamp(s.updated_at),
+            "version": s.version, "item_count": s.item_count}
+
+
+def json_array(values: Iterable[Any]) -> Iterator[str]:
+    """A JSON array, one element per line, as it is read: `[`, the
+    elements (JSON, comma-separated), `]`."""
+    yield "["
+    previous = None
+    for value in values:
+        if previous is not None:
+            yield f"  {previous},"
+        previous = json.dumps(value, ensure_ascii=False)
+    if previous is not None:
+        yield f"  {previous}"
+    yield "]"
 
 
 def item_text(role: str, text: str | None, data: Any) -> str:
@@ -103,9 +184,12 @@ def describe(event: RecordedEvent) -> str:
     """What an event did, in a few words."""
     d = event.data
     if event.type == "SessionCreated":
-        owner = f", user {d.get('user_id')}, tenant {d.get('tenant_id')}" if d.get("tenant_id") else ""
+        owner = "".join(f", {what} {d[name]}" for what, name in (("user", "user_id"),
+                                                                    ("tenant", "tenant_id"))
+                        if d.get(name) is not None)
         key = f", key {d['key']!r}" if d.get("key") is not None else ""
-        return f"title {d.get('title')!r}{owner}{key}"
+        title = f"title {d['title']!r}" if d.get("title") is not None else "no title"
+        return f"{title}{owner}{key}"
     if event.type == "MessageAdded":
         return f"{d.get('role', '?')}: {d.get('content', '')}"
     if event.type == "ItemAdded":
@@ -135,12 +219,16 @@ def erasable_rows(info: dict[str, Any] | None) -> list[tuple[str, Any]]:
             ("data keys", info["data_keys"]), ("subjects erased", info["subjects_erased"])]
 
 
+HISTORY_HEADERS = ("POS", "VER", "TYPE", "RECORDED AT (UTC)", "SOURCE", "WHAT")
+
+
+def history_row(e: RecordedEvent) -> tuple:
+    return (e.position, e.version, e.type, when_exactly(e.recorded_at), e.metadata.get("source"),
+            describe(e))
+
+
 def history_table(events: Sequence[RecordedEvent]) -> str:
-    return table(
-        ["POS", "VER", "TYPE", "RECORDED AT (UTC)", "SOURCE", "WHAT"],
-        [(e.position, e.version, e.type, when_exactly(e.recorded_at), e.metadata.get("source"),
-          describe(e)) for e in events],
-    )
+    return table(HISTORY_HEADERS, map(history_row, events))
 
 
 def event_dict(event: RecordedEvent) -> dict[str, Any]:

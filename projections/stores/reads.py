@@ -25,6 +25,7 @@ from eventlog import (
 from eventlog.backends.dialect import Db
 from eventlog.backends.factory import shown
 from eventlog.checks import aware, bounded, to_uuid
+from eventlog.recorded import COLUMNS
 
 from .. import commands
 from ..errors import (
@@ -152,12 +153,25 @@ class SessionReads:
         user when given, paged as `list`."""
         commands.check_optional_owner(user_id, tenant_id)
         commands.check_limit("limit", limit)
+        if limit is not None:
+            bounded(limit, "limit")
         anchor = None if before is None else to_uuid(before)
         with self._snapshot() as db:
             try:
                 return reads.read_summaries(db, tenant_id, user_id, limit, anchor)
             except LookupError:
                 raise SessionNotFoundError(str(before)) from None
+
+    def find_keyed(self, key: str,
+                   tenant_id: str | None = None) -> builtins.list[SessionSummary]:
+        """Summaries of the live sessions with this key in any tenant (or only
+        `tenant_id`'s), newest first: the key as stored, or `<user id>/key`
+        for the session's own user, the form of per-user keys (ADK's session
+        ids). What a person who knows a key but not its tenant looks up."""
+        commands.check_key(key)
+        commands.check_optional_owner(None, tenant_id)
+        with self._snapshot() as db:
+            return reads.read_keyed(db, key, tenant_id)
 
     def get_by_key(self, key: str, tenant_id: str | None = None) -> Session | None:
         """The live session of the tenant (None: no tenant) with this key."""
@@ -196,6 +210,25 @@ class SessionReads:
     def history(self, id: SessionId) -> builtins.list[RecordedEvent]:
         """The session's whole stream, deleted sessions included; [] if unknown."""
         return self.log.read_stream(str(to_uuid(id)))
+
+    def history_batches(self, id: SessionId, *,
+                        batch_size: int = 1000) -> Iterator[builtins.list[RecordedEvent]]:
+        """The session's stream as `history` gives it, a list of up to
+        `batch_size` events at a time: memory does not grow with the stream.
+        Each batch is its own read (the stream only grows, so none is missed)."""
+        sid = str(to_uuid(id))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        last = 0
+        while True:
+            with self.log.reader() as conn:
+                rows = conn.execute(
+                    f"SELECT {COLUMNS} FROM events WHERE stream_id = ? AND version > ? "
+                    "ORDER BY version LIMIT ?", (sid, last, batch_size)).fetchall()
+            if not rows:
+                return
+            yield self.log.reveal([RecordedEvent.from_row(r) for r in rows])
+            last = rows[-1][3]  # version (`COLUMNS`)
 
     def replay(self, id: SessionId, as_of: int | datetime | None = None) -> Session | None:
         """The session as it stood at a global position (events with
@@ -240,7 +273,7 @@ class SessionReads:
         raise SessionNotYetError(sid, as_of)
 
     def search(self, query: str, tenant_id: str | None = None, limit: int = 20, *,
-               syntax: str = "plain") -> builtins.list[SearchHit]:
+               syntax: str = "plain", offset: int = 0) -> builtins.list[SearchHit]:
         """Messages of live sessions matching `query`, best first, with a
         snippet (matches in [brackets]).
 
@@ -249,7 +282,8 @@ class SessionReads:
         `e-mail`, `c++` work), and CJK text matches any substring. With
         `syntax="fts5"` it is an FTS5 query ("a phrase", prefix*, AND/OR/NOT).
         At most `fulltext.MAX_QUERY_CHARS` characters and
-        `fulltext.MAX_QUERY_TERMS` words.
+        `fulltext.MAX_QUERY_TERMS` words. `offset` skips that many of the
+        best hits (page n of `limit` hits starts at (n - 1) * limit).
 
         The search projection is lazy: it is caught up here, so it sees every
         write, and writes never pay for it (on a read-only file or a full
@@ -263,6 +297,9 @@ class SessionReads:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, not {limit!r}")
         bounded(limit, "limit")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be a non-negative integer, not {offset!r}")
+        bounded(offset, "offset")
         self._catch_up_for_reading(["search"], setup=True)
         projection = self.runner.projections["search"]
         with self._snapshot() as db:
@@ -270,4 +307,4 @@ class SessionReads:
                 raise ProjectionError(
                     "the search view has an older layout; it is rebuilt when the file is "
                     "opened with write access (or run `sessionlog rebuild search`)")
-            return search_view(db, query, tenant_id, limit, syntax)
+            return search_view(db, query, tenant_id, limit, syntax, offset)

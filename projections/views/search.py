@@ -149,10 +149,12 @@ class SearchProjection:
 
 
 def search(db: Db, query: str, tenant_id: str | None = None,
-           limit: int = 20, syntax: str = "plain") -> list[SearchHit]:
+           limit: int = 20, syntax: str = "plain", offset: int = 0) -> list[SearchHit]:
     """Messages matching `query`, best first (FTS5's bm25 rank).
 
     Args:
+        offset: skip this many of the best (paging: page n starts at
+            (n - 1) * limit).
         syntax: "plain" (default): words, each must match, the last as a
             prefix; punctuation only separates words. "fts5": FTS5 query
             syntax ("a phrase", prefix*, AND/OR/NOT, NEAR, column filters;
@@ -170,19 +172,19 @@ def search(db: Db, query: str, tenant_id: str | None = None,
         expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
         sql = ("SELECT f.rowid, m.session_id, m.role, m.content FROM message_search f "
                "JOIN search_messages m ON m.position = f.rowid WHERE message_search MATCH ? "
-               f"{tenant.replace('tenant_id', 'm.tenant_id')} ORDER BY f.rank, f.rowid LIMIT ?")
+               f"{tenant.replace('tenant_id', 'm.tenant_id')} ORDER BY f.rank, f.rowid LIMIT ? OFFSET ?")
     elif db.dialect.name == "sqlite":
         key = "rowid"
         expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
         sql = ("SELECT rowid, session_id, role FROM message_search WHERE message_search MATCH ? "
-               f"AND session_id IS NOT NULL{tenant} ORDER BY rank, rowid LIMIT ?")
+               f"AND session_id IS NOT NULL{tenant} ORDER BY rank, rowid LIMIT ? OFFSET ?")
     else:  # the same words and phrases as a tsquery, ranked by ts_rank
         key = "position"
         expression, terms = plain_tsquery(query) if syntax == "plain" else fts_tsquery(query)
         sql = ("SELECT m.position, m.session_id, m.role FROM message_search m, "
                "CAST(? AS tsquery) q WHERE m.words @@ q AND m.session_id IS NOT NULL"
-               f"{tenant} ORDER BY ts_rank(m.words, q, 1) DESC, m.position LIMIT ?")
-    params: list = [expression] + ([] if tenant_id is None else [tenant_id]) + [limit]
+               f"{tenant} ORDER BY ts_rank(m.words, q, 1) DESC, m.position LIMIT ? OFFSET ?")
+    params: list = [expression] + ([] if tenant_id is None else [tenant_id]) + [limit, offset]
     try:
         rows = db.execute(sql, params).fetchall()
     except sqlite3.OperationalError as e:

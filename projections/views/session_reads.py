@@ -302,6 +302,29 @@ def read_summaries(db: Db, tenant_id: str | None, user_id: str | None,
     if user_id is not None:
         where.append("s.user_id = ?")
         params.append(user_id)
+    return _summaries(db, tenant_id, where, params, limit, before)
+
+
+# A key as stored, or as an adapter that keys sessions per user stores it:
+# `<user id, "%" and "/" escaped>/<key>` (ADK's session ids).
+_KEYED = ("(s.key = ? OR (s.user_id IS NOT NULL AND s.key = "
+          "replace(replace(s.user_id, '%', '%25'), '/', '%2F') || '/' || ?))")
+
+
+def read_keyed(db: Db, key: str, tenant_id: str | None) -> builtins.list[SessionSummary]:
+    """Summaries of the live sessions (of a tenant) whose key is `key`, or
+    `<user id>/key` for their own user (the form per-user keys take), in
+    any tenant unless one is given; newest first."""
+    where, params = [_KEYED], [key, key]
+    if tenant_id is not None:
+        where.append("s.tenant_id = ?")
+        params.append(tenant_id)
+    return _summaries(db, None, where, params, None, None)
+
+
+def _summaries(db: Db, tenant_id: str | None, where: builtins.list[str],
+               params: builtins.list[Any], limit: int | None,
+               before: uuid.UUID | None) -> builtins.list[SessionSummary]:
     source, cond = _page(db, tenant_id, before, where, params)
     rows = db.execute(
         f"SELECT {session_cols(db)}, (SELECT count(*) FROM items WHERE session = s.position) "

@@ -4,20 +4,27 @@ views right)."""
 
 from __future__ import annotations
 
+import itertools
+
 import click
 
 from .. import render
 from .database import open_store
-from .options import json_option, progress_bar, scoped, tenant_option
+from .options import json_option, progress_bar, tenant_option
+from .sessions import find_session, key_option
 
 
 @click.command()
-@click.argument("session_id", metavar="ID")
+@click.argument("session_id", metavar="ID", required=False)
+@key_option
 @tenant_option
 @json_option
 @click.pass_context
-def history(ctx: click.Context, session_id: str, tenant: str | None, as_json: bool) -> None:
-    """Print a session's audit trail: every event, deleted sessions included.
+def history(ctx: click.Context, session_id: str | None, key: str | None, tenant: str | None,
+            as_json: bool) -> None:
+    """Print a session's audit trail: every event, deleted sessions included,
+    printed as it is read (a session of any length). Name it by ID, or by
+    --key (a live session's key, e.g. the session id ADK gave it).
 
     With --tenant, another tenant's session is "not found", as a missing one.
 
@@ -26,40 +33,60 @@ def history(ctx: click.Context, session_id: str, tenant: str | None, as_json: bo
     \b
       sessionlog history 5b0c...e1 --json
       sessionlog history 5b0c...e1 --tenant acme
+      sessionlog history --key ada-1
     """
     with open_store(ctx) as store:
-        events = scoped(store, tenant).history(session_id)
-    if not events:
-        raise click.ClickException(f"session {session_id} not found")
-    click.echo(render.to_json(events) if as_json else render.history_table(events))
+        sid = find_session(store, session_id, key, tenant, "history")
+        if tenant is not None and store.created_for(sid) != tenant:
+            raise click.ClickException(f"session {sid} not found")
+        read = (e for batch in store.history_batches(sid) for e in batch)
+        first = next(read, None)
+        if first is None:
+            raise click.ClickException(f"session {sid} not found")
+        events = itertools.chain([first], read)
+        if as_json:
+            lines = render.json_array(map(render.event_dict, events))
+        else:
+            lines = render.table_lines(render.HISTORY_HEADERS, map(render.history_row, events))
+        for line in lines:
+            click.echo(line)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, required=True, metavar="QUERY...")
 @click.option("--tenant", help="Only this tenant's sessions.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many matches (a page).")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Which page of --limit matches, best first.")
 @click.option("--fts", is_flag=True, help="QUERY is FTS5 syntax: \"a phrase\", prefix*, AND, OR, NOT.")
 @json_option
 @click.pass_context
-def search(ctx: click.Context, words: tuple[str, ...], tenant: str | None, limit: int, fts: bool,
-           as_json: bool) -> None:
+def search(ctx: click.Context, words: tuple[str, ...], tenant: str | None, limit: int, page: int,
+           fts: bool, as_json: bool) -> None:
     """Full-text search over message content.
 
     QUERY is plain text: every word must match (the last one also as the
     start of a word), punctuation only separates words, and Chinese,
     Japanese or Korean text matches any part of a word. A QUERY starting
-    with '-' goes after `--`. Matches are shown in [brackets].
+    with '-' goes after `--`. Matches are shown in [brackets], --limit at a
+    time; a last line (on stderr) names the next --page when there is one.
 
     Example:
 
     \b
       sessionlog search refund R-88 --tenant acme
+      sessionlog search refund --limit 50 --page 2
       sessionlog search -- -foo
       sessionlog search --fts '"order 1142" OR parcel*' --json
     """
     query = " ".join(words)
+    syntax = "fts5" if fts else "plain"
     with open_store(ctx) as store:
-        hits = store.search(query, tenant, limit, syntax="fts5" if fts else "plain")
+        offset = (page - 1) * limit
+        hits = store.search(query, tenant, limit, syntax=syntax, offset=offset)
+        more = len(hits) == limit and bool(
+            store.search(query, tenant, 1, syntax=syntax, offset=offset + limit))
     if as_json:
         click.echo(render.to_json([
             {"session_id": h.session_id, "position": h.position, "role": h.role,
@@ -70,6 +97,8 @@ def search(ctx: click.Context, words: tuple[str, ...], tenant: str | None, limit
                                 max_width=80))
     else:
         click.echo("no matches")
+    if more:
+        click.echo(f"more: the next page is --page {page + 1}", err=True)
 
 
 @click.command()

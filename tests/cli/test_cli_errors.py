@@ -83,7 +83,7 @@ def test_a_library_bug_is_not_disguised_as_a_user_error(db, monkeypatch):
     def broken(self, *args, **kwargs):
         return {}["key"]
 
-    monkeypatch.setattr(EventSourcedSessionStore, "list", broken)
+    monkeypatch.setattr(EventSourcedSessionStore, "list_summaries", broken)  # what `list` reads
     result = run(db, "list")
     assert result.exit_code != 0
     assert isinstance(result.exception, KeyError)
