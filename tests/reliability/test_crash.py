@@ -61,11 +61,16 @@ def check(db: str, acked: list[list[str]]) -> None:
 
 
 def test_writes_that_returned_survive_sigkill(target):
-    """On a SQLite file and on PostgreSQL (the server aborts the killed
-    client's open transaction)."""
-    assert kill_loop(target, kills=6, seed=1) > 6
+    """On a SQLite file, PostgreSQL (the server aborts the killed client's
+    open transaction) and an erasable file: 6 kills on the plain file, 3 on
+    the others (each kill is a new process: suite time, issue #18)."""
+    kills = 6 if target.kind == "sqlite-file" else 3
+    assert kill_loop(target, kills=kills, seed=1) > kills
 
 
+# The long loop runs on the plain SQLite file only: what 40 kills add over 6 is
+# more chances to land inside a WAL frame or checkpoint, which only SQLite has;
+# the short loop above covers every target.
 @pytest.mark.slow
 def test_writes_survive_many_sigkills(tmp_path):
     assert kill_loop(str(tmp_path / "crash.db"), kills=40, seed=2) > 40
