@@ -42,13 +42,17 @@ class ErasableStore(Protocol):
 @attrs.frozen
 class Erasure:
     """What an erase did. `already`: the subject was erased before (or has
-    nothing to erase); nothing was written to the log then."""
+    nothing to erase); nothing was written to the log then. `found`: False
+    when the file holds no data of the subject: never written here, or
+    erased earlier (the file keeps no trace of whom it erased, so it cannot
+    tell which)."""
 
     subject: str | None
     sessions: int
     position: int | None
     already: bool
     detail: str
+    found: bool = True
 
 
 def sealer_of(store: ErasableStore) -> Sealer:
@@ -96,9 +100,29 @@ def erase_user(store: ErasableStore, user_id: str, tenant_id: str, *, reason: st
                            (subject_of(user_id, tenant_id, ""),)).fetchone()
     if row is None:
         purge(store)
+        erased = _erased_before(store, user_id, tenant_id)
+        if erased is not None:
+            return Erasure(erased[0], 0, erased[1], True,
+                           f"already erased at position {erased[1]}: nothing to erase")
         return Erasure(None, 0, None, True,
-                       "no readable data: nothing to erase (already erased, or never written)")
+                       "no readable data: nothing to erase (never written, or erased earlier)",
+                       found=False)
     return _erase(store, sealer, row[0], "user", (tenant_id, user_id), reason, requested_by)
+
+
+def _erased_before(store: ErasableStore, user_id: str, tenant_id: str) -> tuple[str, int] | None:
+    """The key id and SubjectErased position of a user of a tenant erased
+    earlier, found through their sessions (user and tenant ids are kept in
+    clear) or their state stream; None when the log has neither."""
+    with store.log.snapshot() as conn:
+        row = conn.execute(
+            f"SELECT s.key_id, e.position FROM {STREAMS} s "
+            "JOIN events e ON e.stream_id = 'erasure:' || s.key_id "
+            "WHERE s.stream_id = ? OR s.stream_id IN (SELECT stream_id FROM events "
+            "WHERE type = 'SessionCreated' AND json_extract(data, '$.user_id') = ? "
+            "AND json_extract(data, '$.tenant_id') = ?) ORDER BY e.position LIMIT 1",
+            (state_stream(tenant_id, user_id), user_id, tenant_id)).fetchone()
+    return None if row is None else (row[0], row[1])
 
 
 def _erase(store: ErasableStore, sealer: Sealer, key_id: str, scope: str, user: tuple[str, str] | None,

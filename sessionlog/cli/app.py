@@ -12,9 +12,31 @@ import click
 
 from . import audit, demo, erase, maintenance, sessions, tail, transfer
 from .database import ERASABLE
+from .options import JsonError, wants_json
+
+JSON_ERRORS = "sessionlog.json_errors"  # ctx.meta: the command line asked for --json
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The group: under --json, a command's error (a usage error included)
+    is printed as a JSON object on stderr, with the same exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[JSON_ERRORS] = wants_json(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except JsonError:
+            raise
+        except click.ClickException as e:
+            if ctx.meta.get(JSON_ERRORS):
+                raise JsonError(e) from None
+            raise
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="SESSIONLOG_DB", default="sessions.db", show_default=True,
               metavar="PATH|URL",
               help="The SQLite file, or a PostgreSQL URL such as postgresql://user@host/db "

@@ -9,6 +9,8 @@ import json
 
 import click
 
+from eventlog.backends.factory import shown
+
 from .database import open_store
 from .options import json_option
 
@@ -33,7 +35,13 @@ def erase(ctx: click.Context, session_id: str | None, user_id: str | None, tenan
     `[erased]` in place of the text, and `verify` passes.
 
     One SubjectErased event records who asked, when and why. A second erase
-    is a no-op. A plain file refuses: move it with `copy NEW --erasable`.
+    of a session is a no-op (exit 0, "already erased"). A plain file refuses:
+    move it with `copy NEW --erasable`.
+
+    Exit status: 0 when erased (now, or a session earlier); 1 on an error;
+    3 when the file holds no data of --user U --tenant T, so nothing was
+    erased: the user was never written here, or was erased earlier (the file
+    keeps no trace of whom it erased, so it cannot tell which).
 
     Example:
 
@@ -59,6 +67,10 @@ def erase(ctx: click.Context, session_id: str | None, user_id: str | None, tenan
             assert session_id is not None  # checked above
             done = store.erase(session_id, reason=reason, requested_by=requested_by)
             what = f"session {session_id}"
+    if not done.found:
+        raise NothingToErase(
+            f"{what} is not known in {shown(ctx.obj)}: nothing was erased (no data of that user "
+            "is in the file: never written here, or erased earlier)")
     if as_json:
         click.echo(json.dumps({"already": done.already, "sessions": done.sessions,
                                "position": done.position, "subject": done.subject,
@@ -68,6 +80,12 @@ def erase(ctx: click.Context, session_id: str | None, user_id: str | None, tenan
     else:
         click.echo(f"{what}: {done.detail}; its text is unreadable from now on and no plain copy "
                    "is left in the file")
+
+
+class NothingToErase(click.ClickException):
+    """No data of the subject in the file: nothing was erased (exit 3)."""
+
+    exit_code = 3
 
 
 def _os_user() -> str | None:

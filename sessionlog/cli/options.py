@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -19,13 +20,37 @@ from projections import EventSourcedSessionStore, TenantSessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["AS_OF_HELP", "argv_text", "force_foreign_option", "json_option", "parse_as_of",
-           "progress_bar", "scoped", "stdin_text", "tenant_option"]
+__all__ = ["AS_OF_HELP", "JsonError", "argv_text", "force_foreign_option", "json_option",
+           "parse_as_of", "progress_bar", "scoped", "stdin_text", "tenant_option", "wants_json"]
 
 
 def json_option(f: F) -> F:
     """--json: print JSON for machines instead of a table."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(f)
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for JSON: `--json` among its arguments
+    before a `--` (read before parsing, so that a parse error is JSON too)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+class JsonError(click.ClickException):
+    """A command's error under --json: `{"error": "..."}` on stderr, one
+    line, with the exit code the error had (1, or 2 for a usage error)."""
+
+    def __init__(self, error: click.ClickException) -> None:
+        super().__init__(error.format_message())
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click declares it per class
+
+    def show(self, file: Any = None) -> None:
+        click.echo(json.dumps({"error": self.message, "exit_code": self.exit_code},
+                              ensure_ascii=False), file=file, err=file is None)
 
 
 def force_foreign_option(f: F) -> F:
