@@ -105,6 +105,8 @@ def session_from_record(data: Any) -> Session:
             or a format this release does not read.
     """
     if not isinstance(data, dict) or "format" not in data:
+        if isinstance(data, dict) and _other_roles(data.get("messages")):
+            return _seed_with_roles(data)
         return session_from_dict(data)
     if data["format"] != FORMAT:
         raise ValueError(f"format {data['format']!r} is not one this release reads "
@@ -122,6 +124,34 @@ def session_from_record(data: Any) -> Session:
     if any(v is None for v in session.state.values()):
         raise ValueError("state: a key's value is null (a removed key is left out)")
     return session
+
+
+def _other_roles(messages: Any) -> bool:
+    return isinstance(messages, list) and any(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and m["role"] not in MESSAGE_ROLES
+        for m in messages)
+
+
+def _seed_with_roles(data: dict[str, Any]) -> Session:
+    """Seed JSON whose messages have other roles too ("system", "tool"...):
+    read whole, each message an item `message-<version>` with data
+    {role, content}, as a user/assistant `MessageAdded` folds to."""
+    items = []
+    for i, m in enumerate(data["messages"]):
+        if not isinstance(m, dict):
+            raise ValueError(f"messages[{i}]: expected an object, got {type(m).__name__}")
+        try:
+            role, content = _field(m, "role", (str,), True), _field(m, "content", (str,), True)
+            items.append(SessionItem(f"message-{i + 2}", role, {"role": role, "content": content},
+                                     _timestamp(_field(m, "timestamp", (str,), True), "timestamp"),
+                                     content))
+        except ValueError as e:
+            raise ValueError(f"messages[{i}].{e}") from None
+    seed = session_from_dict({**data, "messages": []})
+    return Session(seed.id, seed.title, seed.created_at,
+                   [m for m in map(item_message, items) if m is not None], seed.user_id,
+                   seed.tenant_id, None, 0, items, {},
+                   items[-1].timestamp if items else seed.created_at)
 
 
 def is_whole(session: Session) -> bool:
