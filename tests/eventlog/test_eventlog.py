@@ -233,9 +233,9 @@ def _check_chain(log):
     log.close()
 
 
-def test_bad_synchronous_is_refused(tmp_path):
+def test_bad_synchronous_is_refused(open_log):
     with pytest.raises(ValueError, match="synchronous"):
-        EventLog(tmp_path / "x.db", synchronous="sometimes")
+        open_log(synchronous="sometimes")
 
 
 @pytest.mark.parametrize("text", ["0x000000-0000-0000-0000-000000000000",

@@ -154,6 +154,7 @@ def test_get_last_n_and_keyset_pagination(open_store):
             store.list(before=uuid.uuid4())
 
 
+@pytest.mark.sqlite_only("a file path whose directory is missing")
 def test_store_in_a_missing_directory_is_a_clear_error(tmp_path):
     from eventlog import StorageError
     with pytest.raises(StorageError, match="does not exist"):

@@ -185,6 +185,9 @@ def test_cli_import_export(tmp_path, target):
     assert "Traceback" not in bad.output
 
 
+# One backend (a plain SQLite file): the bound is the import's (it streams the file
+# and writes in batches), the same on every backend; 200k messages on each would
+# add minutes to the slow run, and the import runs on every backend elsewhere.
 @pytest.mark.slow
 def test_a_200k_message_file_imports_within_the_memory_bound(tmp_path):
     path = tmp_path / "big.jsonl"
