@@ -605,6 +605,11 @@ def write_markdown(bench: Bench, path: Path, mode: str, seconds: float) -> None:
 
 #: Targets: (what, row whose figure is judged, "ratio", a unit (at least) or "UNIT max" (at most), the bound).
 TARGETS = [
+    # Issue 20: lists and history stream (the full size: 2,000 sessions x 100, 200,000 messages).
+    ("`list --all --json` peak RSS", "list --all --json (2,000 sessions x 100): peak RSS",
+     "MB max", 150.0),
+    ("`list --all` peak RSS", "list --all (2,000 sessions x 100): peak RSS", "MB max", 150.0),
+    ("`history` peak RSS", "history of a 200,000-message session: peak RSS", "MB max", 150.0),
     # Issue 18 (a straight write path); "us max": at most, lower is better.
     ("add_message at `normal`", "sessionlog EventSourcedSessionStore (normal)", "ratio", 0.30),
     ("add_message at `full`", "sessionlog EventSourcedSessionStore (full)", "ratio", 0.55),
@@ -763,6 +768,8 @@ def main() -> int:
         for section in (bench.add_message, bench.create, bench.get, bench.list, bench.replay,
                         bench.erasable, bench.import_and_rebuild):
             section()
+        from bench_cli import cli_memory
+        cli_memory(bench, mode)
         if not args.no_postgres:
             from bench_pg import postgres
             postgres(bench, sliced, median_time, msg)
