@@ -201,8 +201,13 @@ class SqliteBackend:
         except sqlite3.DatabaseError as e:
             found = [str(e)]
         if found != ["ok"]:
+            # quick_check's rows hold several lines ("*** in database main ***\nOn tree
+            # page 10 ..."): the first problem is enough for one line.
+            problems = [line.strip() for row in found for line in row.splitlines()
+                        if line.strip() and not line.startswith("***")] or ["unknown"]
+            more = f", and {len(problems) - 1} more" if len(problems) > 1 else ""
             raise StorageError(
-                f"{self.path}: the file has damaged pages (quick_check: {'; '.join(found)}); "
+                f"{self.path}: the file has damaged pages ({problems[0]}{more}); "
                 "nothing was written. Restore a backup (see the README's \"After a failed "
                 "verify\")")
         self._pages_checked = True

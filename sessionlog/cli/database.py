@@ -54,6 +54,7 @@ def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
             erasable: bool = False) -> Iterator[EventSourcedSessionStore]:
     """`open_store` for a --db value: a SQLite path or a PostgreSQL URL.
     `erasable`: create a new file as erasable (an existing one is recognised)."""
+    _refuse_directory(db)
     if db == ":memory:":
         with _store(db, db, source, catch_up, erasable) as store:
             yield store
@@ -91,6 +92,7 @@ def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
 def open_log(db: str) -> Iterator[EventLog]:
     """The log at --db, for reading: an existing file or a URL; never
     another program's database (a read creates no table in it)."""
+    _refuse_directory(db)
     if db != ":memory:" and not is_url(db) and not os.path.isfile(db):
         raise click.ClickException(f"no database at {db} (pass --db)")
     if is_url(db):  # never create the log's tables for a read
@@ -111,6 +113,15 @@ def open_log(db: str) -> Iterator[EventLog]:
         raise click.ClickException(str(e)) from None
     finally:
         log.close()
+
+
+def _refuse_directory(db: str) -> None:
+    """A directory given as --db, said as such (SQLite would say "cannot open
+    database file")."""
+    if not is_url(db) and os.path.isdir(db):
+        raise click.ClickException(
+            f"{db} is a directory, not a database file (pass a file in it: "
+            f"--db {os.path.join(db, 'sessions.db')})")
 
 
 def _check_tables(db: str, tables: set[str] | None, create: bool, force_foreign: bool,

@@ -55,3 +55,41 @@ def test_erase_of_a_user_erased_earlier_says_so_and_exits_0(erasable):
         "detail": f"already erased at position {done['position']}: nothing to erase"}
     other = run(erasable, "erase", "--user", "alice", "--tenant", "globex")
     assert other.exit_code == 3 and "nothing was erased" in other.stderr
+
+
+@pytest.mark.sqlite_only("a directory is a path, not a PostgreSQL URL")
+@pytest.mark.parametrize("args", [["list"], ["create", "--title", "x"], ["stats"], ["tail"],
+                                  ["import", "-"], ["verify"]])
+def test_a_directory_as_db_is_called_a_directory(tmp_path, args):
+    folder = tmp_path / "chats"
+    folder.mkdir()
+    out = run(folder, *args)
+    assert out.exit_code == 1
+    assert out.stderr == (f"Error: {folder} is a directory, not a database file (pass a file "
+                          f"in it: --db {folder / 'sessions.db'})\n")
+    assert list(folder.iterdir()) == []
+
+
+def damage(path, table: str) -> None:
+    """Garble the cell pointers of `table`'s first page: quick_check then
+    reports several lines about it."""
+    import sqlite3
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("SELECT pageno FROM dbstat WHERE name = ? ORDER BY pageno",
+                            (table,)).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with open(path, "r+b") as f:
+        f.seek((page - 1) * size + 8)
+        f.write(b"\x0f\x10\x0f\x20")
+
+
+@pytest.mark.sqlite_only("a damaged page of the file")
+def test_create_on_a_damaged_file_is_one_line(tmp_path):
+    path = tmp_path / "chats.db"
+    assert run(path, "demo").exit_code == 0
+    damage(path, "sessions")
+    out = run(path, "create", "--title", "x")
+    assert out.exit_code == 1
+    assert len(out.stderr.splitlines()) == 1, out.stderr
+    assert "damaged pages (On tree page" in out.stderr and "***" not in out.stderr
