@@ -71,7 +71,9 @@ def compact(ctx: click.Context) -> None:
 
     Drops the tables of builds whose process is gone, folds the WAL into the
     database and truncates it, then rewrites the file without its free pages
-    (VACUUM: needs free disk space about the size of the database).
+    (VACUUM: needs free disk space about the size of the database). On
+    PostgreSQL it rewrites each table of the schema (VACUUM FULL: each table
+    is locked while it is rewritten, so run it when nothing writes).
 
     Example:
 
