@@ -21,6 +21,7 @@ from eventlog.sealing import MARKER as ERASURE_TABLE
 from projections import EventSourcedSessionStore
 from projections.erasure.masterkey import default_provider
 from projections.erasure.sealer import Sealer
+from sessionlog.integrations.opening import sqlalchemy_hint
 
 # Our own errors, and ValueError, the library's documented error for bad input.
 # Anything else (KeyError, TypeError, a raw sqlite3 error) is a bug: it keeps
@@ -117,7 +118,10 @@ def open_log(db: str) -> Iterator[EventLog]:
 
 def _refuse_directory(db: str) -> None:
     """A directory given as --db, said as such (SQLite would say "cannot open
-    database file")."""
+    database file"); a SQLAlchemy URL, with the value to pass instead."""
+    hint = sqlalchemy_hint(db, "--db")
+    if hint is not None:
+        raise click.ClickException(hint)
     if not is_url(db) and os.path.isdir(db):
         raise click.ClickException(
             f"{db} is a directory, not a database file (pass a file in it: "

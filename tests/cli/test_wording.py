@@ -111,3 +111,17 @@ def test_compact_never_reports_a_bigger_database(db):
     again = run(db, "compact")
     before2, after2 = map(float, re.search(r"([\d.]+) MB -> ([\d.]+) MB", again.stdout).groups())
     assert after2 <= before2, again.stdout
+
+
+@pytest.mark.parametrize(("url", "hint"), [
+    ("sqlite+aiosqlite:///adk.db", "--db='adk.db'"),
+    ("postgresql+psycopg://me:secret@dbhost/chats", "--db='postgresql://me:***@dbhost/chats'"),
+])
+def test_a_sqlalchemy_url_as_db_names_the_value_to_pass(tmp_path, monkeypatch, url, hint):
+    monkeypatch.chdir(tmp_path)
+    for args in (["list"], ["create", "--title", "x"], ["tail"]):
+        out = run(url, *args)
+        assert out.exit_code == 1
+        assert out.stderr == f"Error: {url.replace('secret', '***')!r} is a SQLAlchemy URL; " \
+                             f"--db takes {'the SQLite file itself' if 'sqlite' in url else 'a libpq URL, without the driver'}: {hint}\n"
+    assert list(tmp_path.iterdir()) == []
