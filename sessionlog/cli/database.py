@@ -52,9 +52,12 @@ def open_store(ctx: click.Context, *, create: bool = False, force_foreign: bool 
 @contextmanager
 def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
             source: str = "cli", catch_up: bool = True,
-            erasable: bool = False) -> Iterator[EventSourcedSessionStore]:
+            erasable: bool = False,
+            shown_as: str | None = None) -> Iterator[EventSourcedSessionStore]:
     """`open_store` for a --db value: a SQLite path or a PostgreSQL URL.
-    `erasable`: create a new file as erasable (an existing one is recognised)."""
+    `erasable`: create a new file as erasable (an existing one is recognised).
+    `shown_as`: the name an existing file `db` stands in for (a copy of it):
+    used in messages and for its master key file."""
     _refuse_directory(db)
     if db == ":memory:":
         with _store(db, db, source, catch_up, erasable) as store:
@@ -84,8 +87,9 @@ def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
             raise
         return
     tables = sqlite_tables(db)
-    _check_tables(db, tables, create, force_foreign, "SQLite database")
-    with _store(db, db, source, catch_up, erasable or ERASURE_TABLE in (tables or ())) as store:
+    _check_tables(shown_as or db, tables, create, force_foreign, "SQLite database")
+    with _store(db, shown_as or db, source, catch_up,
+                erasable or ERASURE_TABLE in (tables or ())) as store:
         yield store
 
 

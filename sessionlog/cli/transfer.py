@@ -6,11 +6,9 @@ erasable file)."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import json
 import os
-import secrets
 import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import IO, Any, cast
@@ -32,7 +30,8 @@ from projections.transfer import (
     read_sessions,
 )
 
-from .database import open_db, open_log, open_store
+from .database import open_log, open_store
+from .destination import dest_store, exclusive_temp
 from .options import force_foreign_option, json_option, progress_bar
 
 
@@ -103,21 +102,6 @@ def import_(ctx: click.Context, files: tuple[IO[bytes], ...], on_conflict: str,
     click.echo(str(summary))
 
 
-def _exclusive_temp(path: str) -> tuple[str, int]:
-    """A new file beside `path` under an unguessable name, created exclusively
-    (O_EXCL: never an existing file, never through a planted symlink), with
-    the permissions the umask gives a new file. Returns (name, fd)."""
-    directory, base = os.path.split(os.path.abspath(path))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
-    for _ in range(100):
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.partial")
-        try:
-            return tmp, os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no unused temporary name", path)
-
-
 @click.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file (atomically) instead of stdout.")
@@ -156,7 +140,7 @@ def export(ctx: click.Context, output: str | None, tenant: str | None, fmt: str)
             return
         tmp = None
         try:
-            tmp, fd = _exclusive_temp(output)
+            tmp, fd = exclusive_temp(output)
             with open(fd, "w", encoding="utf-8") as out:
                 count = 0
                 for line in lines:
@@ -188,8 +172,11 @@ def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
 
     Positions, event ids, timestamps and hashes are copied unchanged, so
     `verify --json` reports the same last_hash on both. DEST must hold no
-    events. The copy is one transaction: if it fails, DEST is left as it was
-    (a DEST file it created is removed).
+    events, and be new, empty, or sessionlog's (never another program's).
+    If the copy is refused or fails, DEST is left as it was: a new file is
+    not created, an existing one stays byte for byte the same (the copy is
+    made beside it and renamed over it when complete), and on PostgreSQL the
+    tables the copy made are dropped.
 
     With --erasable, every event is appended again through DEST's keys (same
     streams, versions, positions, ids and metadata; new times and hashes) so
@@ -215,8 +202,11 @@ def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
                 f"{shown(src)} is an erasable file: its rows cannot be copied as they are (DEST would "
                 "lack its keys); re-encrypt it: copy DEST --erasable; nothing was written")
         total = source.last_position()
-        with open_db(dest, create=True, source="copy", catch_up=False) as store, \
-                progress_bar("copying", total) as tick:
+        with dest_store(dest, erasable=False) as store, progress_bar("copying", total) as tick:
+            if store.log.sealer is not None and not store.log.last_position():
+                raise click.ClickException(
+                    f"{shown(dest)} is an erasable file: a plain log goes into it re-encrypted, "
+                    "with `copy DEST --erasable`; nothing was written")
             with store.log.transaction():
                 copied = copy_log(source, store.log, progress=tick)
                 store.catch_up()  # the views, in the same transaction
@@ -230,7 +220,7 @@ def _reseal(src: str, dest: str, as_json: bool) -> None:
     """`copy --erasable`: the plain log of `src` re-encrypted into `dest`."""
     with open_log(src) as source:
         total = source.last_position()
-        with open_db(dest, create=True, source="copy", catch_up=False, erasable=True) as store, \
+        with dest_store(dest, erasable=True) as store, \
                 progress_bar("re-encrypting", total) as tick:
             done = reseal_copy(source, store, progress=tick)
     if as_json:

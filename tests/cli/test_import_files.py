@@ -68,6 +68,6 @@ def test_a_truncated_gzip_file_is_one_line_and_writes_nothing(db, tmp_path):
     path.write_bytes(gzip.compress((RECORD * 50).encode("utf-8"))[:-20])
     result = run(db, "import", str(path))
     assert result.exit_code == 1
-    assert f"{path}: " in result.stderr and "gzip" in result.stderr
+    assert f"{path}: a gzip file cut short" in result.stderr
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
     assert run(db, "show", SID).exit_code == 1
