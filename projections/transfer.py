@@ -35,9 +35,11 @@ from .transfer_format import (
     whole_events,
 )
 from .transfer_read import Location, open_text, read_error, read_records
+from .views.sessions import find_by_key
 
 if TYPE_CHECKING:
     from .stores.eventsourced import EventSourcedSessionStore
+    from .stores.unit import BulkWrite
 
 __all__ = ["CONFLICT_POLICIES", "EXPORT_FORMATS", "FORMAT", "ImportConflictError",
            "ImportFileError", "ImportSummary", "Location", "export_sessions", "import_sessions",
@@ -170,11 +172,26 @@ def _new_events(existing: Session | None, version: int, session: Session,
     return "is already in the log with other content"
 
 
+def _key_clash(bulk: BulkWrite, keys: dict[tuple[str | None, str], str],
+               session: Session) -> str | None:
+    """Why a new session cannot have its key (another live session of its
+    tenant holds it, in the log or earlier in this batch), or None."""
+    if session.key is None or not is_whole(session):
+        return None
+    scope, sid = (session.tenant_id, session.key), str(session.id)
+    holder = keys.get(scope) or find_by_key(bulk.db, session.key, session.tenant_id)
+    if holder is not None and holder != sid:
+        return f"has key {session.key!r}, which live session {holder} already holds"
+    keys[scope] = sid
+    return None
+
+
 def _import_batch(store, bulk, batch, on_conflict) -> tuple[int, ...]:
     present = bulk.existing({str(s.id) for _, s in batch})
     plan: list[tuple[str | None, tuple[str, list[Event], int]]] = []
     seen: dict[str, tuple[Session, int, list[Event]]] = {}  # planned: session, version, events
     counts = [0, 0, 0, 0, 0, 0]  # sessions, messages, skipped, conflicts, items, appended
+    keys: dict[tuple[str | None, str], str] = {}  # (tenant, key) -> session, in this batch
     existing: Session | None
     events: list[Event]
     for location, session in batch:
@@ -200,6 +217,12 @@ def _import_batch(store, bulk, batch, on_conflict) -> tuple[int, ...]:
             events += new
             seen[sid] = (session, version + len(new), events)
         else:
+            clash = _key_clash(bulk, keys, session)
+            if clash is not None:
+                if on_conflict == "skip":
+                    counts[3] += 1
+                    continue
+                raise ImportConflictError(location, sid, clash)
             if is_whole(session):
                 events = whole_events(session)
             else:

@@ -193,3 +193,17 @@ def test_append_refuses_a_record_that_is_not_an_extension(db, tmp_path):
 def test_a_bad_record_is_one_line_naming_the_field(db, bad, why):
     result = run(db, "import", "-", input=json.dumps(bad))
     assert result.exit_code == 1 and why in result.stderr and "<stdin>:1" in result.stderr
+
+
+def test_a_key_another_live_session_holds_is_a_conflict(db, open_store, tmp_path):
+    src = tmp_path / "src.db"
+    with EventSourcedSessionStore(str(src)) as store:
+        store.create_session("theirs", key="ada-1")
+    with open_store() as store:
+        store.create_session("mine", key="ada-1")
+    before = ok(db, "export")
+    result = run(db, "import", "-", input=ok(src, "export"))
+    assert result.exit_code == 1 and "has key 'ada-1', which live session" in result.stderr
+    assert ok(db, "export") == before
+    kept = run(db, "import", "-", "--on-conflict", "skip", input=ok(src, "export"))
+    assert kept.exit_code == 0 and "kept 1 conflicting" in kept.output
