@@ -75,7 +75,7 @@ def test_each_session_becomes_created_plus_one_event_per_message(store):
 @pytest.mark.parametrize("bad_line, field", [
     ('{"id": "nope", "title": null, "created_at": "2026-01-01T00:00:00Z", "messages": []}', "id"),
     ('{"id": "00000000-0000-0000-0000-000000000009", "title": null, "created_at": "noon", "messages": []}', "created_at"),
-    ('{"id": "00000000-0000-0000-0000-000000000009", "title": null, "created_at": "2026-01-01T00:00:00Z", "messages": [{"role": "system", "content": "x", "timestamp": "2026-01-01T00:00:00Z"}]}', "messages[0].role"),
+    ('{"id": "00000000-0000-0000-0000-000000000009", "title": null, "created_at": "2026-01-01T00:00:00Z", "messages": [{"role": 5, "content": "x", "timestamp": "2026-01-01T00:00:00Z"}]}', "messages[0].role"),  # "system" is imported now (issue 20)
     ('{"id": "00000000-0000-0000-0000-000000000009", "title": null, "messages": []}', "created_at"),
     ('{"id": "00000000-0000-0000-0000-000000000009", "title": null, "created_at": "2026-01-01T00:00:00Z", "messages": [{"role": "user", "timestamp": "2026-01-01T00:00:00Z"}]}', "messages[0].content"),
     ('[1, 2]', "JSON object"),
