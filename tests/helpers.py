@@ -39,7 +39,7 @@ def child_args(where) -> list[str]:
 #: memory, fewer where every example opens a new file (and, erasable, a key) or
 #: a PostgreSQL schema. The properties are the backend's as much as the
 #: store's, but each example costs 5-20x as much there (suite time, issue #18).
-SHARE = {"sqlite-memory": 1.0, "sqlite-file": 0.25, "sqlite-erasable": 0.25, "postgres": 0.3}
+SHARE = {"sqlite-memory": 1.0, "sqlite-file": 0.15, "sqlite-erasable": 0.15, "postgres": 0.2}
 
 
 def examples(where, n: int) -> int:
