@@ -69,12 +69,14 @@ def measure(workdir: Path, args: list[str]) -> tuple[float, float]:
     """(seconds, peak MB) of one `sessionlog ARGS` run in a fresh process."""
     report = workdir / "cli-peak.json"
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", CHILD, str(report), *args], check=True,
-                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(report), *args],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"sessionlog {' '.join(args)} failed: {done.stderr}")
     seconds = time.perf_counter() - t
     got: dict[str, Any] = json.loads(report.read_text())
     if got["code"] != 0:
-        raise RuntimeError(f"sessionlog {' '.join(args)} exited {got['code']}")
+        raise RuntimeError(f"sessionlog {' '.join(args)} exited {got['code']}: {done.stderr}")
     return seconds, got["kb"] / 1024
 
 
