@@ -87,7 +87,7 @@ def test_import_of_a_damaged_file_is_all_or_nothing(fresh_store, opened_on):
                 assert re.match(r"f(:\d+|: record \d+): ", str(e)), str(e)  # names file and place
                 assert store.log.last_position() == 0 and store.list() == []
             else:
-                assert store.log.last_position() == summary.sessions + summary.messages
+                assert store.log.last_position() == summary.sessions + summary.messages + summary.items
                 assert store.verify().ok
 
     check()
