@@ -81,7 +81,7 @@ def test_reads_work_on_a_full_disk(tmp_path):
     assert "full" in stderr and len(stderr.strip().splitlines()) == 1
     code, stdout, stderr = out["export"]
     assert code == 0, stderr
-    assert len(json.loads(stdout.splitlines()[0])["messages"]) == 41
+    assert len(json.loads(stdout.splitlines()[0])["items"]) == 41  # sessionlog/1 records (8b690ae)
     code, stdout, stderr = out["verify"]
     assert code == 0, stderr
     assert stdout.startswith("ok")
