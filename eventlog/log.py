@@ -219,8 +219,14 @@ class EventLog(LogReads, LogNotes):
         if conn is not None:
             yield conn
             return
-        with self.backend.reader() as conn:
-            yield conn
+        try:
+            with self.backend.reader() as conn:
+                yield conn
+        except BaseException as exc:  # a damaged page, a full disk: one clear error
+            error = self.backend.translate(exc)
+            if error is not None:
+                raise error from exc
+            raise
 
     def stamp(self) -> tuple[int, int, int]:
         """Inside a write transaction: a value that changes whenever the log

@@ -95,6 +95,19 @@ def test_create_on_a_damaged_file_is_one_line(tmp_path):
     assert "damaged pages (On tree page" in out.stderr and "***" not in out.stderr
 
 
+@pytest.mark.sqlite_only("a damaged page of the file")
+@pytest.mark.parametrize("command", [["create", "--title", "x"], ["list"], ["tail"]])
+def test_a_damaged_events_page_is_one_line_and_no_traceback(tmp_path, command):
+    """A damaged page of the log itself (not a view) is read on opening (catch-up, the
+    tail): one line, no traceback."""
+    path = tmp_path / "chats.db"
+    assert run(path, "demo").exit_code == 0
+    damage(path, "events")
+    out = run(path, *command)
+    assert out.exit_code == 1, out.stderr
+    assert len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+
+
 def test_compact_never_reports_a_bigger_database(db):
     """`compact` after a demo and a delete gives space back or keeps the size,
     on every backend (on PostgreSQL a plain VACUUM added its free-space and
