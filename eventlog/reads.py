@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from .backends import Backend
 from .chain import ChainWalk
+from .checks import MAX_INT
 from .codec import format_sortable
 from .errors import ChainBrokenError, EventDecodeError
 from .recorded import COLUMNS, RecordedEvent
@@ -83,8 +84,8 @@ class LogReads:
                 lenient one notes it in `chain.problems`, skips rows that
                 cannot be read, and goes on.
         """
-        last = max(from_position, 1) - 1
-        end = to_position if to_position is not None else -1
+        last = min(max(from_position, 1) - 1, MAX_INT)  # past any position: nothing
+        end = min(to_position, MAX_INT) if to_position is not None else -1
         while True:
             with self.reader() as conn:
                 rows = conn.execute(
@@ -117,7 +118,7 @@ class LogReads:
                 iterator ends it too.
         """
         stop = stop or threading.Event()
-        last = max(from_position, 1) - 1
+        last = min(max(from_position, 1) - 1, MAX_INT)
         with self.backend.watcher() as watcher:
             while not stop.is_set():
                 watcher.mark()  # before the read: a commit after it wakes us

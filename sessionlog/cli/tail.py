@@ -8,6 +8,7 @@ import json
 import click
 
 from eventlog import RecordedEvent
+from eventlog.checks import MAX_INT
 
 from .. import render
 from .database import open_log
@@ -16,7 +17,7 @@ from .database import open_log
 @click.command()
 @click.option("-n", "--lines", "count", type=click.IntRange(min=0), default=10,
               show_default=True, help="Start with the last N events.")
-@click.option("--from", "from_position", type=click.IntRange(min=1), metavar="POSITION",
+@click.option("--from", "from_position", type=click.IntRange(min=1, max=MAX_INT), metavar="POSITION",
               help="Start at this position instead of the last N.")
 @click.option("-f", "--follow", is_flag=True,
               help="Keep printing events as they are committed, until Ctrl-C.")
