@@ -5,8 +5,10 @@ the key itself), `wrap(key) -> bytes` and `unwrap(blob) -> bytes` (raising
 `MasterKeyError` when the blob was not wrapped by it). A KMS plugs in there:
 wrap and unwrap are its encrypt and decrypt calls. Three come with it:
 
-- `KeyFile(path)`: 32 random bytes in a file (base64, one line), created on
-  first use with mode 0600. The default is the database path + ".key".
+- `KeyFile(path)`: 32 random bytes in a file (base64, one line), created
+  with the store, mode 0600. The default is the database path + ".key". A
+  new store never adopts a key file that is already there (someone else may
+  have planted it, and could read everything sealed under it).
 - `EnvKey(var)`: the same base64 text in an environment variable
   (default `SESSIONLOG_MASTER_KEY`), never written anywhere.
 - `StaticKey(secret)`: 32 bytes the caller holds (tests, secret managers).
@@ -108,7 +110,13 @@ class KeyFile(_Secret):
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return  # another process made it first: both use that one
+            # Made by someone else (the store that makes it holds the write
+            # lock): a planted key would let its maker read everything.
+            raise MasterKeyError(
+                f"{self.path} already exists, but the store it would key is new: a new "
+                "erasable store never adopts a key file it did not make (move that file "
+                "away if it is yours, or pass the key as $SESSIONLOG_MASTER_KEY); nothing "
+                "was written") from None
         try:
             os.write(fd, secret)
             os.fsync(fd)

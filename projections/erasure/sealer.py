@@ -128,16 +128,20 @@ class Sealer:
                     f"{log.path} is a plain file (its events are not encrypted), so it cannot "
                     f"be opened as erasable; move it: sessionlog --db {log.path} copy NEW "
                     "--erasable")
-            create = getattr(self.master, "create", None)
-            if create is not None:
-                create()
+            # Under the write lock: a peer that made the file meanwhile made
+            # its key too (so it is adopted), and a key made here is made by
+            # the one process that then marks the file.
             with log.transaction() as conn:
-                for ddl in _DDL:
-                    conn.execute(ddl)
-                conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('check', ?)",
-                             (base64.b64encode(self.master.wrap(_CHECK)).decode(),))
-                conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('master_key', ?)",
-                             (self.master.name,))
+                if not is_sealed(conn):
+                    create = getattr(self.master, "create", None)
+                    if create is not None:
+                        create()  # a key file it did not make is refused there
+                    for ddl in _DDL:
+                        conn.execute(ddl)
+                    conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('check', ?)",
+                                 (base64.b64encode(self.master.wrap(_CHECK)).decode(),))
+                    conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('master_key', ?)",
+                                 (self.master.name,))
         row = conn.execute(f"SELECT value FROM {MARKER} WHERE name = 'check'").fetchone()
         if row is None or self.master.unwrap(base64.b64decode(row[0])) != _CHECK:
             raise MasterKeyError(f"wrong master key: {self.master.name} does not open "
