@@ -34,16 +34,18 @@ from .database import open_db, sqlite_tables
 _NOTHING = "nothing was written"
 
 
-def exclusive_temp(path: str, suffix: str = "partial") -> tuple[str, int]:
+def exclusive_temp(path: str, suffix: str = "partial", *,
+                   private: bool = False) -> tuple[str, int]:
     """A new file beside `path` under an unguessable name, created exclusively
     (O_EXCL: never an existing file, never through a planted symlink), with
-    the permissions the umask gives a new file. Returns (name, fd)."""
+    the permissions the umask gives a new file, or 0600 if `private` (the
+    export of an erasable store). Returns (name, fd)."""
     directory, base = os.path.split(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
     for _ in range(100):
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.{suffix}")
         try:
-            return tmp, os.open(tmp, flags, 0o666)
+            return tmp, os.open(tmp, flags, 0o600 if private else 0o666)
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no unused temporary name", path)

@@ -118,7 +118,8 @@ def export(ctx: click.Context, output: str | None, tenant: str | None, fmt: str)
 
     The export is one consistent snapshot: sessions created or deleted while
     it runs do not change it. With -o, it is written to a new temporary file
-    beside FILE and renamed over it when complete.
+    beside FILE and renamed over it when complete; the export of an erasable
+    file is created 0600 (readable by its owner only).
 
     Example:
 
@@ -140,7 +141,8 @@ def export(ctx: click.Context, output: str | None, tenant: str | None, fmt: str)
             return
         tmp = None
         try:
-            tmp, fd = exclusive_temp(output)
+            # an erasable store's export holds its personal fields in clear: 0600, as the store
+            tmp, fd = exclusive_temp(output, private=store.log.sealer is not None)
             with open(fd, "w", encoding="utf-8") as out:
                 count = 0
                 for line in lines:
