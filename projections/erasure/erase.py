@@ -180,6 +180,10 @@ def purge(store: ErasableStore) -> None:
     WAL into the database and truncate it. Freed pages were zeroed by
     secure_delete as the rows went.
 
+    Idempotent: the "purge pending" mark is cleared only after the WAL was
+    folded and truncated, in a step of its own, so a purge cut short at any
+    point (a crash, a kill) runs whole again on the next open or erase.
+
     Raises:
         ErasureError: another connection holds the WAL (run it again later).
     """
@@ -189,18 +193,21 @@ def purge(store: ErasableStore) -> None:
     with log.transaction() as conn:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_search'").fetchone():
             conn.execute("INSERT INTO message_search(message_search) VALUES ('optimize')")
-        conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
-    if log.path == ":memory:":
-        return
-    backend = log.backend
-    with backend.lock:
-        busy = backend.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    if busy:
-        with log.transaction() as conn:
-            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+    if log.path != ":memory:" and _checkpoint(store):
         raise ErasureError(
             f"{log.path}: erased, but another connection is reading the file, so its WAL "
             "still holds old pages; run the erase again when it is done")
+    with log.transaction() as conn:
+        conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
+    if log.path != ":memory:":
+        _checkpoint(store)  # the WAL then holds that one small page only; busy is fine
+
+
+def _checkpoint(store: ErasableStore) -> bool:
+    """Fold the WAL into the file and truncate it; True when a reader kept it."""
+    backend = store.log.backend
+    with backend.lock:
+        return bool(backend.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
 
 
 def stats(store: ErasableStore) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""A real SIGKILL at each statement of `erase_user` (its purge included):
+after the next open the erased user's words are in no byte of the db, -wal
+or -shm (issue 19, item 2: a kill after the purge cleared its "pending" mark
+but before the WAL was truncated left them there, and reopening did not
+purge again)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from projections import EventSourcedSessionStore, SessionMessage, SessionRole
+
+pytestmark = pytest.mark.sqlite_only("raw bytes of a SQLite file and its WAL")
+
+#: What u1 says (and what must go) and what u2 says (and must stay).
+ERASED_WORDS = ("zebulon", "quagmire", "xylophonic")
+KEPT = "Ophelia Brackwater hums marmalade"
+
+#: Erase u1; with a statement number, SIGKILL itself as that statement of
+#: the writing connection starts (a real kill at a chosen point, no timing).
+CHILD = """
+import os, signal, sys
+from projections import EventSourcedSessionStore
+store = EventSourcedSessionStore(sys.argv[1], erasable=True)
+kill_at, seen = int(sys.argv[2]), []
+def trace(sql):
+    seen.append(sql)
+    if len(seen) == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+store.log.backend.conn.set_trace_callback(trace)
+store.erase_user("u1", "t1", reason="crash test")
+store.log.backend.conn.set_trace_callback(None)
+for sql in seen:
+    print(" ".join(sql.split()))
+"""
+
+
+def template(tmp_path: Path) -> Path:
+    db = tmp_path / "template.db"
+    with EventSourcedSessionStore(db, erasable=True) as store:
+        for user, words in (("u1", " ".join(ERASED_WORDS)), ("u2", KEPT)):
+            for n in range(4):
+                s = store.create_session(f"{words} {n}", user_id=user, tenant_id="t1")
+                store.add_messages(s.id, [SessionMessage(SessionRole.USER, f"{words} says {i}",
+                                                         datetime.now(UTC)) for i in range(6)])
+        assert store.search("quagmire") and store.search("marmalade")
+        store.log.vacuum()  # the WAL folded in: the template is one file (and its key)
+    return db
+
+
+def erase(db: Path, kill_at: int) -> list[str]:
+    """Run the erase in a child killed at statement `kill_at` (0: never);
+    the statements it ran when it was not killed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(db), str(kill_at)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    if kill_at:
+        assert proc.returncode == -9, proc.stderr
+        return []
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def leaks(db: Path) -> list[tuple[str, str]]:
+    found = []
+    for ext in ("", "-wal", "-shm"):
+        p = Path(str(db) + ext)
+        data = p.read_bytes().lower() if p.exists() else b""
+        found += [(p.name, w) for w in ERASED_WORDS if w.encode() in data]
+    return found
+
+
+def reopen_and_check(db: Path) -> bool:
+    """Reopen (which finishes a purge cut short); True when u1 was erased,
+    and then no byte of the files holds u1's words, open or closed."""
+    with EventSourcedSessionStore(db, erasable=True) as store:
+        erased = not store.list_summaries(tenant_id="t1", user_id="u1")
+        assert len(store.list_summaries(tenant_id="t1", user_id="u2")) == 4
+        assert store.search("marmalade", tenant_id="t1")
+        if erased:
+            assert store.search("quagmire") == []
+            assert leaks(db) == [], "after the reopen"
+        assert store.verify().ok
+    if erased:
+        assert leaks(db) == [], "after closing"
+    return erased
+
+
+def kill_points(statements: list[str], rounds: int) -> list[int]:
+    """Every checkpoint of the WAL and every change of the purge mark, then
+    statements spread evenly over the whole erase, `rounds` in all."""
+    key = [i + 1 for i, sql in enumerate(statements)
+           if "wal_checkpoint" in sql or "purge_pending" in sql]
+    step = max(1, len(statements) // max(1, rounds - len(key)))
+    spread = list(range(1, len(statements) + 1, step))
+    return sorted(set(key) | set(spread[:max(0, rounds - len(key))]))
+
+
+def kill_loop(tmp_path: Path, rounds: int) -> tuple[int, int]:
+    base = template(tmp_path)
+    db = tmp_path / "e.db"
+
+    def fresh() -> None:
+        for ext in ("", "-wal", "-shm", ".key"):
+            Path(str(db) + ext).unlink(missing_ok=True)
+        shutil.copy(base, db)
+        shutil.copy(str(base) + ".key", str(db) + ".key")
+
+    fresh()
+    statements = erase(db, 0)
+    assert any("wal_checkpoint" in sql for sql in statements)
+    assert reopen_and_check(db)
+    outcomes = [0, 0]
+    for at in kill_points(statements, rounds):
+        fresh()
+        erase(db, at)
+        outcomes[reopen_and_check(db)] += 1
+    return outcomes[0], outcomes[1]
+
+
+def test_a_purge_killed_at_its_checkpoints_finishes_on_the_next_open(tmp_path):
+    _kept, erased = kill_loop(tmp_path, rounds=6)
+    assert erased  # kills after the commit, in the purge
+
+
+@pytest.mark.slow
+def test_an_erase_killed_at_forty_points_leaves_no_word_after_reopen(tmp_path):
+    kept, erased = kill_loop(tmp_path, rounds=40)
+    assert kept and erased  # the kills landed on both sides of the commit
