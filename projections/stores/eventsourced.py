@@ -18,6 +18,7 @@ from typing import Any
 
 from eventlog import (
     EventLog,
+    ItemAdded,
     ItemsRemoved,
     ReadOnlyError,
     SessionCleared,
@@ -263,7 +264,7 @@ class EventSourcedSessionStore(StoreUpkeep):
                   state_delta: Mapping[str, Any] | None = None,
                   user_state_delta: Mapping[str, Any] | None = None,
                   tenant_state_delta: Mapping[str, Any] | None = None,
-                  expected_version: int | None = None) -> int:
+                  expected_version: int | None = None, unique_ids: bool = False) -> int:
         """Append items (one `ItemAdded` each), then the session's state delta
         (one `StateChanged`), and the user's and tenant's (one
         `ScopeStateChanged` each, in their own streams), all in one
@@ -275,6 +276,11 @@ class EventSourcedSessionStore(StoreUpkeep):
             ConcurrencyError: the session is not at `expected_version`.
             ValueError: a bad item or delta, or a user/tenant delta for a
                 session without user/tenant; nothing is written.
+            DuplicateEventError: (`unique_ids` True) the session already
+                holds an item with one of these ids (`event_id`: that id);
+                nothing is written. Checked in the write, before
+                `expected_version`, so an append retried after it succeeded
+                (here or in another process) is told apart from a conflict.
         """
         sid = to_uuid(id)
         plan = commands.add_items_plan(
@@ -285,6 +291,11 @@ class EventSourcedSessionStore(StoreUpkeep):
         def write(db: Db) -> int:
             owners = unit.live_owners(db, sid)
             events, scoped = plan(owners[0], owners[1])
+            if unique_ids:
+                ids = [e.item_id for e in events if isinstance(e, ItemAdded)]
+                held = reads.held_item_ids(db, sid, ids)
+                if held:
+                    raise reads.duplicate_item(sid, next(i for i in ids if i in held))
             return unit.write(db, sid, owners, events, expected_version, scoped)
         return unit.run(write)
 

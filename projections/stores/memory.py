@@ -16,6 +16,8 @@ import attrs
 
 from eventlog import (
     ConcurrencyError,
+    DuplicateEventError,
+    ItemAdded,
     MessageAdded,
     ScopeStateChanged,
     SessionCleared,
@@ -243,15 +245,25 @@ class InMemorySessionStore:
                   state_delta: Mapping[str, Any] | None = None,
                   user_state_delta: Mapping[str, Any] | None = None,
                   tenant_state_delta: Mapping[str, Any] | None = None,
-                  expected_version: int | None = None) -> int:
-        """Append items and state changes at once; returns the new version."""
+                  expected_version: int | None = None, unique_ids: bool = False) -> int:
+        """Append items and state changes at once; returns the new version.
+        `unique_ids`: see `EventSourcedSessionStore.add_items`."""
         sid = to_uuid(id)
         plan = commands.add_items_plan(
             sid, items, state_delta=state_delta, user_state_delta=user_state_delta,
             tenant_state_delta=tenant_state_delta, expected_version=expected_version)
         with self._lock:
-            session = self._live(sid, expected_version)
+            session = self._sessions.get(sid)
+            if session is None:
+                raise SessionNotFoundError(sid)
             writes, scoped = plan(session.user_id, session.tenant_id)
+            if unique_ids:
+                held = {i.id for i in session.items}
+                added = [e.item_id for e in writes if isinstance(e, ItemAdded)]
+                if held.intersection(added):
+                    dup = next(i for i in added if i in held)
+                    raise DuplicateEventError(dup, f"item {dup!r} is already in session {sid}")
+            self._check_version(sid, expected_version)
             for event in writes:
                 self.apply(event)
             for _, events in scoped:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from eventlog import DuplicateEventError
 from eventlog.backends.dialect import Db
 from eventlog.checks import uuid_from_text
 
@@ -179,6 +180,23 @@ def last_items(db: Db, sid: uuid.UUID | str, n: int) -> builtins.list[SessionIte
     if db.cipher is not None:
         rows = _open_items(db.cipher.opener(), str(sid), rows)
     return [_item(*r) for r in reversed(rows)]
+
+
+def held_item_ids(db: Db, sid: uuid.UUID | str, item_ids: Sequence[str]) -> set[str]:
+    """Which of `item_ids` the live session's items hold (ids are stored in
+    clear, erasable stores too)."""
+    if not item_ids:
+        return set()
+    d = db.dialect
+    return {r[0] for r in db.execute(
+        f"SELECT value FROM {d.list_source()} WHERE EXISTS (SELECT 1 FROM items WHERE "
+        "session = (SELECT position FROM sessions WHERE id = ?) AND item_id = value)",
+        (d.list_param(item_ids), str(sid)))}
+
+
+def duplicate_item(sid: uuid.UUID | str, item_id: str) -> DuplicateEventError:
+    """The error of `add_items(unique_ids=True)` for an item id the session holds."""
+    return DuplicateEventError(item_id, f"item {item_id!r} is already in session {sid}")
 
 
 def _page(db: Db, tenant_id, before, where, params) -> tuple[str, str]:

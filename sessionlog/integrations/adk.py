@@ -16,6 +16,10 @@ Mapping (the adapter only translates; atomicity is the store's):
   the session state, "app:" keys to the tenant (app) state, "user:" keys to the
   user's state. "temp:" keys reach the caller's session object only and are
   never stored, as ADK's own services do.
+- Idempotent appends: an event whose id the stored session already holds is
+  not written again (the store checks it in its write transaction, before the
+  version: `add_items(unique_ids=True)`), and `append_event` returns it
+  leaving the caller's session as it is, as ADK's InMemorySessionService does.
 - Stale sessions: every session this service returns carries the stored
   session's id and version; `append_event` writes with that
   `expected_version` and raises ADK's `StaleSessionError` if another writer
@@ -29,18 +33,14 @@ lazily on the first call (in that thread), so the event loop never blocks.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from eventlog import ConcurrencyError
+from eventlog import ConcurrencyError, DuplicateEventError
 from projections import DuplicateKeyError, NewItem, SessionNotFoundError
-
-from .bridge import in_thread
-from .opening import check_path, open_path
 
 try:
     from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -52,7 +52,6 @@ try:
     )
     from google.adk.sessions.session import Session
     from google.adk.sessions.state import State
-    from google.genai import types
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
         "sessionlog.integrations.adk needs Google ADK: pip install 'sessionlog[adk]'"
@@ -69,6 +68,18 @@ try:
     )
 except ImportError:  # pragma: no cover - older ADK raised ValueError
     AdkSessionNotFoundError = ValueError  # type: ignore[assignment,misc]
+
+from .adk_events import (
+    event_role,
+    event_text,
+    filter_events,
+    json_state,
+    last_update_time,
+    split_state,
+    to_event,
+)
+from .bridge import in_thread
+from .opening import check_path, open_path
 
 __all__ = ["EventSourcedSessionService"]
 
@@ -91,99 +102,6 @@ def _adk_session_id(key: str | None, user_id: str | None) -> str | None:
         return None
     prefix = session_key(user_id, "")
     return key[len(prefix):] if key.startswith(prefix) else None
-
-
-def _split_state(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """ADK's scoping of a state dict: app, user and session keys; temp dropped."""
-    scopes: dict[str, dict[str, Any]] = {"app": {}, "user": {}, "session": {}}
-    for key, value in state.items():
-        if key.startswith(State.APP_PREFIX):
-            scopes["app"][key.removeprefix(State.APP_PREFIX)] = value
-        elif key.startswith(State.USER_PREFIX):
-            scopes["user"][key.removeprefix(State.USER_PREFIX)] = value
-        elif not key.startswith(State.TEMP_PREFIX):
-            scopes["session"][key] = value
-    return scopes
-
-
-def _json_state(state: dict[str, Any]) -> dict[str, Any]:
-    """`state` as JSON values, or a one-line ValueError naming the bad key."""
-    for key, value in state.items():
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            raise ValueError(f"state[{key!r}]: not a JSON value: {value!r}") from None
-    return state
-
-
-def _parts(event: Event) -> list[Any]:
-    return list(event.content.parts or []) if event.content is not None else []
-
-
-def event_role(event: Event) -> str:
-    """The role an ADK event is stored under."""
-    if any(p.function_response is not None for p in _parts(event)):
-        return "tool"
-    return "user" if event.author == "user" else "assistant"
-
-
-def event_text(event: Event) -> str | None:
-    """What `history` and `show` print for an ADK event (None: nothing readable)."""
-    lines = []
-    for p in _parts(event):
-        if p.text and not p.thought:
-            lines.append(p.text)
-        elif p.function_call is not None:
-            args = json.dumps(p.function_call.args or {}, ensure_ascii=False, default=str)
-            lines.append(f"function_call {p.function_call.name}({args})")
-        elif p.function_response is not None:
-            lines.append(f"function_response {p.function_response.name}")
-        elif p.inline_data is not None:
-            lines.append(f"[{p.inline_data.mime_type or 'inline data'}]")
-        elif p.file_data is not None:
-            lines.append(f"[{p.file_data.mime_type or 'file'} {p.file_data.file_uri or ''}]".strip())
-        elif p.executable_code is not None and p.executable_code.code:
-            lines.append(p.executable_code.code)
-        elif p.code_execution_result is not None and p.code_execution_result.output:
-            lines.append(p.code_execution_result.output)
-    return "\n".join(lines) or None
-
-
-def _to_event(item: Any) -> Event:
-    """An item of the session back as an ADK event."""
-    data = item.data
-    if set(data) == {"role", "content"}:  # a plain message added by other means
-        return Event(
-            id=item.id, author="user" if item.role == "user" else "assistant",
-            invocation_id="", timestamp=item.timestamp.timestamp(),
-            content=types.Content(role="user" if item.role == "user" else "model",
-                                  parts=[types.Part(text=data["content"])]),
-        )
-    return Event.model_validate_json(json.dumps(data))
-
-
-def _last_update_time(stored: Any) -> float:
-    """ADK's `last_update_time` of a stored session: the last event's timestamp
-    exactly as ADK gave it, else the creation time."""
-    if stored.items:
-        last = stored.items[-1]
-        ts = last.data.get("timestamp")
-        return float(ts) if isinstance(ts, (int, float)) else last.timestamp.timestamp()
-    return stored.created_at.timestamp()
-
-
-def _filter(events: list[Event], config: GetSessionConfig | None) -> list[Event]:
-    """ADK's `GetSessionConfig`: the last n events, then those at or after a time."""
-    if config is None:
-        return events
-    if config.num_recent_events is not None:
-        events = events[-config.num_recent_events:] if config.num_recent_events else []
-    if config.after_timestamp is not None:
-        i = len(events) - 1
-        while i >= 0 and events[i].timestamp >= config.after_timestamp:
-            i -= 1
-        events = events[i + 1:]
-    return events
 
 
 def _marker(stored_id: uuid.UUID, version: int) -> str:
@@ -259,7 +177,7 @@ class EventSourcedSessionService(BaseSessionService):
             AlreadyExistsError: the user already has a live session `session_id`.
         """
         session_id = (session_id.strip() if session_id else None) or str(uuid.uuid4())
-        scopes = {k: _json_state(v) for k, v in _split_state(state or {}).items()}
+        scopes = {k: json_state(v) for k, v in split_state(state or {}).items()}
         return await in_thread(self._create, app_name, user_id, session_id, scopes)
 
     def _create(self, app_name: str, user_id: str, session_id: str,
@@ -298,7 +216,7 @@ class EventSourcedSessionService(BaseSessionService):
         state.update({State.APP_PREFIX + k: copy.deepcopy(v) for k, v in app_state.items()})
         state.update({State.USER_PREFIX + k: copy.deepcopy(v) for k, v in user_state.items()})
         session = Session(id=session_id, app_name=app_name, user_id=user_id, state=state,
-                          events=events, last_update_time=_last_update_time(stored))
+                          events=events, last_update_time=last_update_time(stored))
         # private: Session's PrivateAttr for a storage revision, which ADK's own services
         # stamp the same way; there is no public setter, and it travels with the object.
         session._storage_update_marker = _marker(stored.id, version)
@@ -320,7 +238,7 @@ class EventSourcedSessionService(BaseSessionService):
         stored = self._find(store, app_name, user_id, session_id)
         if stored is None:
             return None
-        events = _filter([_to_event(item) for item in stored.items], config)
+        events = filter_events([to_event(item) for item in stored.items], config)
         return self._adk_session(store, stored, session_id, events, stored.version)
 
     async def list_sessions(self, *, app_name: str,
@@ -383,8 +301,10 @@ class EventSourcedSessionService(BaseSessionService):
         item = NewItem(role=event_role(event), data=data, text=event_text(event),
                        id=event.id or None,
                        timestamp=datetime.fromtimestamp(event.timestamp, UTC))
-        scopes = _split_state(data.get("actions", {}).get("state_delta") or {})
+        scopes = split_state(data.get("actions", {}).get("state_delta") or {})
         marker = await in_thread(self._append, session, item, scopes)
+        if marker is None:  # the session already holds this event id: a no-op
+            return event
         session._storage_update_marker = marker  # private: as in _adk_session
         session.last_update_time = event.timestamp
         if event.actions and event.actions.state_delta:
@@ -393,7 +313,10 @@ class EventSourcedSessionService(BaseSessionService):
         return event
 
     def _append(self, session: Session, item: NewItem,
-                scopes: dict[str, dict[str, Any]]) -> str:
+                scopes: dict[str, dict[str, Any]]) -> str | None:
+        """Write the event's item and deltas; the session's new revision, or
+        None when it already holds an item with the event's id (an append
+        retried, here or by another writer: ADK's services keep one copy)."""
         store = self.store
         # private: the revision _adk_session stamped (no public getter in ADK)
         revision = _parse_marker(getattr(session, "_storage_update_marker", None))
@@ -401,9 +324,11 @@ class EventSourcedSessionService(BaseSessionService):
             stored = self._find(store, session.app_name, session.user_id, session.id)
             if stored is None:
                 raise AdkSessionNotFoundError(f"Session {session.id} not found.")
+            if item.id is not None and any(i.id == item.id for i in stored.items):
+                return None
             last = stored.items[-1].id if stored.items else None
             mine = session.events[-1].id if session.events else None
-            if _last_update_time(stored) > session.last_update_time and last != mine:
+            if last_update_time(stored) > session.last_update_time and last != mine:
                 raise StaleSessionError(STALE_MESSAGE)
             revision = stored.id, stored.version
         stored_id, expected = revision
@@ -412,7 +337,10 @@ class EventSourcedSessionService(BaseSessionService):
                 stored_id, [item], state_delta=scopes["session"] or None,
                 user_state_delta=scopes["user"] or None,
                 tenant_state_delta=scopes["app"] or None, expected_version=expected,
+                unique_ids=True,
             )
+        except DuplicateEventError:
+            return None
         except ConcurrencyError:
             raise StaleSessionError(STALE_MESSAGE) from None
         except SessionNotFoundError:  # deleted since it was read; maybe re-created
