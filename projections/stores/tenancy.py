@@ -7,12 +7,14 @@ its API reaches outside the tenant.
 from __future__ import annotations
 
 import builtins
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from eventlog import RecordedEvent
+from eventlog import EventLog, RecordedEvent
 from eventlog.checks import to_uuid
+from eventlog.events import state_stream
 
 from ..errors import SessionNotFoundError
 from ..models import NewItem, Session, SessionItem, SessionMessage, SessionSummary
@@ -158,11 +160,74 @@ class TenantSessionStore:
             return []
         return store.history(sid)
 
+    def read_all(self, from_position: int = 1, *, to_position: int | None = None,
+                 batch_size: int = 1000) -> Iterator[RecordedEvent]:
+        """This tenant's events of the log from `from_position` (to
+        `to_position`), in position order: those of the sessions created for
+        it (deleted ones included) and of its state streams
+        (`state:tenant:<tenant>`, `state:user:<tenant>:<user>`). Erasure
+        events (`erasure:<subject>`) belong to no tenant and are left out.
+        Reads in batches, one short read each (see `EventLog.read_batches`)."""
+        mine = _Belongs(self._audited(), self.tenant_id)
+        for batch in self._log().read_batches(from_position, batch_size=batch_size,
+                                              to_position=to_position):
+            yield from filter(mine, batch)
+
+    def subscribe(self, from_position: int = 1, *, stop: threading.Event | None = None,
+                  batch_size: int = 1000, wake: float = 1.0) -> Iterator[RecordedEvent]:
+        """This tenant's events (as `read_all` picks them) from
+        `from_position` on, then each new one as it is committed: the
+        store's `EventLog.subscribe`, with another tenant's events never
+        yielded. Only a store that keeps history has it."""
+        mine = _Belongs(self._audited(), self.tenant_id)
+        log = self._log()
+        # a generator (not a bare filter): closing it closes the log's follower
+        yield from filter(mine, log.subscribe(from_position, stop=stop, batch_size=batch_size,
+                                              wake=wake))
+
+    def _audited(self) -> AuditedSessionStore:
+        if not isinstance(self._store, AuditedSessionStore):
+            raise AttributeError(f"{type(self._store).__name__!r} keeps no log to read")
+        return self._store
+
+    def _log(self) -> EventLog:
+        log = getattr(self._store, "log", None)
+        if not isinstance(log, EventLog):
+            raise AttributeError(f"{type(self._store).__name__!r} keeps no log to read")
+        return log
+
     def for_tenant(self, tenant_id: str) -> TenantSessionStore:
         """Itself for its own tenant; another tenant cannot be reached."""
         if tenant_id != self.tenant_id:
             raise ValueError(f"this store is confined to tenant {self.tenant_id!r}")
         return self
+
+
+class _Belongs:
+    """Whether an event of the log is one tenant's (see
+    `TenantSessionStore.read_all`); remembers each session stream's tenant."""
+
+    def __init__(self, store: AuditedSessionStore, tenant_id: str) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.sessions: dict[str, bool] = {}
+
+    def __call__(self, event: RecordedEvent) -> bool:
+        if event.type == "ScopeStateChanged":
+            return (event.data.get("tenant_id") == self.tenant_id and event.stream_id
+                    == state_stream(self.tenant_id, event.data.get("user_id")))
+        stream = event.stream_id
+        try:
+            sid = uuid.UUID(stream)
+        except ValueError:
+            return False  # erasure:<subject>: no tenant's
+        if stream not in self.sessions:
+            if event.type == "SessionCreated" and event.version == 1:
+                tenant = event.data.get("tenant_id")
+            else:
+                tenant = self.store.created_for(sid)
+            self.sessions[stream] = tenant == self.tenant_id
+        return self.sessions[stream]
 
 
 # mypy checks the confined store against the whole common surface (see `protocol`).
