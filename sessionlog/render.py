@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -28,6 +29,20 @@ def visible(text: str, *, newlines: bool = False) -> str:
     cannot move the cursor, recolour, hide or reorder what the terminal shows.
     With `newlines`, line feeds are kept (the caller indents what follows)."""
     return text.translate(_ESCAPES_KEEP_NEWLINE if newlines else _ESCAPES)
+
+
+# A password in a PostgreSQL URL (postgresql://user:PASSWORD@host) or in a
+# libpq `password=` setting, wherever it appears in a message.
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^\s/@:]*:)[^\s@]*@", re.IGNORECASE)
+_SETTING_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^\s&'\"]+)", re.IGNORECASE)
+
+
+def error_text(text: str) -> str:
+    """An error message as the CLI prints it: every password of a PostgreSQL
+    URL or `password=` setting hidden (`***`), and control and bidi
+    characters escaped (`visible`), whatever the database or input put there."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return visible(_SETTING_PASSWORD.sub(r"\1***", text))
 
 
 def width(text: str) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import click
 
+from sessionlog.render import error_text
+
 from . import audit, demo, erase, maintenance, sessions, tail, transfer
 from .database import ERASABLE
 from .options import JsonError, wants_json
@@ -18,8 +20,10 @@ JSON_ERRORS = "sessionlog.json_errors"  # ctx.meta: the command line asked for -
 
 
 class _Main(click.Group):
-    """The group: under --json, a command's error (a usage error included)
-    is printed as a JSON object on stderr, with the same exit code."""
+    """The group: every command's error is printed with URL passwords hidden
+    and control characters escaped (`error_text`: a database's error text or
+    a hostile argument cannot drive the terminal or show a secret); under
+    --json it is a JSON object on stderr, with the same exit code."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.meta[JSON_ERRORS] = wants_json(args)
@@ -28,9 +32,11 @@ class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except JsonError:
+        except JsonError as e:
+            e.message = error_text(e.message)
             raise
         except click.ClickException as e:
+            e.message = error_text(e.message)
             if ctx.meta.get(JSON_ERRORS):
                 raise JsonError(e) from None
             raise

@@ -22,6 +22,7 @@ from projections import EventSourcedSessionStore
 from projections.erasure.masterkey import default_provider
 from projections.erasure.sealer import Sealer
 from sessionlog.integrations.opening import sqlalchemy_hint
+from sessionlog.render import error_text
 
 # Our own errors, and ValueError, the library's documented error for bad input.
 # Anything else (KeyError, TypeError, a raw sqlite3 error) is a bug: it keeps
@@ -166,15 +167,15 @@ def _store(path: str, db: str, source: str, catch_up: bool,
                 path, source=source, catch_up=catch_up, erasable=erasable,
                 master_key=default_provider(db) if erasable else None)
         except (*USER_ERRORS, ImportError) as e:  # ImportError: a URL without the extra
-            raise click.ClickException(str(e).replace(path, db)) from None
+            raise click.ClickException(str(e).replace(path, shown(db))) from None
         try:
             yield store
         except USER_ERRORS as e:
-            raise click.ClickException(str(e).replace(path, db)) from None
+            raise click.ClickException(str(e).replace(path, shown(db))) from None
         finally:
             store.close()
             for w in caught:
-                click.echo(f"warning: {str(w.message).replace(path, db)}", err=True)
+                click.echo(f"warning: {error_text(str(w.message).replace(path, shown(db)))}", err=True)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
+from eventlog.backends.factory import shown
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 
 from .. import render
@@ -50,7 +51,7 @@ def demo(ctx: click.Context) -> None:
         made = _demo_sessions(store)
         if made is None:
             raise click.ClickException(
-                f"{ctx.obj} already holds sessions that are not the demo's; the demo writes only "
+                f"{shown(ctx.obj)} already holds sessions that are not the demo's; the demo writes only "
                 "to a new file (try --db demo.db)")
         fresh = not made
         if fresh:
@@ -65,9 +66,9 @@ def demo(ctx: click.Context) -> None:
         trail = store.history(made[-1])
         first = store.history(made[0])
     if fresh:
-        click.echo(f"Recorded {len(DEMO)} conversations in {ctx.obj} and deleted one.\n")
+        click.echo(f"Recorded {len(DEMO)} conversations in {shown(ctx.obj)} and deleted one.\n")
     else:
-        click.echo(f"{ctx.obj} already holds the demo; nothing was written.\n")
+        click.echo(f"{shown(ctx.obj)} already holds the demo; nothing was written.\n")
     click.echo("Live sessions, newest first:")
     click.echo(render.sessions_table(sessions))
     click.echo(f"\nAudit trail of the deleted session {made[-1]}:")

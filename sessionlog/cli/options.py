@@ -20,7 +20,7 @@ from projections import EventSourcedSessionStore, TenantSessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["AS_OF_HELP", "JsonError", "argv_text", "force_foreign_option", "json_option",
+__all__ = ["AS_OF_HELP", "JsonError", "NulFree", "argv_text", "force_foreign_option", "json_option",
            "parse_as_of", "progress_bar", "scoped", "stdin_text", "tenant_option", "wants_json"]
 
 
@@ -51,6 +51,24 @@ class JsonError(click.ClickException):
     def show(self, file: Any = None) -> None:
         click.echo(json.dumps({"error": self.message, "exit_code": self.exit_code},
                               ensure_ascii=False), file=file, err=file is None)
+
+
+class NulFree(click.ParamType):
+    """A path type (`click.File`, `click.Path`) that refuses a NUL in the
+    path in one line: no file system takes one, and `open` would raise
+    ValueError instead of saying so."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self.inner.get_metavar(param, ctx)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail("a path cannot contain a NUL character", param, ctx)
+        return self.inner.convert(value, param, ctx)
 
 
 def force_foreign_option(f: F) -> F:

@@ -30,9 +30,10 @@ from projections.transfer import (
     read_sessions,
 )
 
+from ..render import visible
 from .database import open_log, open_store
 from .destination import dest_store, exclusive_temp
-from .options import force_foreign_option, json_option, progress_bar
+from .options import NulFree, force_foreign_option, json_option, progress_bar
 
 
 class _CountingReader(io.RawIOBase):
@@ -53,7 +54,7 @@ class _CountingReader(io.RawIOBase):
 
 
 @click.command(name="import")
-@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+@click.argument("files", nargs=-1, required=True, type=NulFree(click.File("rb")))
 @click.option("--on-conflict", type=click.Choice(CONFLICT_POLICIES), default="error",
               show_default=True,
               help="A session id already in the log with other content: fail; keep what is "
@@ -103,7 +104,7 @@ def import_(ctx: click.Context, files: tuple[IO[bytes], ...], on_conflict: str,
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+@click.option("-o", "--output", type=NulFree(click.Path(dir_okay=False, writable=True)),
               help="Write to this file (atomically) instead of stdout.")
 @click.option("--tenant", help="Only this tenant's sessions.")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="sessionlog",
@@ -158,7 +159,7 @@ def export(ctx: click.Context, output: str | None, tenant: str | None, fmt: str)
             if tmp is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(tmp)
-    click.echo(f"exported {count} session(s) to {output}", err=True)
+    click.echo(f"exported {count} session(s) to {visible(output)}", err=True)
 
 
 @click.command()
@@ -215,7 +216,7 @@ def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"events": copied.events, "last_hash": copied.last_hash}))
     else:
-        click.echo(f"copied {copied.events} event(s) to {shown(dest)}; last_hash {copied.last_hash}")
+        click.echo(f"copied {copied.events} event(s) to {visible(shown(dest))}; last_hash {copied.last_hash}")
 
 
 def _reseal(src: str, dest: str, as_json: bool) -> None:
@@ -229,6 +230,7 @@ def _reseal(src: str, dest: str, as_json: bool) -> None:
         click.echo(json.dumps({"events": done.events, "source_last_hash": done.source_last_hash,
                                "last_hash": done.last_hash}))
     else:
-        click.echo(f"re-encrypted {done.events} event(s) into {shown(dest)} (erasable, master "
-                   f"{default_provider(dest).name}); its first event records {shown(src)}'s last_hash "
-                   f"{done.source_last_hash}; new last_hash {done.last_hash}")
+        click.echo(f"re-encrypted {done.events} event(s) into {visible(shown(dest))} (erasable, "
+                   f"master {default_provider(dest).name}); its first event records "
+                   f"{visible(shown(src))}'s last_hash {done.source_last_hash}; "
+                   f"new last_hash {done.last_hash}")
