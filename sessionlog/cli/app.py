@@ -32,11 +32,11 @@ class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except JsonError as e:
-            e.message = error_text(e.message)
-            raise
         except click.ClickException as e:
-            e.message = error_text(e.message)
+            # click declares `message` Final; the error is reworded before it shows
+            setattr(e, "message", error_text(e.message))  # noqa: B010
+            if isinstance(e, JsonError):
+                raise
             if ctx.meta.get(JSON_ERRORS):
                 raise JsonError(e) from None
             raise
