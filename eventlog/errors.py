@@ -55,6 +55,12 @@ class StorageError(EventLogError, OSError):
     read-only file, full disk, corrupt file). Nothing was written."""
 
 
+class ConnectionLostError(StorageError):
+    """The database server could not be reached, or the connection to it was
+    cut (a restart): a new connection may succeed. Nothing was written.
+    `EventLog.subscribe` waits for the server and goes on."""
+
+
 class LayoutError(StorageError):
     """The file was written by a newer release, in a layout this release
     cannot read. Nothing was read or written.

@@ -18,10 +18,14 @@ from .backends import Backend
 from .chain import ChainWalk
 from .checks import MAX_INT
 from .codec import format_sortable
-from .errors import ChainBrokenError, EventDecodeError
+from .errors import ChainBrokenError, ConnectionLostError, EventDecodeError
 from .recorded import COLUMNS, RecordedEvent
 
 _SELECT = f"SELECT {COLUMNS} FROM events"
+
+#: A follower whose server went away tries again after this many seconds,
+#: doubling each time up to the second bound.
+_FIRST_BACKOFF, _MAX_BACKOFF = 0.05, 5.0
 
 
 class _Readable(Protocol):
@@ -113,21 +117,33 @@ class LogReads:
         wake-up only delays an event. Positions are gapless in commit order
         on both backends, so nothing is skipped.
 
+        When the server goes away (PostgreSQL restarting), it reconnects with
+        backoff, for as long as it takes, and goes on from its last position:
+        no event is skipped or repeated.
+
         Args:
             stop: set it (from any thread) to end the iteration; closing the
                 iterator ends it too.
         """
         stop = stop or threading.Event()
         last = min(max(from_position, 1) - 1, MAX_INT)
+        backoff = 0.0
         with self.backend.watcher() as watcher:
             while not stop.is_set():
                 watcher.mark()  # before the read: a commit after it wakes us
-                for batch in self.read_batches(last + 1, batch_size=batch_size):
-                    for event in batch:
-                        yield event
-                        last = event.position
-                        if stop.is_set():
-                            return
+                try:
+                    for batch in self.read_batches(last + 1, batch_size=batch_size):
+                        for event in batch:
+                            yield event
+                            last = event.position
+                            if stop.is_set():
+                                return
+                except ConnectionLostError:
+                    # the server restarted: read again from `last`, after a growing pause
+                    backoff = min(max(2 * backoff, _FIRST_BACKOFF), _MAX_BACKOFF)
+                    stop.wait(backoff)
+                    continue
+                backoff = 0.0
                 watcher.wait(stop, wake)
 
     def last_position(self: _Readable) -> int:

@@ -88,6 +88,20 @@ class Cluster:
         self.schemas.append(name)
         return with_schema(self.url, name, settings)
 
+    def restart(self) -> None:
+        """Restart a throwaway cluster (`pg_ctl restart -m fast`, with the
+        options it was started with): every connection to it is cut; returns
+        once it accepts connections again. Never the session's shared
+        cluster under other tests: start a private one (`start_cluster()`)."""
+        if self.folder is None or self.bindir is None:
+            raise RuntimeError("only a throwaway cluster can be restarted")
+        import psycopg
+
+        self._admin.close()
+        _as_postgres([f"{self.bindir}/pg_ctl", "-D", f"{self.folder}/data", "-w", "-m", "fast",
+                      "-l", f"{self.folder}/server.log", "restart"])
+        self._admin = psycopg.connect(self.url, autocommit=True)
+
     def stop(self) -> None:
         """Drop the schemas of a server we were given; stop and remove a
         throwaway cluster. Idempotent: pytest's teardown, `atexit` and a

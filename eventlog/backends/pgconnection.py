@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from ..errors import StorageError
 
 try:
     import psycopg
@@ -79,10 +81,15 @@ class PgConnection:
 
 
 class Listener:
-    """Waits for a NOTIFY on the log's channel (see `PostgresBackend.watcher`)."""
+    """Waits for a NOTIFY on the log's channel (see `PostgresBackend.watcher`)
+    on a connection of its own from `listen`, opened at once. When that
+    connection is cut (a server restart), `wait` returns at once, so the
+    follower reads again, and the next `wait` opens a new one (until it
+    can, it waits as a timeout would)."""
 
-    def __init__(self, conn: PgConnection) -> None:
-        self.conn = conn
+    def __init__(self, listen: Callable[[], PgConnection]) -> None:
+        self._listen = listen
+        self.conn: PgConnection | None = listen()
 
     def mark(self) -> None:
         """Nothing to do: notifications queue on the connection until read."""
@@ -93,5 +100,21 @@ class Listener:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            for _ in self.conn.raw.notifies(timeout=min(left, WAKE), stop_after=1):
+            if self.conn is None:
+                try:
+                    self.conn = self._listen()
+                except StorageError:  # the server is not back yet
+                    stop.wait(min(left, WAKE))
+                    continue
+                return  # what was notified while it was gone is lost: read again
+            try:
+                for _ in self.conn.raw.notifies(timeout=min(left, WAKE), stop_after=1):
+                    return
+            except psycopg.OperationalError:  # cut: read again, listen anew next time
+                self.close()
                 return
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import LayoutError, ReadOnlyError, StorageError
+from ..errors import ConnectionLostError, LayoutError, ReadOnlyError, StorageError
 from .base import Backend
 from .connection import SYNCHRONOUS
 from .dialect import PostgresDialect, dialect_named
@@ -178,8 +178,9 @@ class PostgresBackend:
         if not state and not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
             return None  # a client-side mistake (ours): keep its traceback
         if not state or state.startswith("08") or state.startswith("57P"):
-            return StorageError(f"{where}: cannot reach the PostgreSQL server "
-                                f"({_first_line(exc)})")
+            # a new connection may succeed, except on a connection lent to us (`over`)
+            lost = StorageError if self.shared else ConnectionLostError
+            return lost(f"{where}: cannot reach the PostgreSQL server ({_first_line(exc)})")
         return StorageError(f"{where}: {_first_line(exc)}")
 
     @staticmethod
@@ -291,7 +292,7 @@ class PostgresBackend:
             with self.lock:
                 yield self.conn
             return
-        with self.pool.lend(lambda c: not c.raw.closed and not c.in_transaction) as conn:
+        with self.pool.lend(lambda c: not c.broken and not c.in_transaction) as conn:
             yield conn
 
     @property
@@ -306,13 +307,25 @@ class PostgresBackend:
         connection of its own that LISTENs on the log's channel, which a
         statement trigger on `events` notifies at each commit that adds
         events. A wake-up only: the follower always reads from its position."""
+        listener = Listener(self._listen)
+        try:
+            yield listener
+        finally:
+            listener.close()
+
+    def _listen(self) -> PgConnection:
+        """A new connection that LISTENs on the log's channel."""
         conn = self.connect()
         try:
             (channel,) = conn.execute(f"SELECT {CHANNEL}", (self.schema,)).fetchone()
             conn.raw.execute(f'LISTEN "{channel.replace(chr(34), chr(34) * 2)}"')
-            yield Listener(conn)
-        finally:
+        except psycopg.Error as e:
             conn.close()
+            raise self.translate(e) or e from e
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     # -- upkeep -------------------------------------------------------------
 

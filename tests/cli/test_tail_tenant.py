@@ -64,7 +64,9 @@ def test_tail_tenant_follow_never_prints_another_tenants_events(db):
     guard = threading.Timer(120, follower.kill)  # a hung follower fails, never hangs the suite
     guard.start()
     try:
-        first = json.loads(follower.stdout.readline())
+        line = follower.stdout.readline()
+        assert line, follower.communicate(timeout=30)[1]  # it died: say why
+        first = json.loads(line)
         assert first["stream_id"] == a1 and first["type"] == "MessageAdded"
         for n in range(3):
             write(env, "create", "--title", f"b{n}", "--tenant", B)
