@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventlog import (
+    ConcurrencyError,
     EventLog,
     ItemAdded,
     ItemsRemoved,
@@ -338,6 +339,8 @@ class EventSourcedSessionStore(StoreUpkeep):
         Returns the new version.
 
         Raises:
+            ConcurrencyError: the session is not at `expected_version`
+                (checked first).
             ValueError: count is more than the session's items; nothing written.
         """
         sid = to_uuid(id)
@@ -351,6 +354,9 @@ class EventSourcedSessionStore(StoreUpkeep):
             owners = unit.live_owners(db, sid)
             held = views.item_count(db, sid)
             if count > held:
+                version = views.stream_version(db, str(sid))
+                if expected_version is not None and expected_version != version:
+                    raise ConcurrencyError(str(sid), expected_version, version)  # as memory's
                 raise ValueError(f"count {count} is more than the session's {held} items")
             events: builtins.list = [ItemsRemoved(sid, count, now)] if count else []
             return unit.write(db, sid, owners, [*events, *commands.item_events(sid, new, now)],

@@ -237,10 +237,13 @@ class EventSourcedSession(SessionABC):
         append if the session is still at the version read (else returns
         False: the SDK keeps the history as it is).
 
-        `prune_prefix` (expired encrypted items) is not applied: the log keeps
-        every item ever written; the replacement still happens."""
-        if type(self) is not EventSourcedSession or _CompactionSnapshot is None:
-            return None  # a subclass may transform items: don't bypass it
+        `prune_prefix` (the SDK's `EncryptedSession`: is an item expired) is
+        applied as `SQLiteSession` applies it: the run of expired items at the
+        start of the session, before the replaced suffix, leaves the session in
+        the same append (the items between are written again after it). The
+        log keeps every item ever written."""
+        if not self._hooks_apply() or _CompactionSnapshot is None:
+            return None  # a subclass transforms items: don't bypass it
 
         def read(store) -> tuple[list[TResponseInputItem], int, bool]:
             session = self._on_session(store, lambda sid: _get(store, sid, limit + 1), create=False)
@@ -256,14 +259,15 @@ class EventSourcedSession(SessionABC):
             if count <= 0 or version == 0:
                 return False
             new = [_new_item(item) for item in output]
-            return await self._settle(lambda store: self._replace(store, count, new, version))
+            return await self._settle(
+                lambda store: self._replace(store, count, new, version, prune_prefix))
 
         return _CompactionSnapshot(items, complete, replace_suffix)
 
     async def _atomic_replace_items(self, items: list[TResponseInputItem]) -> bool:
         """Replace the whole history with `items` in one append (the SDK's
         manual compaction), instead of its clear-then-add."""
-        if type(self) is not EventSourcedSession:
+        if not self._hooks_apply():
             return False
         new = [_new_item(item) for item in items]
 
@@ -274,6 +278,13 @@ class EventSourcedSession(SessionABC):
                     return True
             return False  # the SDK then clears and adds
         return await self._settle(replace)
+
+    def _hooks_apply(self) -> bool:
+        """Whether the compaction hooks may read and write the store directly:
+        not for a subclass that changes how items are read or written."""
+        cls = type(self)
+        return all(getattr(cls, name) is getattr(EventSourcedSession, name)
+                   for name in ("get_items", "add_items", "pop_item", "clear_session"))
 
     # -- store calls, in a worker thread ----------------------------------------
 
@@ -316,9 +327,22 @@ class EventSourcedSession(SessionABC):
                     raise
         raise AssertionError("unreachable")
 
-    def _replace(self, store, count: int, new: list[NewItem], version: int) -> bool:
+    def _replace(self, store, count: int, new: list[NewItem], version: int,
+                 prune_prefix: Callable | None = None) -> bool:
         """Replace the last `count` items if the session is still at `version`;
-        False if it moved on."""
+        False if it moved on. `prune_prefix`: see `_get_compaction_snapshot`."""
+        if prune_prefix is not None:
+            session = self._on_session(store, lambda sid: _get(store, sid, None), create=False)
+            if session is None or session.version != version:
+                return False
+            items, end = session.items, len(session.items) - count
+            start = 0
+            while start < end and prune_prefix(_sdk_item(items[start].data)):
+                start += 1
+            if start:  # all go; the items kept between are written again, as they were
+                kept = [NewItem(role=i.role, data=thaw(i.data), text=i.text, id=i.id,
+                                timestamp=i.timestamp) for i in items[start:end]]
+                count, new = len(items), kept + new
         try:
             version_after = self._on_session(store, lambda sid: store.replace_last(
                 sid, count, new, expected_version=version), create=False)
