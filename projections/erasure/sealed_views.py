@@ -16,8 +16,8 @@ to someone without the key: that two cells of one session's column (two
 equal messages, say) hold the same value.
 
 The search index cannot hold ciphertext: an erasable store's `message_search`
-is a contentless FTS5 table (`content=''`): its terms (the words of each
-message, as index keys) are in the file in clear, the text itself is not
+is a contentless FTS5 table (`content=''`) whose terms are keyed hashes of
+the words (`projections.erasure.search_terms`); the text itself is not there
 (snippets are cut from the sealed copy in `search_messages`). Erasing a
 subject removes its terms from the index before its key is destroyed.
 
@@ -33,8 +33,11 @@ from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable
 from typing import Any
 
+from eventlog.sealing import MARKER
+
 from ..errors import ProjectionError
 from .sealer import ERASED, KEYS, SEALED_PREFIX, STREAMS, Sealer, subject_of
+from .search_terms import TermHasher
 
 _NONCE_KEY = b"sessionlog view nonce v1"
 #: A view value that needs no sealing (an empty state names nobody).
@@ -49,6 +52,7 @@ class ViewCipher:
     def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer
         self._macs: dict[str, bytes] = {}  # key id -> nonce key (ids are never reused)
+        self._hasher: tuple[bytes, TermHasher] | None = None
 
     # -- writing ----------------------------------------------------------
 
@@ -65,6 +69,35 @@ class ViewCipher:
             raw = self.sealer.master.unwrap(wrapped)
             mac = self._macs[key_id] = hmac.new(raw, _NONCE_KEY, hashlib.sha256).digest()
         return cipher, mac
+
+    # -- search terms -----------------------------------------------------
+
+    def hasher(self, db: Any, make: bool = False) -> TermHasher:
+        """The file's `TermHasher` (its search key made first when `make`,
+        inside a write).
+
+        Raises:
+            ProjectionError: the file has no search key (rebuild the search view).
+        """
+        key = self.sealer.make_search_key(db) if make else self.sealer.search_key(db)
+        if key is None:
+            raise ProjectionError("the search view has no search key; "
+                                  "`sessionlog rebuild search` rebuilds it")
+        if self._hasher is None or self._hasher[0] != key:
+            self._hasher = (key, TermHasher(key))
+        return self._hasher[1]
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store's file cannot be written (its views stay as they are)."""
+        return bool(self.sealer.log.read_only)
+
+    @staticmethod
+    def purge_later(db: Any) -> None:
+        """Inside a write: have the store purge the file (fold and truncate
+        its WAL) once this write and the catch-up are done, as after an erase
+        (a view that held words in clear was dropped)."""
+        db.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
 
     # -- reading ----------------------------------------------------------
 

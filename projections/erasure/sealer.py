@@ -30,11 +30,14 @@ Design (the decisions, in one place):
   (`eventlog.sealing.MARKER`: a plain open refuses it, and an erasable open
   refuses a plain file that has events) and holds a check value wrapped by
   the master key (a wrong key is refused before anything is read). Master
-  keys: see `projections.erasure.masterkey`.
+  keys: see `projections.erasure.masterkey`; a new file never adopts a key
+  file that was already there (it is made under the file's write lock).
 - Views: they hold the personal fields sealed too, under the same data
   keys (`projections.erasure.sealed_views`: same format, a deterministic nonce), opened
-  on read (`get`, `list`, search snippets); the search index is contentless,
-  so its terms are in the file in clear but no text is. What reads the log
+  on read (`get`, `list`, search snippets); the search index is contentless
+  and its terms are keyed hashes of the words under a per-file search key
+  wrapped by the master key (`projections.erasure.search_terms`), so
+  neither text nor words are in the file. What reads the log
   (`history`, `replay`, rebuild, verify) opens the sealed fields, one key
   look-up per batch read. A field whose key is gone reads as `[erased]`
   (an erased object field as `{}`).
@@ -43,10 +46,11 @@ Design (the decisions, in one place):
   `SubjectErased` (no personal data: key id, scope, count, who, why), the
   lazy views (search) caught up, then the key row deleted, and a purge
   marked pending. Then the purge: the FTS5 index merged (`optimize`, so no
-  segment keeps the erased terms), the WAL checkpointed and truncated;
+  segment keeps the erased terms), the WAL checkpointed and truncated, and
+  only then, in a second write, the mark cleared (so it is idempotent);
   every connection of an erasable store runs with `PRAGMA secure_delete =
   ON`, so deleted rows and freed pages are zeroed. A purge cut short (crash,
-  a reader holding the WAL) runs again on the next open or erase. No
+  a reader holding the WAL) runs whole again on the next open or erase. No
   VACUUM: with secure_delete no free page keeps old content, and VACUUM
   rewrites the whole file.
 """
@@ -114,6 +118,7 @@ class Sealer:
         self._ciphers: dict[str, Any] = {}  # key id -> AESGCM (ids are never reused)
         self._live: dict[str, Any] = {}  # key id -> cipher, None: erased; valid at _seen_at
         self._seen_at: Any = None
+        self._search_keys: dict[str, bytes] = {}
         self.log: Any = None
 
     # -- the file ---------------------------------------------------------
@@ -150,6 +155,27 @@ class Sealer:
         self.log = log
 
     # -- keys -------------------------------------------------------------
+
+    def search_key(self, conn: Any) -> bytes | None:
+        """The file's search key (`projections.erasure.search_terms`); None
+        when it has none yet (a file of before hashed search terms)."""
+        row = conn.execute(f"SELECT value FROM {MARKER} WHERE name = 'search_key'").fetchone()
+        if row is None:
+            return None
+        key = self._search_keys.get(row[0])  # by its wrapped form: a rolled back one is never used
+        if key is None:
+            key = self._search_keys[row[0]] = self.master.unwrap(base64.b64decode(row[0]))
+        return key
+
+    def make_search_key(self, conn: Any) -> bytes:
+        """`search_key`, made now if the file has none (inside a write)."""
+        key = self.search_key(conn)
+        if key is None:
+            conn.execute(f"INSERT INTO {MARKER} VALUES ('search_key', ?)",
+                         (base64.b64encode(self.master.wrap(os.urandom(32))).decode(),))
+            key = self.search_key(conn)
+            assert key is not None
+        return key
 
     def cipher_of(self, key_id: str, wrapped: bytes) -> Any:
         """The AES-GCM cipher of a data key (`wrapped` by the master key),

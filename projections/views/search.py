@@ -19,8 +19,9 @@ import attrs
 from eventlog import RecordedEvent
 from eventlog.backends.dialect import Db
 
+from ..checkpoints import has_checkpoint
 from ..erasure.sealed_views import must_open
-from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_query, snippet
+from .fulltext import SNIPPET_SCAN, cjk_text, fts_query, plain_phrases, plain_query, snippet
 from .pgsearch import fts_tsquery, plain_tsquery, tsvector
 
 #: The query languages `search` takes.
@@ -85,6 +86,10 @@ class SearchProjection:
         columns = row[0].partition("(")[2] if row and row[0] else ""
         if db.cipher is not None and "content=''" not in columns:
             return False  # an erasable file of before the sealed views: rebuilt
+        if db.cipher is not None and not _hashed(columns):
+            # words in clear (before issue 19): rebuilt hashed when the file
+            # can be written, searched as it is when it cannot
+            return bool(db.cipher.read_only)
         return re.search(r"(^|,)\s*cjk\b", columns) is not None
 
     def apply(self, db: Db, events: Sequence[RecordedEvent],
@@ -169,7 +174,7 @@ def search(db: Db, query: str, tenant_id: str | None = None,
     cipher = db.cipher
     if cipher is not None:  # contentless index: session, role and sealed text beside it
         key = "rowid"
-        expression, terms = plain_query(query) if syntax == "plain" else fts_query(query)
+        expression, terms = _sealed_query(db, query, syntax)
         sql = ("SELECT f.rowid, m.session_id, m.role, m.content FROM message_search f "
                "JOIN search_messages m ON m.position = f.rowid WHERE message_search MATCH ? "
                f"{tenant.replace('tenant_id', 'm.tenant_id')} ORDER BY f.rank, f.rowid LIMIT ? OFFSET ?")
@@ -211,13 +216,37 @@ def search(db: Db, query: str, tenant_id: str | None = None,
 
 # -- an erasable store's search view ---------------------------------------------
 
+def _hashed(columns: str) -> bool:
+    """Whether an erasable index's DDL (its column list) has hashed terms."""
+    return re.search(r"(^|,)\s*prefixes\b", columns) is not None
+
+
+def _sealed_query(db: Db, query: str, syntax: str):
+    """The FTS5 expression and the terms to mark of a query on an erasable
+    store's index: words hashed (`projections.erasure.search_terms`), or as
+    they are in a file of before hashed terms that cannot be rebuilt."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()
+    if not _hashed(row[0].partition("(")[2] if row and row[0] else ""):
+        return plain_query(query) if syntax == "plain" else fts_query(query)
+    hasher = db.cipher.hasher(db)
+    if syntax == "plain":
+        parts, terms = plain_phrases(query)
+        return hasher.plain(parts), terms
+    expression, terms = fts_query(query)
+    return hasher.fts(expression, query), terms
+
+
 def _create_sealed(db: Db, names: Mapping[str, str]) -> None:
-    """A contentless FTS5 index (its terms only, no text), and beside it, in
-    `search_messages`, each item's tenant, role and text sealed (found by
-    position: the index's rowid)."""
+    """A contentless FTS5 index of hashed terms (no word, no text), and
+    beside it, in `search_messages`, each item's tenant, role and text
+    sealed (found by position: the index's rowid). Replacing an older index
+    (words in clear) has the store purge the file once it is refilled."""
+    db.cipher.hasher(db, make=True)
+    if has_checkpoint(db, "search"):
+        db.cipher.purge_later(db)
     db.execute(
-        f"CREATE VIRTUAL TABLE {db.q(names['message_search'])} USING fts5("
-        "content, cjk, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED, content='')"
+        f"CREATE VIRTUAL TABLE {db.q(names['message_search'])} USING fts5(content, cjk, "
+        "prefixes, session_id UNINDEXED, tenant_id UNINDEXED, role UNINDEXED, content='')"
     )
     db.execute(
         f"CREATE TABLE {db.q(names['search_sessions'])} ("
@@ -238,12 +267,16 @@ def _apply_sealed(db: Db, events: Sequence[RecordedEvent], fts: str, ses: str,
     goes)."""
     cipher = db.cipher
     w = cipher.writer(db)
-    forget = (f"INSERT INTO {fts} ({fts}, rowid, content, cjk) VALUES ('delete', ?, ?, ?)")
+    hasher = cipher.hasher(db)
+    forget = (f"INSERT INTO {fts} ({fts}, rowid, content, cjk, prefixes) "
+              "VALUES ('delete', ?, ?, ?, ?)")
 
     def remove(sid: str, sql: str, args: tuple) -> None:
         gone = db.execute(f"SELECT position, content FROM {msg} WHERE {sql}", args).fetchall()
         texts = [(pos, must_open(cipher, sid, "search", sealed)) for pos, sealed in gone]
-        db.run(forget, [(pos, text, cjk_text(text)) for pos, text in texts if text is not None])
+        texts = [(pos, text) for pos, text in texts if text is not None]
+        db.run(forget, [(pos, *terms) for (pos, _), terms in
+                        zip(texts, hasher.rows([text for _, text in texts]), strict=True)])
         db.run(f"DELETE FROM {msg} WHERE session_id = ? AND position = ?",
                [(sid, pos) for pos, _ in gone])
 
@@ -260,8 +293,10 @@ def _apply_sealed(db: Db, events: Sequence[RecordedEvent], fts: str, ses: str,
                 f"SELECT session_id, tenant_id FROM {ses} WHERE {db.dialect.in_list('session_id')}",
                 (db.dialect.list_param({r[1] for r in rows}),)))
             rows = [r for r in rows if r[1] in tenants]
-            db.run(f"INSERT INTO {fts} (rowid, content, cjk) VALUES (?, ?, ?)",
-                   [(pos, text, cjk_text(text)) for pos, _, text, _ in rows if text is not None])
+            texts = [(pos, text) for pos, _, text, _ in rows if text is not None]
+            db.run(f"INSERT INTO {fts} (rowid, content, cjk, prefixes) VALUES (?, ?, ?, ?)",
+                   [(pos, *terms) for (pos, _), terms in
+                    zip(texts, hasher.rows([text for _, text in texts]), strict=True)])
             db.run(f"INSERT INTO {msg} (session_id, position, tenant_id, role, content) "
                    "VALUES (?, ?, ?, ?, ?)",
                    [(sid, pos, tenants[sid], role, w.session(sid, "search", text))
