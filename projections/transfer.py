@@ -9,6 +9,7 @@ Reading streams: memory grows with a batch, not with the file.
 from __future__ import annotations
 
 import time
+from bisect import insort
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from operator import itemgetter
@@ -263,25 +264,62 @@ def export_sessions(store: EventSourcedSessionStore, tenant_id: str | None = Non
             holds; what `sessionlog export` writes), "seed" for the seed's
             session JSON (id, title, times, owners and messages only).
 
-    Every page comes from one snapshot (a read transaction held until the
-    iterator is exhausted or closed): sessions created or deleted meanwhile
-    do not change the export. Exhaust or `close()` the iterator.
+    The export is the store as of the log's last position when it starts:
+    sessions created, changed or deleted meanwhile do not change it. It
+    holds no read transaction open: each page is read in a short one, and a
+    session written since the start is folded from the log up to that
+    position (the log is append-only and gapless), so a long export beside a
+    writer does not pin SQLite's WAL.
     """
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {EXPORT_FORMATS}, not {format!r}")
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise ValueError(f"page must be a positive integer, not {page!r}")
     encode = record_to_json if format == "sessionlog" else session_to_json
     return _export(store, tenant_id, page, encode)
 
 
-def _export(store, tenant_id, page, encode) -> Iterator[str]:
-    with store.log.snapshot():
-        before = None
-        while True:
-            sessions = (store.list(page, before) if tenant_id is None
-                        else store.list_for_tenant(tenant_id, page, before))
-            for session in sessions:
-                yield encode(session)
-            if len(sessions) < page:
-                return
-            before = sessions[-1].id
+_Keyed = tuple[tuple[str, int], Session]
 
+
+def _export(store, tenant_id, page, encode) -> Iterator[str]:
+    upto = scanned = store.log.last_position()  # the export: the store as of `upto`
+    touched: set[str] = set()  # streams with events after `upto`
+    pending: list[_Keyed] = []  # live at `upto`, deleted since, not yet reached; newest last
+    after = None
+    while True:
+        rows, head = store.keyed_page(tenant_id, page, after)
+        for batch in store.log.read_batches(scanned + 1, to_position=head):
+            for event in batch:
+                touched.add(event.stream_id)
+                if event.type == "SessionDeleted":
+                    gone = _as_of(store, event.stream_id, upto)
+                    # a key before `after`: an earlier page, read before the delete, had it
+                    if gone is not None and (after is None or gone[0] < after) and \
+                            (tenant_id is None or gone[1].tenant_id == tenant_id):
+                        insort(pending, gone, key=itemgetter(0))
+        scanned = max(scanned, head)
+        for key, session in rows:
+            while pending and pending[-1][0] > key:
+                yield encode(pending.pop()[1])
+            if str(session.id) in touched:
+                then = _as_of(store, str(session.id), upto)
+                if then is None:  # created after `upto`
+                    continue
+                session = then[1]
+            yield encode(session)
+        if len(rows) < page:
+            while pending:
+                yield encode(pending.pop()[1])
+            return
+        after = rows[-1][0]
+
+
+def _as_of(store, stream_id: str, position: int) -> _Keyed | None:
+    """A session as it stood at `position`, folded from the log, with its
+    key (see `keyed_page`); None if it was not live then."""
+    events = store.log.read_stream(stream_id, until=position)
+    session = fold_all(events) if events and events[0].type == "SessionCreated" else None
+    if session is None:
+        return None
+    return (events[0].data["created_at"], events[0].position), session

@@ -146,6 +146,20 @@ class SessionReads:
             except LookupError:
                 raise SessionNotFoundError(str(before)) from None
 
+    def keyed_page(self, tenant_id: str | None, limit: int, after: tuple[str, int] | None,
+                   ) -> tuple[builtins.list[tuple[tuple[str, int], Session]], int]:
+        """A page of live sessions (of a tenant) as `list` orders them, after
+        the key `after` (its session may be gone since), each with its key
+        (created_at as stored, position of its SessionCreated); and the log's
+        last position. One short snapshot: what a long read (`export`) takes
+        page by page, so that no read transaction stays open between pages."""
+        commands.check_limit("limit", limit)
+        with self._snapshot() as db:
+            sessions = reads.read_sessions(db, tenant_id, limit, after)
+            keys = reads.session_keys(db, [s.id for s in sessions])
+            head = self.log.last_position()
+        return [(keys[str(s.id)], s) for s in sessions], head
+
     def list_summaries(self, *, user_id: str | None = None, tenant_id: str | None = None,
                        limit: int | None = None,
                        before: SessionId | None = None) -> builtins.list[SessionSummary]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -208,8 +208,9 @@ def _page(db: Db, tenant_id, before, where, params) -> tuple[str, str]:
         where.append("t.tenant_id = ?")
         params.append(tenant_id)
     if before is not None:
-        anchor = db.execute("SELECT created_at, position FROM sessions WHERE id = ?",
-                              (str(before),)).fetchone()
+        # a key `session_keys` gave (its session may be gone since), or a live session's id
+        anchor = before if isinstance(before, tuple) else db.execute(
+            "SELECT created_at, position FROM sessions WHERE id = ?", (str(before),)).fetchone()
         if anchor is None:
             raise LookupError(before)
         where.append("(s.created_at, s.position) < (?, ?)")
@@ -217,10 +218,21 @@ def _page(db: Db, tenant_id, before, where, params) -> tuple[str, str]:
     return source, f"WHERE {' AND '.join(where)}" if where else ""
 
 
+def session_keys(db: Db, ids: Iterable[uuid.UUID]) -> dict[str, tuple[str, int]]:
+    """The keyset key of live sessions by id: (created_at as stored, the
+    position of its SessionCreated), what `read_sessions` orders by (newest
+    first: the greatest key first)."""
+    d = db.dialect
+    return {r[0]: (r[1], r[2]) for r in db.execute(
+        f"SELECT id, created_at, position FROM sessions WHERE {d.in_list('id')}",
+        (d.list_param(str(i) for i in ids),))}
+
+
 def read_sessions(db: Db, tenant_id: str | None, limit: int | None,
-                  before: uuid.UUID | None) -> builtins.list[Session]:
+                  before: uuid.UUID | tuple[str, int] | None) -> builtins.list[Session]:
     """Live sessions (of a tenant), newest first, paged by `before` (the id
-    of a live session; LookupError if it is none)."""
+    of a live session, LookupError if it is none; or a session's key as
+    `session_keys` gives it)."""
     params: builtins.list[Any] = []
     source, cond = _page(db, tenant_id, before, [], params)
     heads = db.execute(
