@@ -4,6 +4,7 @@ or fold the events their own way)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,26 @@ from eventlog.events import json_object
 from .models import NewItem, SessionMessage
 
 _NEW_ITEM_KEYS = {"role", "data", "text", "id", "timestamp"}
+
+# C0 controls (NUL, ESC, CR, LF, ...), DEL and C1 controls: never in an id.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def check_ids(**ids: object) -> None:
+    """Refuse a new id (user_id, tenant_id, key) holding NUL or another
+    control character, on every backend alike: PostgreSQL cannot store a
+    NUL, and an id names streams, rows and command lines. Titles, text and
+    data are content, not ids: they keep any character. Only writes check;
+    a file that already holds such an id keeps reading (and looking it up).
+
+    Raises:
+        ValueError: names the id and the character; nothing is written.
+    """
+    for name, value in ids.items():
+        if isinstance(value, str) and (found := _CONTROL.search(value)):
+            raise ValueError(
+                f"{name}: {value!r} holds a control character (U+{ord(found.group()):04X}); an id "
+                "cannot hold NUL or other control characters; nothing was written")
 
 
 def check_key(key: object) -> str:
@@ -183,6 +204,7 @@ def created_events(title: str | None, user_id: str | None, tenant_id: str | None
     check_optional_owner(user_id, tenant_id)
     if key is not None:
         check_key(key)
+    check_ids(user_id=user_id, tenant_id=tenant_id, key=key)
     initial = check_delta("state", state)
     if initial is not None:
         initial = {k: v for k, v in initial.items() if v is not None} or None

@@ -30,6 +30,7 @@ from eventlog import ItemAdded, MessageAdded, SessionCreated, StateChanged
 from eventlog.codec import format_timestamp, parse_timestamp
 from eventlog.events import Event
 
+from .commands import check_ids
 from .fold import item_message
 from .models import MESSAGE_ROLES, Session, SessionItem
 from .serde import session_from_dict
@@ -102,8 +103,15 @@ def session_from_record(data: Any) -> Session:
 
     Raises:
         ValueError: a bad record, naming the field ("items[2].role: missing"),
-            or a format this release does not read.
+            an id with a control character (`check_ids`), or a format this
+            release does not read.
     """
+    session = _session(data)
+    check_ids(user_id=session.user_id, tenant_id=session.tenant_id, key=session.key)
+    return session
+
+
+def _session(data: Any) -> Session:
     if not isinstance(data, dict) or "format" not in data:
         if isinstance(data, dict) and _other_roles(data.get("messages")):
             return _seed_with_roles(data)

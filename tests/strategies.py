@@ -28,11 +28,14 @@ timestamps = st.datetimes(
 )
 roles = st.sampled_from(list(SessionRole))
 owners = st.one_of(st.none(), short_texts)
+# What a store takes as a new user, tenant or key id: no control character.
+id_texts = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=20)
+new_owners = st.one_of(st.none(), id_texts)
 
 messages = st.builds(SessionMessage, roles, texts, timestamps)
 sessions = st.builds(
     Session, st.uuids(), st.one_of(st.none(), short_texts), timestamps,
-    st.lists(messages, max_size=5), owners, owners,
+    st.lists(messages, max_size=5), new_owners, new_owners,
 )
 
 nonempty = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)

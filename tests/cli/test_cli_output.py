@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sessionlog.cli import main
 
 HOSTILE = "ok\x1b[2J\x1b[31mred\a\rover\x00nul\u202eevil\u2066iso\u2069\x9b"
+HOSTILE_ID = "ok\u202eevil\u2066iso\u2069"  # an id holds no control character (C0, C1)
 RAW = ["\x1b", "\a", "\r", "\x00", "\u202e", "\u2066", "\u2069", "\x9b"]
 
 
@@ -22,7 +23,7 @@ def cli(db, *args, input=None) -> str:
 
 @pytest.fixture
 def hostile(db):
-    sid = cli(db, "create", "--title", HOSTILE, "--user", HOSTILE, "--tenant", "acme").strip()
+    sid = cli(db, "create", "--title", HOSTILE, "--user", HOSTILE_ID, "--tenant", "acme").strip()
     cli(db, "add", sid, "--role", "user", f"refund {HOSTILE}")
     return db, sid
 
@@ -51,6 +52,6 @@ def test_json_output_keeps_the_exact_text(hostile):
     shown = json.loads(cli(db, "show", sid, "--json"))
     assert shown["title"] == HOSTILE and shown["messages"][0]["content"] == f"refund {HOSTILE}"
     listed = json.loads(cli(db, "list", "--json"))
-    assert listed[0]["user_id"] == HOSTILE
+    assert listed[0]["user_id"] == HOSTILE_ID
     trail = json.loads(cli(db, "history", sid, "--json"))
     assert trail[1]["data"]["content"] == f"refund {HOSTILE}"

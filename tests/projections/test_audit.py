@@ -8,13 +8,13 @@ import uuid
 from helpers import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import messages, short_texts
+from strategies import id_texts, messages, short_texts
 
 from projections import InMemorySessionStore, SessionNotFoundError
 
 ops = st.lists(st.one_of(
     st.tuples(st.just("create"), st.one_of(st.none(), short_texts)),
-    st.tuples(st.just("create_with_user"), short_texts),
+    st.tuples(st.just("create_with_user"), id_texts),
     st.tuples(st.just("add"), st.integers(0, 5), messages),
     st.tuples(st.just("delete"), st.integers(0, 5)),
 ), min_size=1, max_size=25)
