@@ -133,9 +133,10 @@ def _snapshot(store: VerifiedStore) -> Iterator[tuple[Db, str | None, VerifiedSt
             raise _Done
         return
     try:
-        conn = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        # "file:" (URI mode, so a read-only file attaches as the log opened it)
+        conn = sqlite3.connect("file:", isolation_level=None, check_same_thread=False, uri=True)
         conn.execute(f"PRAGMA busy_timeout = {int(store.log.timeout * 1000)}")
-        conn.execute("ATTACH DATABASE ? AS log", (path,))
+        conn.execute("ATTACH DATABASE ? AS log", (getattr(store.log.backend, "read_only_uri", None) or path,))
         conn.execute("BEGIN")
     except sqlite3.Error as e:
         raise translate(e, path) from e
@@ -378,6 +379,8 @@ def _fts_integrity(store: VerifiedStore) -> tuple[list[Problem], str | None]:
         return [], None
     tables = [t for p in store.runner.projections.values() for t in p.tables]
     try:
+        if store.log.read_only:
+            raise ReadOnlyError(store.log.path)
         with store.log.transaction() as conn:
             fts = [t for t in tables if conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = ? AND sql LIKE 'CREATE VIRTUAL%' "
@@ -387,6 +390,8 @@ def _fts_integrity(store: VerifiedStore) -> tuple[list[Problem], str | None]:
                 try:
                     conn.execute(f"INSERT INTO [{t}]([{t}]) VALUES ('integrity-check')")
                 except sqlite3.DatabaseError as e:
+                    if getattr(e, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+                        raise ReadOnlyError(store.log.path) from e  # a file opened before its mount
                     problems.append(Problem(None, (
                         f"full-text table {t} fails the FTS5 integrity-check ({e}); "
                         "`sessionlog rebuild` rebuilds it")))
