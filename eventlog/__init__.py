@@ -10,6 +10,7 @@ from .codec import (
 from .errors import (
     ChainBrokenError,
     ConcurrencyError,
+    ConnectionLostError,
     DestinationNotEmptyError,
     DuplicateEventError,
     EventDecodeError,
@@ -40,6 +41,7 @@ from .recorded import RecordedEvent
 __all__ = [
     "ChainBrokenError",
     "ConcurrencyError",
+    "ConnectionLostError",
     "DestinationNotEmptyError",
     "DuplicateEventError",
     "EventDecodeError",

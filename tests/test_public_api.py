@@ -11,8 +11,8 @@ def test_eventlog_all():
         "ConcurrencyError",
     }
     assert eventlog.__all__ == [
-        "ChainBrokenError", "ConcurrencyError", "DestinationNotEmptyError", "DuplicateEventError",
-        "EventDecodeError", "EventLog", "EventLogError", "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded",
+        "ChainBrokenError", "ConcurrencyError", "ConnectionLostError", "DestinationNotEmptyError",
+        "DuplicateEventError", "EventDecodeError", "EventLog", "EventLogError", "ItemAdded", "ItemsRemoved", "LayoutError", "MessageAdded",
         "ReadOnlyError", "RecordedEvent", "SCHEMA_VERSION", "ScopeStateChanged", "SealedFileError",
         "SessionCleared", "SessionCreated", "SessionDeleted", "SessionRole", "SessionlogError", "StateChanged",
         "StorageError", "SubjectErased", "decode_event", "encode_event", "format_timestamp", "parse_timestamp", "state_stream",
@@ -42,7 +42,7 @@ def test_sessionlog_all():
     import sessionlog
     assert sessionlog.__all__ == sorted(sessionlog.__all__)
     assert sessionlog.__all__ == [
-        "BulkWrite", "ChainBrokenError", "ConcurrencyError", "DestinationNotEmptyError",
+        "BulkWrite", "ChainBrokenError", "ConcurrencyError", "ConnectionLostError", "DestinationNotEmptyError",
         "DuplicateEventError", "DuplicateKeyError", "Erasure",
         "ErasureError", "EventDecodeError", "EventLog", "EventLogError",
         "EventSourcedSessionStore", "FullSessionStore", "ImportConflictError", "ImportFileError", "ImportSummary",
