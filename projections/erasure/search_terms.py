@@ -155,7 +155,10 @@ class TermHasher:
             elif kind == "word" and piece in ("AND", "OR", "NOT"):
                 out.append(f" {piece} ")
             elif kind in ("word", "string"):
-                text = piece[1:].rstrip('"').replace('""', '"') if kind == "string" else piece
+                if kind == "string" and not _FTS_STRING.fullmatch(piece):
+                    raise ValueError(f"bad search query {shown!r}: unterminated string "
+                                     f"{piece!r}")  # as FTS5 says of a plain file's query
+                text = piece[1:-1].replace('""', '"') if kind == "string" else piece
                 prefix = query[m.end():].lstrip().startswith("*")
                 if prefix and near:
                     raise ValueError(f"bad search query {shown!r}: on an erasable file, NEAR "
@@ -177,6 +180,7 @@ class TermHasher:
         return "".join(out)
 
 
+_FTS_STRING = re.compile(r'"(?:[^"]|"")*"')
 _FTS_TOKEN = re.compile(
     r'(?P<string>"(?:[^"]|"")*"?)|(?P<near>NEAR\s*\()|(?P<paren>[()])|(?P<comma>,)'
     r"|(?P<star>\*)|(?P<space>\s+)|(?P<word>[A-Za-z0-9_\x1a\x80-\U0010ffff]+)|(?P<other>.)")
