@@ -161,3 +161,37 @@ def seed(store, session: Session) -> None:
     else:
         store.log.append(str(session.id), [event], expected_version=0)
         store.runner.catch_up()
+
+
+def run_read_only(directory, scenario: str, *args) -> dict:
+    """Run the Python `scenario` (its argv: `args`) in a child process that sees
+    `directory` read-only: a plain chmod for a normal user, a read-only bind
+    mount in a mount namespace for root (whom file modes do not stop). The
+    scenario prints one JSON object, returned."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    script = [sys.executable, "-c", scenario, *map(str, args)]
+    if os.geteuid() != 0:
+        os.chmod(directory, 0o555)
+        try:
+            done = subprocess.run(script, capture_output=True, text=True, timeout=300)
+        finally:
+            os.chmod(directory, 0o755)
+    else:
+        if shutil.which("unshare") is None:
+            pytest.skip("running as root without unshare(1): no way to make a read-only mount")
+        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+        if probe.returncode:
+            pytest.skip(f"running as root without mount namespaces: {probe.stderr.decode()!r}")
+        d = str(directory)
+        done = subprocess.run(
+            ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', d, *script],
+            capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

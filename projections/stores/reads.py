@@ -9,11 +9,12 @@ is behind is caught up first where it is lazy (search).
 from __future__ import annotations
 
 import builtins
+import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventlog import (
     ChainBrokenError,
@@ -45,6 +46,8 @@ from ..views.search import search as search_view
 from .cache import SessionCache
 from .protocol import SessionId
 from .unit import cannot_write
+
+_R = TypeVar("_R")
 
 
 class SessionReads:
@@ -136,13 +139,20 @@ class SessionReads:
         return self._list(tenant_id, limit, before)
 
     def _list(self, tenant_id, limit, before) -> builtins.list[Session]:
+        return self._page(lambda db, anchor: reads.read_sessions(db, tenant_id, limit, anchor),
+                          limit, before)
+
+    def _page(self, read: Callable[[Db, uuid.UUID | None], _R], limit: int | None,
+              before: SessionId | None) -> _R:
+        """A page read in one snapshot, after the live session `before` (keyset
+        pagination): the limit checked, an unknown `before` one clear error."""
         commands.check_limit("limit", limit)
         if limit is not None:
             bounded(limit, "limit")
         anchor = None if before is None else to_uuid(before)
         with self._snapshot() as db:
             try:
-                return reads.read_sessions(db, tenant_id, limit, anchor)
+                return read(db, anchor)
             except LookupError:
                 raise SessionNotFoundError(str(before)) from None
 
@@ -166,15 +176,9 @@ class SessionReads:
         """Live sessions without their items, newest first, of a tenant and a
         user when given, paged as `list`."""
         commands.check_optional_owner(user_id, tenant_id)
-        commands.check_limit("limit", limit)
-        if limit is not None:
-            bounded(limit, "limit")
-        anchor = None if before is None else to_uuid(before)
-        with self._snapshot() as db:
-            try:
-                return reads.read_summaries(db, tenant_id, user_id, limit, anchor)
-            except LookupError:
-                raise SessionNotFoundError(str(before)) from None
+        return self._page(
+            lambda db, anchor: reads.read_summaries(db, tenant_id, user_id, limit, anchor),
+            limit, before)
 
     def find_keyed(self, key: str,
                    tenant_id: str | None = None) -> builtins.list[SessionSummary]:

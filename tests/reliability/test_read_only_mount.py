@@ -12,11 +12,10 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime
 
+import helpers
 import pytest
 
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
@@ -64,25 +63,7 @@ SCENARIO = textwrap.dedent("""
 
 def run_read_only(directory, *args) -> dict:
     """Run SCENARIO with `directory` read-only for the child process."""
-    script = [sys.executable, "-c", SCENARIO, *map(str, args)]
-    if os.geteuid() != 0:
-        os.chmod(directory, 0o555)
-        try:
-            done = subprocess.run(script, capture_output=True, text=True, timeout=300)
-        finally:
-            os.chmod(directory, 0o755)
-    else:
-        if shutil.which("unshare") is None:
-            pytest.skip("running as root without unshare(1): no way to make a read-only mount")
-        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
-        if probe.returncode:
-            pytest.skip(f"running as root without mount namespaces: {probe.stderr.decode()!r}")
-        d = str(directory)
-        done = subprocess.run(
-            ["unshare", "-m", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"', d, *script],
-            capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return helpers.run_read_only(directory, SCENARIO, *args)
 
 
 def make_store(path):
