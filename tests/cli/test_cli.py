@@ -11,19 +11,10 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
+from clirun import ok, run
 
 from eventlog.backends.factory import is_url
 from sessionlog.cli import main
-
-
-def run(db, *args, input=None):
-    return CliRunner().invoke(main, ["--db", db, *args], input=input)
-
-
-def ok(db, *args, input=None) -> str:
-    result = run(db, *args, input=input)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result.stdout
 
 
 def test_create_add_show_list_delete_history(db):

@@ -6,18 +6,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
+from clirun import run
 
 from eventlog import EventLog, LayoutError, StorageError
 from eventlog.backends.connection import translate
 from eventlog.backends.factory import shown
 from eventlog.backends.schema import DB_VERSION
 from projections import EventSourcedSessionStore
-from sessionlog.cli import main
-
-
-def run(db, *args, input=None):
-    return CliRunner().invoke(main, ["--db", db, *args], input=input)
 
 
 def _mark_newer(db) -> None:

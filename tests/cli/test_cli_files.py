@@ -11,13 +11,9 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from clirun import events_in, log_lines
+from clirun import events_in, log_lines, run
 
 from sessionlog.cli import main
-
-
-def run(db, *args, input=None):
-    return CliRunner().invoke(main, ["--db", db, *args], input=input)
 
 
 def leftovers(tmp_path) -> list[str]:

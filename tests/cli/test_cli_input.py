@@ -11,22 +11,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from click.testing import CliRunner
-from clirun import events_in
+from clirun import events_in, ok, run
 
 from eventlog import parse_timestamp
 from projections import SessionMessage, SessionRole
-from sessionlog.cli import main
-
-
-def run(db, *args, input=None):
-    return CliRunner().invoke(main, ["--db", db, *args], input=input)
-
-
-def ok(db, *args, input=None) -> str:
-    result = run(db, *args, input=input)
-    assert result.exit_code == 0, result.output + result.stderr
-    return result.stdout
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ DEST without any new table; its refusals name only options `copy` has."""
 from __future__ import annotations
 
 import os
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from clirun import broken_source
 from helpers import raw_connection
 
 from eventlog.backends.factory import is_url
@@ -37,19 +37,6 @@ def as_it_is(dest) -> object:
                 "WHERE n.nspname = current_schema()").fetchall())
     folder = os.path.dirname(dest)
     return (open(dest, "rb").read() if os.path.exists(dest) else None, sorted(os.listdir(folder)))
-
-
-def broken_source(tmp_path) -> str:
-    """A log of 12 events whose chain breaks at event 9 (edited by hand)."""
-    src = str(tmp_path / "src" / "a.db")
-    os.mkdir(tmp_path / "src")
-    ok(src, "demo")
-    conn = sqlite3.connect(src)
-    conn.execute("DROP TRIGGER events_no_update")
-    conn.execute("UPDATE events SET data = data || ' ' WHERE position = 9")
-    conn.commit()
-    conn.close()
-    return src
 
 
 def test_a_copy_that_fails_midway_leaves_dest_as_it_was(db, tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from clirun import run
 
 from projections import EventSourcedSessionStore
 from sessionlog.cli import main
@@ -18,10 +19,6 @@ from sessionlog.cli import main
 # Erasable logs are SQLite files in this release; what PostgreSQL says to
 # erasure is tested at the end of this file.
 SQLITE_ONLY = pytest.mark.sqlite_only("erasable logs are SQLite files (key file beside the file)")
-
-
-def run(db, *args):
-    return CliRunner().invoke(main, ["--db", str(db), *args])
 
 
 def ids_of(db, user):

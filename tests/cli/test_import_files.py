@@ -8,18 +8,12 @@ import gzip
 import json
 import uuid
 
-from click.testing import CliRunner
-
-from sessionlog.cli import main
+from clirun import run
 
 SID = str(uuid.UUID(int=7))
 RECORD = json.dumps({"id": SID, "title": "café ☕", "created_at": "2026-01-02T03:04:05Z",
                      "messages": [{"role": "user", "content": "hi", "timestamp":
                                    "2026-01-02T03:04:06Z"}]}, ensure_ascii=False) + "\n"
-
-
-def run(db, *args, input=None):
-    return CliRunner().invoke(main, ["--db", db, *args], input=input)
 
 
 def shown_title(db) -> str:

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
+from clirun import ok, run
 
-from sessionlog.cli import main
 from sessionlog.cli.database import open_db
-
-
-def run(db, *args):
-    return CliRunner().invoke(main, ["--db", db, *args])
-
-
-def ok(db, *args) -> str:
-    result = run(db, *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def sessions(db, n: int, **owner) -> list[str]:

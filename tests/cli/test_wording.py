@@ -7,13 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from sessionlog.cli import main
-
-
-def run(db, *args):
-    return CliRunner().invoke(main, ["--db", str(db), *args])
+from clirun import run
 
 
 @pytest.fixture

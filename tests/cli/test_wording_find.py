@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import unicodedata
 
-from click.testing import CliRunner
-
-from sessionlog.cli import main
+from clirun import ok, run
 
 
 def width(text: str) -> int:
     """Terminal columns: wide and full-width characters take two."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def run(db, *args):
-    return CliRunner().invoke(main, ["--db", db, *args])
-
-
-def ok(db, *args) -> str:
-    result = run(db, *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def test_history_of_an_untitled_session_prints_no_python_none(db):

@@ -6,16 +6,13 @@ searched as it is when it cannot be written."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import helpers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -151,21 +148,7 @@ def test_a_read_only_file_with_words_in_clear_searches_as_it_is(tmp_path):
     db = d / "old.db"
     shutil.copy(FIXTURES / "erasable_clear_terms.db", db)
     shutil.copy(FIXTURES / "erasable_clear_terms.db.key", f"{db}.key")
-    script = [sys.executable, "-c", READ_ONLY_SEARCH, str(db)]
-    if os.geteuid() != 0:
-        os.chmod(d, 0o555)
-        try:
-            done = subprocess.run(script, capture_output=True, text=True, timeout=300)
-        finally:
-            os.chmod(d, 0o755)
-    else:
-        if shutil.which("unshare") is None or subprocess.run(
-                ["unshare", "-m", "true"], capture_output=True).returncode:
-            pytest.skip("running as root without mount namespaces: no read-only mount")
-        done = subprocess.run(["unshare", "-m", "sh", "-c",
-                               'mount --bind -o ro "$0" "$0" && exec "$@"', str(d), *script],
-                              capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [True, "the xylophonic [parcel] arrived",
+    found = helpers.run_read_only(d, READ_ONLY_SEARCH, db)
+    assert found == [True, "the xylophonic [parcel] arrived",
                                        "Zebulon Quagmire [parcels] the marmalade",
                                        "Ophelia tracks [parcel] R-88"]
