@@ -242,9 +242,11 @@ def _create_sealed(db: Db, names: Mapping[str, str]) -> None:
     sealed (found by position: the index's rowid). Replacing an older index
     (words in clear) has the store purge the file once it is refilled."""
     db.cipher.hasher(db, make=True)
-    # verify builds its fresh tables in a scratch database beside the store's file (named
-    # `__verify_`): it replaces no index and must write nothing to that file.
-    if has_checkpoint(db, "search") and "__verify_" not in names["message_search"]:
+    # Made in place while a checkpoint stands: `setup` is replacing an index of an older
+    # layout (words in clear), so the file is purged once it is refilled. Fresh tables made
+    # beside the live ones (a rebuild's, verify's scratch copy) replace nothing here, and
+    # verify must write nothing to the store's file.
+    if names["message_search"] == "message_search" and has_checkpoint(db, "search"):
         db.cipher.purge_later(db)
     db.execute(
         f"CREATE VIRTUAL TABLE {db.q(names['message_search'])} USING fts5(content, cjk, "
