@@ -228,7 +228,9 @@ class Appender:
         if dv is None:
             dv = self.wdv = self.backend.data_version()
         versions = self._versions
-        if dv != self._cache_dv or self._seq != self._cache_seq:
+        top = self.backend.log_top()
+        if (dv != self._cache_dv or self._seq != self._cache_seq
+                or (top is not None and top != self._tail[0])):
             # Not the tail this object wrote (or something rolled back): read
             # it, check it links and that no break is recorded.
             versions.clear()

@@ -94,6 +94,11 @@ class Backend(Protocol):
         """Inside a write transaction: a number that moves whenever another
         connection or process committed (not on this object's own commits)."""
 
+    def log_top(self) -> int | None:
+        """Inside a write transaction: the log's last position when the
+        backend read it for free (PostgreSQL's lock does), else None. A
+        cached tail that differs from it is read again."""
+
     def peek_data_version(self) -> int | None:
         """`data_version` outside a transaction, or None when it cannot be
         had without waiting (a writer holds the write connection)."""

@@ -9,8 +9,11 @@ lock row, which also counts write transactions.
 from __future__ import annotations
 
 #: The lock every write transaction takes first; it also counts write
-#: transactions (see `PostgresBackend.data_version`).
-LOCK = "UPDATE log_head SET writes = writes + 1 WHERE id = 1 RETURNING writes"
+#: transactions (see `PostgresBackend.data_version`) and reads the log's last
+#: position in the same round trip (an index probe), which a row inserted by
+#: a program that did not take the lock moves (see `PostgresBackend.log_top`).
+LOCK = ("UPDATE log_head SET writes = writes + 1 WHERE id = 1 "
+        "RETURNING writes, (SELECT max(position) FROM events)")
 BEGIN_AND_LOCK = f"BEGIN ISOLATION LEVEL READ COMMITTED; {LOCK}"
 TRIGGER_NAMES = ("events_no_update", "events_no_delete", "events_no_truncate")
 _C = 'COLLATE "C"'

@@ -81,6 +81,7 @@ class PostgresBackend:
         self.shared = False
         self.pool: ReaderPool[PgConnection] = ReaderPool(self.connect)
         self._last_w: int | None = None  # log_head.writes after our last write transaction
+        self._top = 0  # the log's last position, as the current write transaction's lock read it
         self._dv = 0
         self.conn = self.connect()
         try:
@@ -202,7 +203,7 @@ class PostgresBackend:
                 row = cur.fetchone() if cur.nextset() else None
                 if row is None:
                     raise psycopg.InterfaceError("no result for the writers' lock")
-                w = int(row[0])
+                w, self._top = int(row[0]), int(row[1] or 0)
                 if self._last_w is None or w != self._last_w + 1:
                     self._dv = w  # another writer came in between
                 self._last_w = w
@@ -236,6 +237,12 @@ class PostgresBackend:
         writer committed since this object's last write transaction (from
         `log_head.writes`, which every write transaction bumps)."""
         return self._dv
+
+    def log_top(self) -> int | None:
+        """Inside a write transaction: the log's last position as the
+        writers' lock read it. `data_version` counts only the writers that
+        take the lock; a row another program inserted without it moves this."""
+        return self._top
 
     def peek_data_version(self) -> int | None:
         """`data_version` outside a transaction, or None when a write of

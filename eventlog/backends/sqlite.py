@@ -180,6 +180,10 @@ class SqliteBackend:
         connection or process commits (not on this connection's commits)."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
+    def log_top(self) -> int | None:
+        """None: `data_version` already moves for every other writer."""
+        return None
+
     def peek_data_version(self) -> int | None:
         """`data_version` outside a transaction, or None when it cannot be
         had without waiting (a writer holds the write connection)."""

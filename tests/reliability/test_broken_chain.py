@@ -124,11 +124,6 @@ def test_a_chain_made_whole_again_takes_writes_again(path):
     assert kinds == ["chain_broken", "triggers_reinstalled", "chain_intact"]
 
 
-@pytest.mark.xfail_on("postgres", reason=(
-    "the PostgreSQL log keeps its cached tail while log_head.writes has not moved (its "
-    "data_version), so a row another program inserted at position 2 goes unseen: the next "
-    "append reuses position 2 and fails with a raw psycopg UniqueViolation on events_pkey "
-    "(SQLite's data_version sees the insert)"))
 def test_the_write_check_trusts_only_the_tail_it_wrote(open_log, opened_on):
     log = open_log()
     sid = uuid.uuid4()
