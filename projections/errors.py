@@ -108,5 +108,6 @@ class ImportConflictError(EventLogError, ValueError):
         self.location, self.session_id = location, session_id
         super().__init__(
             f"{location}: session {session_id} {why}; nothing was imported "
-            "(use on_conflict='skip' / --on-conflict skip to keep what is there)"
+            "(on_conflict='skip' / --on-conflict skip keeps what is there; 'append' adds "
+            "the file's later events when the file's session continues the stored one)"
         )

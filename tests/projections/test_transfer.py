@@ -115,8 +115,9 @@ def test_reimport_is_a_no_op_and_conflicts_are_named(store):
     again = run_import(store, text)
     assert (again.sessions, again.skipped) == (0, 3)
     changed = json.dumps(session_dict(1, title="edited"))
-    with pytest.raises(ImportConflictError, match="already in the log with other content"):
+    with pytest.raises(ImportConflictError, match="already in the log with other content") as refused:
         run_import(store, changed, name="new.jsonl")
+    assert "--on-conflict skip" in str(refused.value) and "'append'" in str(refused.value)
     kept = run_import(store, changed, on_conflict="skip")
     assert (kept.sessions, kept.conflicts) == (0, 1)
     assert store.log.last_position() == before
