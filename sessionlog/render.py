@@ -164,8 +164,33 @@ def item_text(role: str, text: str | None, data: Any) -> str:
     adapter stored without one) its JSON, cut short."""
     if text is not None:
         return text
+    if role.startswith("langgraph.") and isinstance(data, dict):
+        return langgraph_line(role, data)
     shown = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return shown if len(shown) <= 200 else shown[:199] + "…"
+
+
+def langgraph_line(role: str, data: dict) -> str:
+    """One short line for the bookkeeping items of a LangGraph thread
+    (`sessionlog.integrations.langgraph`): which checkpoint, writes, fork
+    or prune, not their JSON."""
+    ns = f" in {data['ns']!r}" if data.get("ns") else ""
+    if role == "langgraph.checkpoint":
+        meta = data.get("meta", {}).get("j", {})
+        meta = meta if isinstance(meta, dict) else {}
+        step = f" step {meta['step']}" if "step" in meta else ""
+        source = f" ({meta['source']})" if "source" in meta else ""
+        return f"checkpoint {data.get('id')}{step}{source}{ns}"
+    if role == "langgraph.writes":
+        channels = ", ".join(sorted({str(w[1]) for w in data.get("w", []) if len(w) > 1}))
+        return f"writes of task {data.get('task')} to {channels or 'nothing'}{ns}"
+    if role == "langgraph.fork":
+        return (f"forked from thread {data.get('thread')!r} (session {data.get('session')} "
+                f"at version {data.get('version')})")
+    if role == "langgraph.forget":
+        return (f"{data.get('reason', 'forget')}: {len(data.get('checkpoints', []))} "
+                "checkpoint(s) no longer read")
+    return role
 
 
 def session_text(session: Session) -> str:

@@ -1,0 +1,232 @@
+"""One LangGraph thread as the saver reads it: the fold of its session's
+items into checkpoints, pending writes and messages, and the encoding of
+channel values into item data and back.
+
+A thread's session holds two kinds of items. Each message of the graph's
+message channel is one item with its role ("user", "assistant", "tool",
+"system"), its readable text and `message_to_dict` form as data, and an id
+starting with `MESSAGE_ID` (its ordinal among the thread's message items is
+how checkpoints name it). The bookkeeping items have roles starting with
+"langgraph.": a checkpoint (id, parent, namespace, metadata, the checkpoint
+without its values, and each channel value: the message channel as ranges of
+message ordinals, anything else as JSON or the serde's typed bytes in
+base64), the pending writes of a task, a fork (where a copied thread came
+from) and a forget (the checkpoints a prune or `delete_for_runs` dropped from
+the views; the log keeps them).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+
+from projections.frozen import freeze, thaw
+
+__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Thread", "decode_value",
+           "encode_value", "plain_json"]
+
+MESSAGE_ID = "lgm-"
+CHECKPOINT = "langgraph.checkpoint"
+WRITES = "langgraph.writes"
+FORK = "langgraph.fork"
+FORGET = "langgraph.forget"
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def plain_json(value: Any) -> bool:
+    """Whether `value` reads back from JSON as an equal value of the same
+    types (no tuple, subclass, non-string key, NaN...)."""
+    cls = type(value)
+    if cls in _SCALARS:
+        return cls is not float or (value == value and value not in (float("inf"), float("-inf")))
+    if cls is list:
+        return all(plain_json(v) for v in value)
+    if cls is dict:
+        return all(type(k) is str and plain_json(v) for k, v in value.items())
+    return False
+
+
+def encode_value(serde: Any, value: Any) -> dict[str, Any]:
+    """A value as item data: {"j": value} when it is plain JSON (readable),
+    else {"t": type, "b": base64 of the serde's typed bytes}."""
+    if plain_json(value):
+        return {"j": value}
+    kind, blob = serde.dumps_typed(value)
+    return {"t": kind, "b": base64.b64encode(blob).decode("ascii")}
+
+
+def decode_value(serde: Any, enc: Mapping[str, Any]) -> Any:
+    """The value `encode_value` encoded, as a fresh object."""
+    if "j" in enc:
+        return thaw(enc["j"])
+    return serde.loads_typed((enc["t"], base64.b64decode(enc["b"])))
+
+
+def message_data(message: BaseMessage) -> tuple[dict[str, Any], BaseMessage] | None:
+    """A message's JSON form and the message read back from it, or None when
+    that does not give back an equal message (it is then stored as a blob)."""
+    try:
+        data = json.loads(json.dumps(message_to_dict(message), ensure_ascii=False))
+        back = messages_from_dict([data])[0]
+    except (TypeError, ValueError):
+        return None
+    if type(back) is not type(message) or back != message:
+        return None
+    return data, back
+
+
+def ranges(ordinals: Sequence[int]) -> list[list[int]]:
+    """Ordinals as [start, stop) runs: [0..199] is [[0, 200]]."""
+    runs: list[list[int]] = []
+    for o in ordinals:
+        if runs and runs[-1][1] == o:
+            runs[-1][1] = o + 1
+        else:
+            runs.append([o, o + 1])
+    return runs
+
+
+def expand(runs: Iterable[Sequence[int]]) -> list[int]:
+    out: list[int] = []
+    for start, stop in runs:
+        out.extend(range(start, stop))
+    return out
+
+
+class Thread:
+    """The fold of one thread's items (its session's, oldest first): what
+    the saver reads from. `version` and `seen` say how far it got."""
+
+    def __init__(self, key: str, sid: Any) -> None:
+        self.key, self.sid = key, sid
+        self.version = 0
+        self.seen = 0  # items folded
+        self.last_id: str | None = None  # of the last item folded
+        self.messages: list[Mapping[str, Any]] = []  # message item data, by ordinal
+        self.decoded: list[BaseMessage | None] = []
+        self.by_id: dict[str, list[int]] = {}  # LangChain message id -> ordinals
+        self.checkpoints: dict[str, dict[str, Mapping[str, Any]]] = {}  # ns -> id -> data
+        # (ns, checkpoint id) -> (task id, idx) -> (channel, encoded value, task path)
+        self.writes: dict[tuple[str, str], dict[tuple[str, int], tuple[str, Any, str]]] = {}
+        self.latest: dict[str, str] = {}
+
+    # -- folding ------------------------------------------------------------
+
+    def fold(self, role: str, item_id: str, data: Mapping[str, Any],
+             message: BaseMessage | None = None) -> None:
+        """Apply one item (`message`: the message it stores, when known)."""
+        self.seen += 1
+        if item_id.startswith(MESSAGE_ID):
+            ordinal = len(self.messages)
+            self.messages.append(data)
+            self.decoded.append(message)
+            mid = data.get("data", {}).get("id")
+            if isinstance(mid, str):
+                self.by_id.setdefault(mid, []).append(ordinal)
+        elif role == CHECKPOINT:
+            ns, cid = data["ns"], data["id"]
+            self.checkpoints.setdefault(ns, {})[cid] = data
+            if cid > self.latest.get(ns, ""):
+                self.latest[ns] = cid
+        elif role == WRITES:
+            held = self.writes.setdefault((data["ns"], data["cp"]), {})
+            for idx, channel, enc in data["w"]:
+                key = (data["task"], idx)
+                if data.get("replace") or key not in held:
+                    held[key] = (channel, enc, data.get("path", ""))
+        elif role == FORGET:
+            touched = set()
+            for ns, cid in data["checkpoints"]:
+                self.checkpoints.get(ns, {}).pop(cid, None)
+                self.writes.pop((ns, cid), None)
+                touched.add(ns)
+            for ns in touched:
+                left = self.checkpoints.get(ns)
+                if left:
+                    self.latest[ns] = max(left)
+                else:
+                    self.checkpoints.pop(ns, None)
+                    self.latest.pop(ns, None)
+
+    def fold_items(self, items: Iterable[Any]) -> None:
+        """Apply `SessionItem`s."""
+        for item in items:
+            self.fold(item.role, item.id, item.data)
+
+    # -- reading ------------------------------------------------------------
+
+    def message(self, ordinal: int) -> BaseMessage:
+        """The stored message (shared: copy it before handing it out)."""
+        found = self.decoded[ordinal]
+        if found is None:
+            found = self.decoded[ordinal] = messages_from_dict([thaw(self.messages[ordinal])])[0]
+        return found
+
+    def find(self, ns: str, cid: str | None) -> Mapping[str, Any] | None:
+        """A checkpoint's data: `cid`, or the latest of `ns`."""
+        held = self.checkpoints.get(ns)
+        if not held:
+            return None
+        return held.get(cid if cid is not None else self.latest[ns])
+
+    def is_empty(self) -> bool:
+        return not self.checkpoints
+
+    def ordinals_of(self, messages: Sequence[Any], parent: Mapping[str, Any] | None,
+                    channel: str) -> tuple[list[int], list[tuple[dict, BaseMessage]]] | None:
+        """Each message's ordinal (a new one's past the stored ones; the new
+        are listed second, with their data), matching the parent checkpoint's messages first, then any
+        stored message with the same id; None when some message cannot be
+        an item (no id, or not one JSON gives back)."""
+        if not all(isinstance(m, BaseMessage) and isinstance(m.id, str) for m in messages):
+            return None
+        known: list[int] = []
+        if parent is not None:
+            enc = parent["vals"].get(channel)
+            if enc is not None and "m" in enc:
+                known = expand(enc["m"])
+        out: list[int] = []
+        new: list[tuple[dict, BaseMessage]] = []
+        pending: dict[str, list[tuple[int, BaseMessage]]] = {}
+        for i, m in enumerate(messages):
+            if i < len(known):
+                stored = self.message(known[i])
+                if type(stored) is type(m) and stored.__dict__ == m.__dict__:
+                    out.append(known[i])
+                    continue
+            found = self._same(m)
+            if found is None:
+                # The same message twice in one value is one item.
+                twin = next((k for k, b in pending.get(m.id, ()) if b == m), None)  # type: ignore[arg-type]
+                if twin is not None:
+                    out.append(-1 - twin)
+                    continue
+                made = message_data(m)
+                if made is None:
+                    return None
+                pending.setdefault(m.id, []).append((len(new), made[1]))  # type: ignore[arg-type]
+                out.append(-1 - len(new))
+                new.append(made)
+                continue
+            out.append(found)
+        # Negative placeholders -> new ordinals, in order of first appearance.
+        base = len(self.messages)
+        return [o if o >= 0 else base + (-1 - o) for o in out], new
+
+    def _same(self, m: BaseMessage) -> int | None:
+        for ordinal in reversed(self.by_id.get(m.id or "", ())):
+            stored = self.message(ordinal)
+            if type(stored) is type(m) and stored == m:
+                return ordinal
+        return None
+
+
+def frozen(data: dict[str, Any]) -> Mapping[str, Any]:
+    """Item data as the store hands it out (read-only), for a local fold."""
+    result: Mapping[str, Any] = freeze(data)
+    return result
