@@ -12,7 +12,7 @@ import click
 
 from sessionlog.render import error_text
 
-from . import audit, demo, erase, maintenance, sessions, tail, transfer
+from . import audit, demo, erase, maintenance, serve, sessions, tail, transfer
 from .database import ERASABLE
 from .options import JsonError, wants_json
 
@@ -92,3 +92,4 @@ main.add_command(transfer.export)
 main.add_command(erase.erase)
 main.add_command(transfer.copy)
 main.add_command(tail.tail)
+main.add_command(serve.serve)

@@ -180,9 +180,12 @@ def add(ctx: click.Context, session_id: str, role: str, text: str, allow_empty: 
 @click.option("--as-of", "as_of", metavar="POSITION|TIME", help=AS_OF_HELP)
 @tenant_option
 @json_option
+@click.option("--html", "as_html", is_flag=True,
+              help="Print one self-contained HTML page of the transcript (no script, no "
+                   "request outside the page), to attach to a ticket. Needs sessionlog[web].")
 @click.pass_context
 def show(ctx: click.Context, session_id: str | None, key: str | None, as_of: str | None,
-         tenant: str | None, as_json: bool) -> None:
+         tenant: str | None, as_json: bool, as_html: bool) -> None:
     """Show a session and its messages, now or as it stood in the past.
     Name it by ID, or by --key (the key an adapter stored, e.g. the session
     id ADK gave it).
@@ -194,7 +197,11 @@ def show(ctx: click.Context, session_id: str | None, key: str | None, as_of: str
       sessionlog show --key ada-1 --tenant acme
       sessionlog show 5b0c...e1 --as-of 12
       sessionlog show 5b0c...e1 --as-of 2026-11-25T16:55:00Z
+      sessionlog show 5b0c...e1 --html > ticket-1142.html
     """
+    if as_json and as_html:
+        raise click.UsageError("pass --json or --html, not both")
+    page = _html_page() if as_html else None
     moment = parse_as_of(as_of)
     with open_store(ctx) as store:
         sid = find_session(store, session_id, key, tenant, "show")
@@ -207,7 +214,21 @@ def show(ctx: click.Context, session_id: str | None, key: str | None, as_of: str
                 f"{e}; see `sessionlog history {sid}`") from None
         except SessionNotYetError:
             raise click.ClickException(f"session {sid} did not exist at {as_of}") from None
+    if page is not None:
+        click.echo(page(session))
+        return
     click.echo(render.to_json(session) if as_json else render.session_text(session))
+
+
+def _html_page():
+    """`sessionlog.web.standalone_html`, imported only for --html (the CLI
+    works without the extra)."""
+    try:
+        from sessionlog.web import standalone_html
+    except ImportError:
+        raise click.ClickException(
+            "--html needs the extra: pip install 'sessionlog[web]'") from None
+    return standalone_html
 
 
 @click.command(name="list")
