@@ -196,7 +196,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                     continue
                 if version == t.version + len(items):
                     for item, message in made:
-                        t.fold(item.role, item.id, frozen(item.data), message)
+                        t.fold(item.role, item.id, frozen(item.data), item.text, message)
                     t.version, t.last_id = version, items[-1].id
                 else:
                     self._threads.pop(str(thread_id), None)
@@ -230,7 +230,8 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
 
     def _tuple(self, t: Thread, data: Mapping[str, Any]) -> CheckpointTuple:
         ns, cid = data["ns"], data["id"]
-        checkpoint = decode_value(self.serde, data["cp"])
+        checkpoint = t.checkpoint_rest(data, self.serde)
+        checkpoint["id"] = cid
         checkpoint["channel_values"] = {ch: self._decode(t, enc) for ch, enc in data["vals"].items()}
         held = t.writes.get((ns, cid), {})
         writes = [(task, channel, self._decode(t, enc)) for (task, idx), (channel, enc, path)
@@ -316,8 +317,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         parent_id = conf.get("checkpoint_id")
-        rest = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-        cp = encode_value(self.serde, rest)
+        rest = {k: v for k, v in checkpoint.items() if k not in ("channel_values", "id")}
         meta = encode_value(self.serde, get_checkpoint_metadata(config, metadata))
         values = checkpoint["channel_values"]
 
@@ -326,7 +326,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             new: builtins.list[tuple[NewItem, Any]] = []
             vals = {ch: self._encode(t, ch, v, parent, new) for ch, v in values.items()}
             data = {"ns": ns, "id": checkpoint["id"], "parent": parent_id, "meta": meta,
-                    "cp": cp, "vals": vals}
+                    **t.compact(ns, parent_id, rest, self.serde), "vals": vals}
             return [*new, (NewItem(role=CHECKPOINT, data=data, id=_item_id()), None)]
         self._append(thread_id, build)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,

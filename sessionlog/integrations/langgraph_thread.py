@@ -26,6 +26,8 @@ from langchain_core.messages import BaseMessage, message_to_dict, messages_from_
 
 from projections.frozen import freeze, thaw
 
+from .langchain import message_text
+
 __all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Thread", "decode_value",
            "encode_value", "plain_json"]
 
@@ -51,11 +53,73 @@ def plain_json(value: Any) -> bool:
     return False
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (1 is not 1.0 here)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+_LC = "$lc"
+
+
+def _structured(value: Any) -> Any:
+    """`value` as JSON where LangChain messages are {"$lc": their dict}; a
+    TypeError for anything else that is not plain JSON."""
+    cls = type(value)
+    if cls in _SCALARS:
+        if not plain_json(value):
+            raise TypeError("not plain JSON")
+        return value
+    if cls is list:
+        return [_structured(v) for v in value]
+    if cls is dict:
+        if _LC in value or not all(type(k) is str for k in value):
+            raise TypeError("not plain JSON")
+        return {k: _structured(v) for k, v in value.items()}
+    if isinstance(value, BaseMessage):
+        return {_LC: json.loads(json.dumps(message_to_dict(value), ensure_ascii=False))}
+    raise TypeError("not plain JSON")
+
+
+def _unstructured(value: Any) -> Any:
+    if type(value) is list or isinstance(value, list):
+        return [_unstructured(v) for v in value]
+    if isinstance(value, dict):
+        if _LC in value:
+            return messages_from_dict([thaw(value[_LC])])[0]
+        return {k: _unstructured(v) for k, v in value.items()}
+    return value
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, BaseMessage):
+        return type(a) is type(b) and a == b
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same_value(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def encode_value(serde: Any, value: Any) -> dict[str, Any]:
-    """A value as item data: {"j": value} when it is plain JSON (readable),
-    else {"t": type, "b": base64 of the serde's typed bytes}."""
+    """A value as item data: {"j": value} when it is plain JSON, {"s": ...}
+    when it is plain JSON holding LangChain messages (readable both), else
+    {"t": type, "b": base64 of the serde's typed bytes}."""
     if plain_json(value):
         return {"j": value}
+    try:
+        shaped = _structured(value)
+        if _same_value(_unstructured(shaped), value):
+            return {"s": shaped}
+    except (TypeError, ValueError):
+        pass
     kind, blob = serde.dumps_typed(value)
     return {"t": kind, "b": base64.b64encode(blob).decode("ascii")}
 
@@ -64,12 +128,43 @@ def decode_value(serde: Any, enc: Mapping[str, Any]) -> Any:
     """The value `encode_value` encoded, as a fresh object."""
     if "j" in enc:
         return thaw(enc["j"])
+    if "s" in enc:
+        return _unstructured(enc["s"])
     return serde.loads_typed((enc["t"], base64.b64decode(enc["b"])))
 
 
-def message_data(message: BaseMessage) -> tuple[dict[str, Any], BaseMessage] | None:
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What turns `old` into `new` (`patch`): {"s": {key: {"=": value} or
+    {"~": nested diff}}, "r": [removed keys]}, empty parts left out."""
+    changed: dict[str, Any] = {}
+    for k, v in new.items():
+        if k in old and same(old[k], v):
+            continue
+        was = old.get(k)
+        changed[k] = {"~": diff(was, v)} if type(v) is dict and type(was) is dict else {"=": v}
+    out: dict[str, Any] = {}
+    if changed:
+        out["s"] = changed
+    gone = [k for k in old if k not in new]
+    if gone:
+        out["r"] = gone
+    return out
+
+
+def patch(old: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
+    """`old` changed by a `diff` (a new dict; `old` is left as it is)."""
+    new = dict(old)
+    for k in d.get("r", ()):
+        new.pop(k, None)
+    for k, change in d.get("s", {}).items():
+        new[k] = patch(old[k], change["~"]) if "~" in change else thaw(change["="])
+    return new
+
+
+def message_data(message: BaseMessage, text: str) -> tuple[dict[str, Any], BaseMessage] | None:
     """A message's JSON form and the message read back from it, or None when
-    that does not give back an equal message (it is then stored as a blob)."""
+    that does not give back an equal message (it is then stored as a blob).
+    A content equal to the item's `text` is left out of the data (stored once)."""
     try:
         data = json.loads(json.dumps(message_to_dict(message), ensure_ascii=False))
         back = messages_from_dict([data])[0]
@@ -77,7 +172,20 @@ def message_data(message: BaseMessage) -> tuple[dict[str, Any], BaseMessage] | N
         return None
     if type(back) is not type(message) or back != message:
         return None
+    fields = data.get("data")
+    if isinstance(fields, dict) and fields.get("content") == text and isinstance(text, str):
+        del fields["content"]
     return data, back
+
+
+def message_of(data: Mapping[str, Any], text: str | None) -> BaseMessage:
+    """The message a message item stores (its content the item's text when
+    the data leaves it out)."""
+    plain = thaw(data)
+    fields = plain.get("data")
+    if isinstance(fields, dict) and "content" not in fields:
+        fields["content"] = text if text is not None else ""
+    return messages_from_dict([plain])[0]
 
 
 def ranges(ordinals: Sequence[int]) -> list[list[int]]:
@@ -107,23 +215,26 @@ class Thread:
         self.version = 0
         self.seen = 0  # items folded
         self.last_id: str | None = None  # of the last item folded
-        self.messages: list[Mapping[str, Any]] = []  # message item data, by ordinal
+        self.messages: list[tuple[Mapping[str, Any], str | None]] = []  # data, text by ordinal
         self.decoded: list[BaseMessage | None] = []
         self.by_id: dict[str, list[int]] = {}  # LangChain message id -> ordinals
         self.checkpoints: dict[str, dict[str, Mapping[str, Any]]] = {}  # ns -> id -> data
         # (ns, checkpoint id) -> (task id, idx) -> (channel, encoded value, task path)
         self.writes: dict[tuple[str, str], dict[tuple[str, int], tuple[str, Any, str]]] = {}
         self.latest: dict[str, str] = {}
+        # (ns, id) -> the checkpoint without its values (plain JSON), also
+        # of forgotten ones: a later checkpoint is stored as a diff of its parent's
+        self.cps: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- folding ------------------------------------------------------------
 
-    def fold(self, role: str, item_id: str, data: Mapping[str, Any],
+    def fold(self, role: str, item_id: str, data: Mapping[str, Any], text: str | None = None,
              message: BaseMessage | None = None) -> None:
         """Apply one item (`message`: the message it stores, when known)."""
         self.seen += 1
         if item_id.startswith(MESSAGE_ID):
             ordinal = len(self.messages)
-            self.messages.append(data)
+            self.messages.append((data, text))
             self.decoded.append(message)
             mid = data.get("data", {}).get("id")
             if isinstance(mid, str):
@@ -131,6 +242,12 @@ class Thread:
         elif role == CHECKPOINT:
             ns, cid = data["ns"], data["id"]
             self.checkpoints.setdefault(ns, {})[cid] = data
+            if "cpd" in data:
+                base = self.cps.get((ns, data["parent"]))
+                if base is not None:
+                    self.cps[(ns, cid)] = patch(base, data["cpd"])
+            elif "j" in data["cp"]:
+                self.cps[(ns, cid)] = thaw(data["cp"]["j"])
             if cid > self.latest.get(ns, ""):
                 self.latest[ns] = cid
         elif role == WRITES:
@@ -156,7 +273,7 @@ class Thread:
     def fold_items(self, items: Iterable[Any]) -> None:
         """Apply `SessionItem`s."""
         for item in items:
-            self.fold(item.role, item.id, item.data)
+            self.fold(item.role, item.id, item.data, item.text)
 
     # -- reading ------------------------------------------------------------
 
@@ -164,7 +281,7 @@ class Thread:
         """The stored message (shared: copy it before handing it out)."""
         found = self.decoded[ordinal]
         if found is None:
-            found = self.decoded[ordinal] = messages_from_dict([thaw(self.messages[ordinal])])[0]
+            found = self.decoded[ordinal] = message_of(*self.messages[ordinal])
         return found
 
     def find(self, ns: str, cid: str | None) -> Mapping[str, Any] | None:
@@ -173,6 +290,22 @@ class Thread:
         if not held:
             return None
         return held.get(cid if cid is not None else self.latest[ns])
+
+    def checkpoint_rest(self, data: Mapping[str, Any], serde: Any) -> dict[str, Any]:
+        """A stored checkpoint without its values, as a fresh dict."""
+        if "cpd" in data:
+            return thaw(self.cps[(data["ns"], data["id"])])
+        rest: dict[str, Any] = decode_value(serde, data["cp"])
+        return rest
+
+    def compact(self, ns: str, parent: str | None, rest: dict[str, Any],
+                serde: Any) -> dict[str, Any]:
+        """How a checkpoint without its values is stored: {"cpd": its diff
+        from its parent's} when both are plain JSON, else {"cp": encoded}."""
+        base = self.cps.get((ns, parent)) if parent else None
+        if base is not None and plain_json(rest):
+            return {"cpd": diff(base, rest)}
+        return {"cp": encode_value(serde, rest)}
 
     def is_empty(self) -> bool:
         return not self.checkpoints
@@ -206,7 +339,7 @@ class Thread:
                 if twin is not None:
                     out.append(-1 - twin)
                     continue
-                made = message_data(m)
+                made = message_data(m, message_text(m))
                 if made is None:
                     return None
                 pending.setdefault(m.id, []).append((len(new), made[1]))  # type: ignore[arg-type]
