@@ -1,5 +1,6 @@
 """Erasing a data subject of an erasable store (see `projections.erasure.sealer`
-for the design): `erase_session`, `erase_user`, the purge that leaves no plain
+for the design): `erase_session` (one session's key), `erase_user` (a user's
+key and every session key it wraps), the purge that leaves no plain
 copy in the file, and the `erasable` entry of `stats()`."""
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def sealer_of(store: ErasableStore) -> Sealer:
 
 def erase_session(store: ErasableStore, session_id: uuid.UUID, *, reason: str | None,
                   requested_by: str | None) -> Erasure:
-    """Erase a session that has no user (see `EventSourcedSessionStore.erase`)."""
+    """Erase one session: destroy its own data key (see
+    `EventSourcedSessionStore.erase`); its user's other sessions and state
+    stay readable."""
     sealer = sealer_of(store)
     sid = str(session_id)
     with store.log.snapshot() as conn:
@@ -82,9 +85,9 @@ def erase_session(store: ErasableStore, session_id: uuid.UUID, *, reason: str | 
     if subject is not None and json.loads(subject[0])[0] == "user":
         _, tenant, user = json.loads(subject[0])
         raise ErasureError(
-            f"session {sid} belongs to user {user!r} of tenant {tenant!r}, whose sessions share "
-            f"one key: erase the user (sessionlog erase --user {user} --tenant {tenant}); "
-            "nothing was written")
+            f"session {sid} was written before sessions had keys of their own: it shares user "
+            f"{user!r} of tenant {tenant!r}'s key, so it is forgotten with the user only "
+            f"(sessionlog erase --user {user} --tenant {tenant}); nothing was written")
     return _erase(store, sealer, mapped[0], "session", None, reason, requested_by)
 
 
@@ -114,14 +117,18 @@ def _erased_before(store: ErasableStore, user_id: str, tenant_id: str) -> tuple[
     """The key id and SubjectErased position of a user of a tenant erased
     earlier, found through their sessions (user and tenant ids are kept in
     clear) or their state stream; None when the log has neither."""
+    stream = state_stream(tenant_id, user_id)
     with store.log.snapshot() as conn:
+        # The user's key through their state stream (mapped since per-session
+        # keys), else through a session of before (mapped to the user's key).
         row = conn.execute(
             f"SELECT s.key_id, e.position FROM {STREAMS} s "
             "JOIN events e ON e.stream_id = 'erasure:' || s.key_id "
             "WHERE s.stream_id = ? OR s.stream_id IN (SELECT stream_id FROM events "
             "WHERE type = 'SessionCreated' AND json_extract(data, '$.user_id') = ? "
-            "AND json_extract(data, '$.tenant_id') = ?) ORDER BY e.position LIMIT 1",
-            (state_stream(tenant_id, user_id), user_id, tenant_id)).fetchone()
+            "AND json_extract(data, '$.tenant_id') = ?) "
+            "ORDER BY s.stream_id = ? DESC, e.position LIMIT 1",
+            (stream, user_id, tenant_id, stream)).fetchone()
     return None if row is None else (row[0], row[1])
 
 
@@ -132,11 +139,17 @@ def _erase(store: ErasableStore, sealer: Sealer, key_id: str, scope: str, user: 
         conn = bulk.db
         if conn.execute(f"SELECT 1 FROM {KEYS} WHERE key_id = ?", (key_id,)).fetchone() is None:
             done = conn.execute("SELECT position FROM events WHERE stream_id = ?",
-                                (f"erasure:{key_id}",)).fetchone()
-            erased = None
+                                (f"erasure:{key_id}",)).fetchone() or _erased_with_user(
+                                    store, conn, streams_of=key_id)
+            erased, keys = None, [key_id]
         else:
+            # The sessions under the key: mapped to it, or to a key it wraps.
+            keys = [key_id, *(r[0] for r in conn.execute(
+                f"SELECT key_id FROM {KEYS} WHERE {sealer.parent_sql} = ?", (key_id,)))]
+            own = state_stream(*user) if user is not None else None
             streams = [r[0] for r in conn.execute(
-                f"SELECT stream_id FROM {STREAMS} WHERE key_id = ? ORDER BY stream_id", (key_id,))]
+                f"SELECT stream_id FROM {STREAMS} WHERE key_id IN "
+                f"({', '.join('?' * len(keys))}) ORDER BY stream_id", keys) if r[0] != own]
             batch: list[tuple[str, list, int | None]] = [
                 (sid, [SessionDeleted(sid, now)], None)
                 for sid in streams if views.tenant_of(conn, sid) is not None]
@@ -153,10 +166,11 @@ def _erase(store: ErasableStore, sealer: Sealer, key_id: str, scope: str, user: 
             for p in store.runner.projections.values():
                 if not p.inline and store.runner.ready(conn, p):
                     store.runner.advance(conn, p)
-            conn.execute(f"DELETE FROM {KEYS} WHERE key_id = ?", (key_id,))
+            conn.executemany(f"DELETE FROM {KEYS} WHERE key_id = ?", [(k,) for k in keys])
             conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
             erased = (len(streams), recorded[-1].position)
-    sealer.forget(key_id)
+    for k in keys:
+        sealer.forget(k)
     purge(store)
     if erased is None:
         at = f" at position {done[0]}" if done else ""
@@ -164,6 +178,18 @@ def _erase(store: ErasableStore, sealer: Sealer, key_id: str, scope: str, user: 
                        f"already erased{at}: nothing to do")
     return Erasure(key_id, erased[0], erased[1], False,
                    f"erased {erased[0]} session(s); SubjectErased at position {erased[1]}")
+
+
+def _erased_with_user(store: ErasableStore, conn: Any, streams_of: str) -> Any:
+    """The SubjectErased row (position) of the user whose erasure destroyed
+    the key `streams_of` of a session with it (its SessionDeleted names the
+    user's key in its metadata); None when there is none."""
+    erasure = store.log.backend.dialect.json_text("d.metadata", "erasure")
+    return conn.execute(
+        f"SELECT e.position FROM {STREAMS} s JOIN events d ON d.stream_id = s.stream_id "
+        f"JOIN events e ON e.stream_id = 'erasure:' || {erasure} "
+        "WHERE s.key_id = ? AND d.type = 'SessionDeleted' ORDER BY e.position LIMIT 1",
+        (streams_of,)).fetchone()
 
 
 def purge_pending(store: ErasableStore) -> bool:

@@ -60,13 +60,18 @@ class ViewCipher:
         """A sealer for one projection batch, inside its write transaction."""
         return ViewWriter(self, conn)
 
-    def keyed(self, key_id: str, wrapped: bytes) -> tuple[Any, bytes]:
-        """(the AES-GCM cipher, the nonce key) of a data key (`wrapped` by
-        the master key), each made once per key id."""
-        cipher = self.sealer.cipher_of(key_id, wrapped)
+    def keyed(self, conn: Any, key_id: str, wrapped: bytes,
+              parent: str | None) -> tuple[Any, bytes] | None:
+        """(the AES-GCM cipher, the nonce key) of a key row (see
+        `Sealer.data_key`), each made once per key id; None when its parent
+        key is gone."""
+        cipher = self.sealer.cipher_of(conn, key_id, wrapped, parent)
+        if cipher is None:
+            return None
         mac = self._macs.get(key_id)
         if mac is None:
-            raw = self.sealer.master.unwrap(wrapped)
+            raw = self.sealer.data_key(conn, key_id, wrapped, parent)
+            assert raw is not None  # the cipher was made from it
             mac = self._macs[key_id] = hmac.new(raw, _NONCE_KEY, hashlib.sha256).digest()
         return cipher, mac
 
@@ -143,8 +148,8 @@ class ViewWriter:
         key = self._keys.get(session_id, _UNKNOWN)
         if key is _UNKNOWN:
             key = self._keys[session_id] = self._find(
-                f"SELECT k.key_id, k.wrapped FROM {STREAMS} s JOIN {KEYS} k USING (key_id) "
-                "WHERE s.stream_id = ?", session_id)
+                f"SELECT k.key_id, k.wrapped, {self._views.sealer.parent_sql} FROM {STREAMS} s "
+                f"JOIN {KEYS} k USING (key_id) WHERE s.stream_id = ?", session_id)
         return self._seal(key, session_id, column, plain)
 
     def user(self, tenant_id: str, user_id: str, stream: str, column: str,
@@ -153,13 +158,14 @@ class ViewWriter:
         key = self._keys.get(stream, _UNKNOWN)
         if key is _UNKNOWN:
             key = self._keys[stream] = self._find(
-                f"SELECT key_id, wrapped FROM {KEYS} WHERE subject = ?",
+                f"SELECT key_id, wrapped, NULL FROM {KEYS} WHERE subject = ?",
                 subject_of(user_id, tenant_id, ""))
         return self._seal(key, stream, column, plain) or _EMPTY
 
     def _find(self, sql: str, arg: str) -> tuple[str, Any, bytes] | None:
         row = self._conn.execute(sql, (arg,)).fetchone()
-        return None if row is None else (row[0], *self._views.keyed(row[0], row[1]))
+        keyed = None if row is None else self._views.keyed(self._conn, *row)
+        return None if keyed is None else (row[0], *keyed)
 
     @staticmethod
     def _seal(key, owner: str, column: str, plain: str) -> str | None:

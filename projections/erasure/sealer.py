@@ -14,9 +14,16 @@ Design (the decisions, in one place):
   timestamps, counts, `key`, `user_id`, `tenant_id`, metadata and tenant
   (app) state -- they route, index and check the log. Use pseudonymous
   user ids if the ids themselves identify a person.
-- Subject: a user within its tenant (`["user", tenant_id, user_id]`); a
-  session without a user is its own subject (`["session", id]`). So
-  `erase(id)` of a user's session is refused (its key is the user's).
+- Subjects: a user within its tenant (`["user", tenant_id, user_id]`), and
+  each session (`["session", id]`). A session's data key is wrapped by its
+  user's key when it has a user (`parent` = the user's key id), else by the
+  master key; a user's own state is sealed under the user's key. So
+  `erase(id)` destroys one session's key (the user's other sessions and
+  state stay readable), and erasing the user destroys the user's key with
+  every session key under it (rows deleted together; without the user's key
+  none of them could be unwrapped anyway). A session written by a release
+  before per-session keys is mapped to its user's key directly: it is
+  forgotten with its user only (`erase(id)` says so).
 - Cipher: AES-256-GCM (`cryptography`), a fresh random 96-bit nonce per
   field, associated data = stream id, event type and field name (a
   ciphertext cannot be moved to another place). A sealed string field is
@@ -25,10 +32,12 @@ Design (the decisions, in one place):
   field's type, so the stored text still decodes, the chain hashes it as
   any text, and the lean encoder (which encodes before sealing) is unchanged.
 - Keys: table `erasure_keys` (key id, subject, the data key wrapped by the
-  master key), beside the log, outside the chain; `erasure_streams` maps
-  each session stream to its key id; `erasure_meta` marks the file erasable
-  (`eventlog.sealing.MARKER`: a plain open refuses it, and an erasable open
-  refuses a plain file that has events) and holds a check value wrapped by
+  master key, or by the key `parent` names), beside the log, outside the
+  chain; `erasure_streams` maps each session stream to its key id (and a
+  user's state stream to the user's key, so a user erased earlier is
+  found); `erasure_meta` marks the file erasable (`eventlog.sealing.MARKER`:
+  a plain open refuses it, and an erasable open refuses a plain file that
+  has events) and holds a check value wrapped by
   the master key (a wrong key is refused before anything is read). Master
   keys: see `projections.erasure.masterkey`; a new file never adopts a key
   file that was already there (it is made under the file's write lock).
@@ -42,9 +51,11 @@ Design (the decisions, in one place):
   look-up per batch read. A field whose key is gone reads as `[erased]`
   (an erased object field as `{}`).
 - Erase: in one transaction, a `SessionDeleted` for each live session of
-  the subject, a clearing `ScopeStateChanged` for a user's state, one
+  the subject (a user's: every session under the user's key), a clearing
+  `ScopeStateChanged` for a user's state, one
   `SubjectErased` (no personal data: key id, scope, count, who, why), the
-  lazy views (search) caught up, then the key row deleted, and a purge
+  lazy views (search) caught up, then the key row deleted (a user's: with
+  the session keys it wraps), and a purge
   marked pending. Then the purge: the FTS5 index merged (`optimize`, so no
   segment keeps the erased terms), the WAL checkpointed and truncated, and
   only then, in a second write, the mark cleared (so it is idempotent);
@@ -66,11 +77,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventlog import (
-    RecordedEvent,
-)
+from eventlog import RecordedEvent, state_stream
 from eventlog.codec import dumps
-from eventlog.errors import SealedFileError
+from eventlog.errors import ReadOnlyError, SealedFileError
 from eventlog.sealing import MARKER, Encoded, is_sealed
 
 from ..errors import ErasureError, MasterKeyError
@@ -81,6 +90,8 @@ ERASED = "[erased]"
 KEYS = "erasure_keys"
 STREAMS = "erasure_streams"
 _CHECK = b"sessionlog erasable v1"
+#: Associated data of a session key wrapped by its user's key (+ its key id).
+_CHILD_AAD = b"sessionlog session key v1\0"
 #: What a sealed value starts with: `sealed:<key id>:<base64(nonce + ciphertext + tag)>`.
 SEALED_PREFIX = "sealed:"
 _SKIP = len(SEALED_PREFIX)
@@ -97,7 +108,7 @@ SEALED: dict[str, dict[str, bool]] = {
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {MARKER} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {KEYS} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL UNIQUE, "
-    "wrapped BLOB NOT NULL, created_at TEXT NOT NULL)",
+    "wrapped BLOB NOT NULL, created_at TEXT NOT NULL, parent TEXT)",
     f"CREATE TABLE IF NOT EXISTS {STREAMS} (stream_id TEXT PRIMARY KEY, key_id TEXT NOT NULL) "
     "WITHOUT ROWID",
 )
@@ -119,6 +130,10 @@ class Sealer:
         self._live: dict[str, Any] = {}  # key id -> cipher, None: erased; valid at _seen_at
         self._seen_at: Any = None
         self._search_keys: dict[str, bytes] = {}
+        self._raw: dict[str, bytes] = {}  # key id -> data key (ids are never reused)
+        #: The `parent` column of `erasure_keys` as SQL ("NULL" in a read-only
+        #: file of before per-session keys, which has no such column).
+        self.parent_sql = "parent"
         self.log: Any = None
 
     # -- the file ---------------------------------------------------------
@@ -153,6 +168,23 @@ class Sealer:
                                  f"{log.path}; nothing was read or written")
         conn.execute("PRAGMA secure_delete = ON")
         self.log = log
+        self._add_parent_column(log, conn)
+
+    def _add_parent_column(self, log: Any, conn: Any) -> None:
+        """A file of before per-session keys gets `erasure_keys.parent` on
+        its first open with write access; read-only, it is read without one
+        (it has no session key under a user then)."""
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({KEYS})")]
+        if "parent" in columns:
+            return
+        try:
+            if log.read_only:
+                raise ReadOnlyError(log.path)
+            with log.transaction() as db:
+                if "parent" not in [r[1] for r in db.execute(f"PRAGMA table_info({KEYS})")]:
+                    db.execute(f"ALTER TABLE {KEYS} ADD COLUMN parent TEXT")
+        except ReadOnlyError:  # a read-only file or mount: read as it is
+            self.parent_sql = "NULL"
 
     # -- keys -------------------------------------------------------------
 
@@ -177,40 +209,88 @@ class Sealer:
             assert key is not None
         return key
 
-    def cipher_of(self, key_id: str, wrapped: bytes) -> Any:
-        """The AES-GCM cipher of a data key (`wrapped` by the master key),
-        unwrapped once per key id."""
+    def data_key(self, conn: Any, key_id: str, wrapped: bytes, parent: str | None) -> bytes | None:
+        """The raw data key of a key row (`wrapped` by the master key, or by
+        the key `parent` names, looked up in `conn`); None when that parent
+        is gone (erased). Unwrapped once per key id (ids are never reused)."""
+        raw = self._raw.get(key_id)
+        if raw is None:
+            if parent is None:
+                raw = self.master.unwrap(wrapped)
+            else:
+                row = conn.execute(f"SELECT wrapped, {self.parent_sql} FROM {KEYS} WHERE key_id = ?",
+                                   (parent,)).fetchone()
+                outer = None if row is None else self.data_key(conn, parent, row[0], row[1])
+                if outer is None:
+                    return None
+                raw = bytes(aesgcm(outer).decrypt(wrapped[:12], wrapped[12:],
+                                                  _CHILD_AAD + key_id.encode()))
+            self._raw[key_id] = raw
+        return raw
+
+    def cipher_of(self, conn: Any, key_id: str, wrapped: bytes, parent: str | None = None) -> Any:
+        """The AES-GCM cipher of a key row (see `data_key`); None when its
+        parent is gone."""
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            cipher = self._ciphers[key_id] = aesgcm(self.master.unwrap(wrapped))
+            raw = self.data_key(conn, key_id, wrapped, parent)
+            if raw is None:
+                return None
+            cipher = self._ciphers[key_id] = aesgcm(raw)
         return cipher
 
-    def _key_of_subject(self, conn: sqlite3.Connection, subject: str) -> tuple[str, Any]:
-        row = conn.execute(f"SELECT key_id, wrapped FROM {KEYS} WHERE subject = ?",
+    def _key_of_subject(self, conn: Any, subject: str,
+                        parent: tuple[str, bytes] | None = None) -> tuple[str, bytes, str | None]:
+        """The key row (id, wrapped, parent) of a subject, made now if it has
+        none: wrapped by the master key, or by `parent` = (key id, raw key)."""
+        row = conn.execute(f"SELECT key_id, wrapped, {self.parent_sql} FROM {KEYS} WHERE subject = ?",
                            (subject,)).fetchone()
-        if row is None:
-            key_id = os.urandom(12).hex()
-            wrapped = self.master.wrap(os.urandom(32))
-            conn.execute(f"INSERT INTO {KEYS} VALUES (?, ?, ?, ?)",
-                         (key_id, subject, wrapped, datetime.now(UTC).isoformat()))
-            row = (key_id, wrapped)
-        return row[0], self.cipher_of(*row)
+        if row is not None:
+            return row[0], row[1], row[2]
+        key_id, raw = os.urandom(12).hex(), os.urandom(32)
+        if parent is None:
+            wrapped = self.master.wrap(raw)
+        else:
+            nonce = os.urandom(12)
+            wrapped = nonce + aesgcm(parent[1]).encrypt(nonce, raw, _CHILD_AAD + key_id.encode())
+        conn.execute(f"INSERT INTO {KEYS} (key_id, subject, wrapped, created_at, parent) "
+                     "VALUES (?, ?, ?, ?, ?)", (key_id, subject, wrapped,
+                                               datetime.now(UTC).isoformat(),
+                                               None if parent is None else parent[0]))
+        self._raw[key_id] = raw
+        return key_id, wrapped, None if parent is None else parent[0]
+
+    def _user_key(self, conn: Any, tenant_id: str | None, user_id: str) -> tuple[str, bytes, None]:
+        """A user's key row (made now if new), its state stream mapped to it."""
+        key_id, wrapped, _ = self._key_of_subject(conn, subject_of(user_id, tenant_id, ""))
+        conn.execute(f"INSERT OR IGNORE INTO {STREAMS} VALUES (?, ?)",
+                     (state_stream(tenant_id or "", user_id), key_id))
+        return key_id, wrapped, None
 
     def _key_for(self, conn, stream_id: str, type_name: str, data: dict) -> tuple[str, Any]:
         if type_name == "ScopeStateChanged":
-            return self._key_of_subject(conn, subject_of(data["user_id"], data["tenant_id"], ""))
+            found = self._user_key(conn, data["tenant_id"], data["user_id"])
+            return found[0], self.cipher_of(conn, *found)
         if type_name == "SessionCreated":
-            found = self._key_of_subject(conn, subject_of(
-                data.get("user_id"), data.get("tenant_id"), stream_id))
-            conn.execute(f"INSERT OR REPLACE INTO {STREAMS} VALUES (?, ?)", (stream_id, found[0]))
-            return found
+            user_id = data.get("user_id")
+            if user_id is None:
+                row = self._key_of_subject(conn, subject_of(None, None, stream_id))
+            else:
+                user = self._user_key(conn, data.get("tenant_id"), user_id)
+                raw = self.data_key(conn, *user)
+                assert raw is not None  # a user key is wrapped by the master key
+                row = self._key_of_subject(conn, json.dumps(["session", stream_id]),
+                                           (user[0], raw))
+            conn.execute(f"INSERT OR REPLACE INTO {STREAMS} VALUES (?, ?)", (stream_id, row[0]))
+            return row[0], self.cipher_of(conn, *row)
         row = conn.execute(
-            f"SELECT k.key_id, k.wrapped FROM {STREAMS} s JOIN {KEYS} k USING (key_id) "
-            "WHERE s.stream_id = ?", (stream_id,)).fetchone()
-        if row is None:
+            f"SELECT k.key_id, k.wrapped, {self.parent_sql} FROM {STREAMS} s "
+            f"JOIN {KEYS} k USING (key_id) WHERE s.stream_id = ?", (stream_id,)).fetchone()
+        cipher = None if row is None else self.cipher_of(conn, *row)
+        if cipher is None:
             raise ErasureError(f"session {stream_id} has no data key (it was erased); "
                                "nothing was written")
-        return row[0], self.cipher_of(*row)
+        return row[0], cipher
 
     # -- sealing and opening ----------------------------------------------
 
@@ -278,13 +358,18 @@ class Sealer:
         return self._live
 
     def look_up(self, key_id: str) -> Any:
-        """The cipher of a key that still exists, else None."""
+        """The cipher of a key that still exists (and its parent, if it has
+        one), else None."""
         with self.log.reader() as conn:  # this thread's snapshot, if it has one
-            row = conn.execute(f"SELECT wrapped FROM {KEYS} WHERE key_id = ?",
+            row = conn.execute(f"SELECT wrapped, {self.parent_sql} FROM {KEYS} WHERE key_id = ?",
                                (key_id,)).fetchone()
-        return None if row is None else self.cipher_of(key_id, row[0])
+            if row is not None and row[1] is not None and conn.execute(
+                    f"SELECT 1 FROM {KEYS} WHERE key_id = ?", (row[1],)).fetchone() is None:
+                return None
+            return None if row is None else self.cipher_of(conn, key_id, row[0], row[1])
 
     def forget(self, key_id: str) -> None:
         """Drop what is cached of a key just destroyed (an erase)."""
         self._ciphers.pop(key_id, None)
+        self._raw.pop(key_id, None)
         self._live.clear()

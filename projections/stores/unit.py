@@ -70,6 +70,7 @@ class BulkWrite:
             after = unit.log.stamp()
             for stream in {r.stream_id for r in recorded}:
                 unit.cache.wrote(before, after, stream)
+                before = after  # the cache, if it was current, now is at `after`
         return recorded
 
 

@@ -97,15 +97,17 @@ class StoreUpkeep(SessionReads):
 
     def erase(self, id: SessionId, *, reason: str | None = None,
               requested_by: str | None = None) -> Erasure:
-        """Forget a session that has no user: destroy its data key (its
-        text, title, items and state read as `[erased]` from then on),
-        remove it from every view, and leave no plain copy in the file.
-        Appends a `SessionDeleted` (if it was live) and one `SubjectErased`.
-        A second erase writes nothing (`Erasure.already`).
+        """Forget one session: destroy its data key (its text, title, items
+        and state read as `[erased]` from then on), remove it from every view,
+        and leave no plain copy in the file. The other sessions and the state
+        of its user stay as they were. Appends a `SessionDeleted` (if it was
+        live) and one `SubjectErased` (scope "session"). A second erase
+        writes nothing (`Erasure.already`).
 
         Raises:
-            ErasureError: a plain file, or the session is a user's (its key
-                is the user's: use `erase_user`). Nothing written.
+            ErasureError: a plain file, or a user's session written before
+                sessions had keys of their own (it shares the user's key: use
+                `erase_user`). Nothing written.
             SessionNotFoundError: no such session.
         """
         return erasure.erase_session(self._unit, to_uuid(id), reason=reason, requested_by=requested_by)

@@ -29,9 +29,9 @@ from .options import json_option
 def erase(ctx: click.Context, session_id: str | None, user_id: str | None, tenant_id: str | None,
           reason: str | None, requested_by: str | None, as_json: bool) -> None:
     """Forget a person in an erasable file: destroy the data key of a user
-    of a tenant (all their sessions and user state) or of a session that has
-    no user, remove them from every view and search, and leave no plain copy
-    in the file. The log stays whole: `history` shows every event with
+    of a tenant (all their sessions and user state) or of one session (the
+    user's other sessions and state stay), remove them from every view and
+    search, and leave no plain copy in the file. The log stays whole: `history` shows every event with
     `[erased]` in place of the text, and `verify` passes.
 
     One SubjectErased event records who asked, when and why. A second erase

@@ -64,6 +64,42 @@ def test_forgetting_a_person_end_to_end(tmp_path):
 
 
 @SQLITE_ONLY
+def test_erase_of_one_session_of_a_user(tmp_path):
+    """`erase ID` of one of alice's sessions (issue 19, item 4): that one reads
+    `[erased]`, her other session stays; a second erase says when and writes
+    nothing (exit 0, as for a user); erasing alice then takes the rest."""
+    db = tmp_path / "chats.db"
+    assert run(db, "--erasable", "demo").exit_code == 0
+    (refund,) = ids_of(db, "alice")
+    made = run(db, "create", "--title", "Parcel to Porto", "--user", "alice", "--tenant", "acme",
+               "--json")
+    assert made.exit_code == 0, made.output
+    parcel = json.loads(made.output)["id"]
+    assert run(db, "add", parcel, "--role", "user", "Where is my parcel?").exit_code == 0
+    out = run(db, "erase", refund, "--reason", "asked in chat")
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith(f"session {refund}: erased 1 session(s); SubjectErased at position ")
+    position = out.output.split("SubjectErased at position ")[1].split(";")[0]
+    history = run(db, "history", refund).output
+    assert history.count("[erased]") == 5 and "Refund" not in history
+    assert ids_of(db, "alice") == [parcel]
+    assert "Where is my parcel?" in run(db, "show", parcel).output
+    assert run(db, "search", "refund").output.strip() == "no matches"
+    assert "parcel" in run(db, "search", "parcel").output.lower()
+    assert run(db, "verify").exit_code == 0
+    before = digest(db)
+    again = run(db, "erase", refund)
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == (f"session {refund}: already erased at position {position}: "
+                                    "nothing to do")
+    assert digest(db) == before
+    user = run(db, "erase", "--user", "alice", "--tenant", "acme")
+    assert user.exit_code == 0 and "erased 1 session(s)" in user.output
+    assert ids_of(db, "alice") == []
+    assert "Where is my parcel?" not in run(db, "history", parcel).output
+
+
+@SQLITE_ONLY
 def test_erase_of_a_session_without_a_user(tmp_path):
     db = tmp_path / "chats.db"
     assert run(db, "--erasable", "create", "--title", "Zebulon's notes").exit_code == 0
@@ -95,10 +131,29 @@ def test_bad_erase_arguments_are_one_line(tmp_path):
                  ["00000000-0000-4000-8000-000000000000", "--user", "a", "--tenant", "b"]):
         out = run(db, "erase", *args)
         assert out.exit_code == 1 and out.output.count("\n") == 1, (args, out.output)
-    (alice,) = ids_of(db, "alice")
-    out = run(db, "erase", alice)
-    assert out.exit_code == 1 and "erase --user alice --tenant acme" in out.output
+    out = run(db, "erase", "00000000-0000-4000-8000-000000000000")
+    assert out.exit_code == 1 and out.output.count("\n") == 1, out.output
     assert digest(db) == before
+
+
+@SQLITE_ONLY
+def test_a_users_session_of_an_earlier_release_is_erased_with_its_user(tmp_path):
+    """A file of before per-session keys: its user's session shares the
+    user's key, so `erase ID` says to erase the user, in one line, and
+    writes nothing; `erase --user` takes it."""
+    db = tmp_path / "old.db"
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    db.write_bytes((fixtures / "erasable_clear_terms.db").read_bytes())
+    Path(f"{db}.key").write_bytes((fixtures / "erasable_clear_terms.db.key").read_bytes())
+    (old,) = ids_of(db, "u1")  # the first open with write access migrates
+    before = digest(db)
+    out = run(db, "erase", old)
+    assert out.exit_code == 1 and out.output.count("\n") == 1, out.output
+    assert "erase --user u1 --tenant t1" in out.output
+    assert digest(db) == before
+    out = run(db, "erase", "--user", "u1", "--tenant", "t1")
+    assert out.exit_code == 0 and "erased 1 session(s)" in out.output
+    assert ids_of(db, "u1") == []
 
 
 @SQLITE_ONLY
