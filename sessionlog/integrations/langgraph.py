@@ -206,13 +206,17 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
     # -- encoding -------------------------------------------------------------
 
     def _encode(self, t: Thread, channel: str, value: Any, parent: Mapping[str, Any] | None,
-                new: list[tuple[NewItem, Any]]) -> dict[str, Any]:
+                new: list[tuple[NewItem, Any]] | None) -> dict[str, Any]:
         """A channel value as item data; the message channel's list of
-        messages as ordinals, its new messages appended to `new` as items."""
+        messages as ordinals, its new messages appended to `new` as items
+        (`new` None: only messages already stored are named by ordinal; a
+        task's write is, the checkpoint after it makes them items, so the
+        items follow the conversation's order, not the order writes land in)."""
         if channel == self.messages_channel and type(value) is list:
             found = t.ordinals_of(value, parent, channel)
-            if found is not None:
+            if found is not None and (new is not None or not found[1]):
                 ordinals, fresh = found
+                new = [] if new is None else new
                 base = len(t.messages) + sum(1 for item, _ in new if item.id.startswith(MESSAGE_ID))
                 shift = base - len(t.messages)
                 for data, message in fresh:
@@ -349,12 +353,11 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             todo = [w for w in numbered if replace or (task_id, w[0]) not in held]
             if not todo:
                 return []
-            new: builtins.list[tuple[NewItem, Any]] = []
-            w = [[idx, channel, self._encode(t, channel, value, None, new)]
+            w = [[idx, channel, self._encode(t, channel, value, None, None)]
                  for idx, channel, value in todo]
             data = {"ns": ns, "cp": cid, "task": task_id, "path": task_path, "w": w,
                     "replace": replace}
-            return [*new, (NewItem(role=WRITES, data=data, id=_item_id()), None)]
+            return [(NewItem(role=WRITES, data=data, id=_item_id()), None)]
         self._append(conf["thread_id"], build)
 
     def delete_thread(self, thread_id: str) -> None:
