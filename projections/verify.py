@@ -1,28 +1,26 @@
 """Tamper evidence: recompute the hash chain, check positions and versions,
 and prove every projection equals a fresh fold of the log.
 
-Everything is compared in ONE read snapshot, on a connection of its own
-whose main database is a private scratch file: the fresh copies are folded
-there, so a verify never writes the store's file (nothing is left behind
-if it is killed) and writers go on while it runs.
+It runs on a connection of its own whose scratch schema takes the fresh
+copies (`projections.verify_scratch`), so a verify never writes the store's
+file (nothing is left behind if it is killed), and in short transactions,
+so writers go on while it runs and the WAL is not pinned: the log up to a
+position is a consistent snapshot without holding one open.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import attrs
 
 from eventlog import EventDecodeError, EventLog, ReadOnlyError, RecordedEvent
 from eventlog import chain as chainlib
-from eventlog.backends.connection import translate
 from eventlog.backends.dialect import Db
 from eventlog.codec import decode_event
 
@@ -30,8 +28,7 @@ from .checkpoints import read_checkpoints
 from .fold import fold_all, fold_scope
 from .models import Session
 from .runner import ProjectionRunner
-from .views import sessions as views
-from .views.tenants import tenant_index
+from .verify_scratch import Scratch, scratch
 
 TRIGGERS = ("events_no_update", "events_no_delete")
 
@@ -109,72 +106,15 @@ class VerifyReport:
         return text + "".join(f"; note: {n}" for n in self.notes)
 
 
-@contextlib.contextmanager
-def _snapshot(store: VerifiedStore) -> Iterator[tuple[Db, str | None, VerifiedStore]]:
-    """(connection, schema of the store's tables, a store reading through the
-    connection), all inside one read transaction that is rolled back after.
-    Fresh tables made on the connection go to a scratch schema (SQLite: the
-    main database of a connection that attaches the file; PostgreSQL: the
-    session's temporary schema), searched first: unqualified names of the
-    store's tables still find them."""
-    path = store.log.path
-    if store.runner.dialect.name == "postgres":
-        with _pg_snapshot(store) as found:
-            yield found
-        return
-    if path == ":memory:" or path.startswith("file::memory:"):
-        # No second connection can see it: hold the store's own, under its
-        # lock, for the whole check, and roll the scratch tables back.
-        class _Done(Exception):
-            pass
-
-        with contextlib.suppress(_Done), store.runner.transaction() as db:
-            yield db, "main", store
-            raise _Done
-        return
-    try:
-        # "file:" (URI mode, so a read-only file attaches as the log opened it)
-        conn = sqlite3.connect("file:", isolation_level=None, check_same_thread=False, uri=True)
-        conn.execute(f"PRAGMA busy_timeout = {int(store.log.timeout * 1000)}")
-        conn.execute("ATTACH DATABASE ? AS log", (getattr(store.log.backend, "read_only_uri", None) or path,))
-        conn.execute("BEGIN")
-    except sqlite3.Error as e:
-        raise translate(e, path) from e
-    try:
-        reader = copy.copy(store)
-        reader.log = EventLog.from_connection(conn, path)
-        reader.log.sealer = store.log.sealer  # an erasable file's fields are opened as read
-        yield store.runner.wrap(conn), "log", reader  # an erasable store's cipher seals
-    except sqlite3.Error as e:
-        raise translate(e, path) from e
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        conn.close()
-
-
-@contextlib.contextmanager
-def _pg_snapshot(store: VerifiedStore) -> Iterator[tuple[Db, None, VerifiedStore]]:
-    """PostgreSQL: one REPEATABLE READ transaction on a connection of its
-    own, whose temporary schema takes the fresh tables; rolled back after
-    (a killed verify leaves nothing: its temporary tables die with it)."""
-    conn = store.log.backend.connect()
-    try:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        (path,) = conn.execute("SHOW search_path").fetchone()
-        conn.execute(f"SET LOCAL search_path = pg_temp, {path}")
-        reader = copy.copy(store)
-        reader.log = EventLog.from_connection(conn, store.log.path)
-        yield store.runner.wrap(conn), None, reader
-    finally:
-        with contextlib.suppress(Exception):
-            conn.execute("ROLLBACK")
-        conn.close()
-
-
 def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
            expect_hash: str | None = None, batch_size: int = 5000) -> VerifyReport:
-    """Check the log and every projection in one consistent snapshot.
+    """Check the log and every projection, as of the log's end when it
+    starts, holding no read transaction for the whole run (see
+    `projections.verify_scratch`): a long verify beside a writer does not
+    pin SQLite's WAL. Each projection is compared with a fresh fold in one
+    short transaction at the end; each session with its fold a group of
+    sessions at a time. An erasable store's keys are read as they were when
+    it started (`projections.erasure.key_snapshot`).
 
     Args:
         progress: called with the number of events just checked.
@@ -186,8 +126,8 @@ def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
         ValueError: `expect_hash` is not a hash.
     """
     kept = chainlib.check_hash_text(expect_hash) if expect_hash is not None else None
-    with _snapshot(store) as (db, schema, reader):
-        report, broken = _check(store, db, schema, reader, progress, kept, batch_size)
+    with scratch(store) as s:
+        report, broken = _check(store, s, progress, kept, batch_size)
     if report.ok:
         problems, note = _fts_integrity(store)
         if problems or note:
@@ -197,32 +137,17 @@ def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
     return report
 
 
-def _check(store: VerifiedStore, db: Db, schema, reader, progress, kept,
-           batch_size) -> tuple[VerifyReport, Problem | None]:
-    """The report, and the problem that breaks the chain (None: it is whole)."""
-    names = tuple(store.runner.projections)
-    walk = chainlib.ChainWalk()
-    src = f"{db.q(schema)}." if schema else ""
-    marks = read_checkpoints(db, src)
-    chosen = list(store.runner.projections.values())
-    token = secrets.token_hex(4)
-    fresh = {p.name: {t: f"{t}__verify_{token}" for t in p.tables} for p in chosen}
-    for p in chosen:
-        p.create(db, fresh[p.name])
-    kept_at = None
-    sql = chainlib.ROWS.format(schema=src)
+class _Walk:
+    """The chain walk, with the position of the kept hash once seen."""
 
-    def report(problems, sessions=0, **more) -> VerifyReport:
-        return VerifyReport(walk.count, len(walk.streams), sessions, names, tuple(problems),
-                            last_position=walk.count, **more)
+    def __init__(self, kept: str | None) -> None:
+        self.chain, self.kept, self.kept_at = chainlib.ChainWalk(), kept, None
 
-    while True:
-        rows = db.execute(sql, (walk.count, -1, -1, batch_size)).fetchall()
-        if not rows:
-            break
+    def feed(self, rows) -> tuple[Problem | None, list[RecordedEvent]]:
+        """Walk `rows`; the first problem (or None) and the decoded events."""
         batch = []
         for row in rows:
-            problem = walk.feed(row)
+            problem = self.chain.feed(row)
             if problem is None:
                 try:
                     decode_event(row[4], json.loads(row[5]), row[9])
@@ -230,32 +155,103 @@ def _check(store: VerifiedStore, db: Db, schema, reader, progress, kept,
                 except (EventDecodeError, ValueError) as e:
                     problem = row[0], f"undecodable event: {e}"
             if problem is not None:
-                first = Problem(*problem)
-                return report([first]), first
-            if row[8] == kept:
-                kept_at = row[0]
-        batch = store.log.reveal(batch)
+                return Problem(*problem), batch
+            if row[8] == self.kept:
+                self.kept_at = row[0]
+        return None, batch
+
+
+def _head(db: Db, src: str) -> int:
+    return db.execute(f"SELECT coalesce(max(position), 0) FROM {src}events").fetchone()[0]
+
+
+def _check(store: VerifiedStore, s: Scratch, progress, kept,
+           batch_size) -> tuple[VerifyReport, Problem | None]:
+    """The report, and the problem that breaks the chain (None: it is whole).
+
+    Three steps, each in short transactions: the log walked up to where it
+    ended at the start, each fresh view folded on the way up to where that
+    view stood then; then, in one, the rest of the walk, each fresh view
+    brought to where its view stands now, and the comparisons; then each
+    session against its fold, a group at a time."""
+    names = tuple(store.runner.projections)
+    chosen = list(store.runner.projections.values())
+    db, src = s.db, s.src
+    walk = _Walk(kept)
+    token = secrets.token_hex(4)
+    fresh = {p.name: {t: f"{t}__verify_{token}" for t in p.tables} for p in chosen}
+    with s.step():
+        head = _head(db, src)
+        marks = read_checkpoints(db, src)
+        s.freeze_keys()
         for p in chosen:
-            mine = [e for e in batch if e.position <= marks.get(p.name, 0)]
-            if mine:
-                p.apply(db, mine, fresh[p.name])
+            p.create(db, fresh[p.name])
+    sql = chainlib.ROWS.format(schema=src)
+
+    def report(problems, sessions=0, **more) -> VerifyReport:
+        return VerifyReport(walk.chain.count, len(walk.chain.streams), sessions, names,
+                            tuple(problems), last_position=walk.chain.count, **more)
+
+    while walk.chain.count < head:
+        with s.step():
+            rows = db.execute(sql, (walk.chain.count, head, head, batch_size)).fetchall()
+            if not rows:
+                break
+            problem, batch = walk.feed(rows)
+            if problem is not None:
+                return report([problem]), problem
+            batch = s.reader.log.reveal(batch)
+            for p in chosen:
+                mine = [e for e in batch if e.position <= marks.get(p.name, 0)]
+                if mine:
+                    p.apply(db, mine, fresh[p.name])
         if progress:
             progress(len(rows))
-    problems = _log_problems(db, src, walk.count) if schema else _pg_log_problems(db)
-    broken = problems[0] if problems and problems[0].position is not None else None
-    if kept is not None and kept_at is None:
-        problems.append(Problem(None, (
-            f"the kept hash {kept[:16]}... is not in the log: events up to it were removed or "
-            f"rewritten (the log now ends at position {walk.count})")))
-    if problems:
-        return report(problems), broken
-    sessions, problems = _check_sessions(reader, db, walk, marks)
-    for p in chosen:
-        problems += _compare(db, schema, p, fresh[p.name])
-    notes = tuple(_describe(n) for n in chainlib.read_notes(db.conn, schema)
-                  if n["kind"] != chainlib.INTACT)
-    return report(problems, sessions, last_hash=walk.last_hash, kept_position=kept_at,
-                  notes=notes), None
+    with s.step():
+        end = _head(db, src)
+        now = read_checkpoints(db, src)
+        s.add_new_keys()
+        while True:  # what was appended since the start
+            rows = db.execute(sql, (walk.chain.count, end, end, batch_size)).fetchall()
+            if not rows:
+                break
+            problem, _ = walk.feed(rows)
+            if problem is not None:
+                return report([problem]), problem
+            if progress:
+                progress(len(rows))
+        problems = (_log_problems(db, src, walk.chain.count) if s.schema
+                    else _pg_log_problems(db))
+        broken = problems[0] if problems and problems[0].position is not None else None
+        if kept is not None and walk.kept_at is None:
+            problems.append(Problem(None, (
+                f"the kept hash {kept[:16]}... is not in the log: events up to it were removed "
+                f"or rewritten (the log now ends at position {walk.chain.count})")))
+        if problems:
+            return report(problems), broken
+        for p in chosen:
+            _fold_up(s, p, fresh[p.name], marks.get(p.name, 0), now.get(p.name, 0), batch_size)
+            problems += _compare(db, s.schema, p, fresh[p.name])
+        notes = tuple(_describe(n) for n in chainlib.read_notes(db.conn, s.schema)
+                      if n["kind"] != chainlib.INTACT)
+    sessions, wrong = _check_sessions(s, walk.chain.streams)
+    return report(wrong + problems, sessions, last_hash=walk.chain.last_hash,
+                  kept_position=walk.kept_at, notes=notes), None
+
+
+def _fold_up(s: Scratch, p, fresh, done: int, upto: int, batch_size: int) -> None:
+    """Inside the last step: p's fresh tables, folded up to `done`, brought
+    to `upto` (folded again from the start when p's view went back: a
+    rebuild while verify ran)."""
+    if upto < done:
+        for t in fresh.values():
+            s.db.execute(f"DROP TABLE {s.db.q(t)}")
+        p.create(s.db, fresh)
+        done = 0
+    if upto > done:
+        for batch in s.reader.log.read_batches(done + 1, batch_size=batch_size,
+                                               to_position=upto):
+            p.apply(s.db, batch, fresh)
 
 
 def _log_problems(db: Db, src: str, count: int) -> list[Problem]:
@@ -303,44 +299,41 @@ def _pg_log_problems(db: Db) -> list[Problem]:
     return problems
 
 
-def _check_sessions(reader, db: Db, walk, marks) -> tuple[int, list[Problem]]:
+#: How many streams `_check_sessions` compares with their fold in one
+#: short transaction.
+GROUP = 200
+
+
+def _check_sessions(s: Scratch, streams) -> tuple[int, list[Problem]]:
     """The session views, read as users read them, equal the pure fold of
-    each stream up to the views' checkpoint."""
-    upto = marks.get("sessions", 0)
-    if upto != walk.count:
-        return 0, [Problem(None, f"the sessions view is at position {upto} of {walk.count} "
-                                 "(`sessionlog catch-up` applies the rest)")]
-    view_count = views.live_count(db)
-    tenants = tenant_index(db)
-    live, expected_tenants = 0, set()
-    for stream in walk.streams:
-        events = reader.log.read_stream(stream)
-        if stream.startswith("state:"):  # a tenant's or user's state
-            state: dict = {}
-            for e in events:
-                state = fold_scope(state, e)
-            owner = events[-1].event
-            if state != reader.get_state(owner.tenant_id, owner.user_id):
-                return live, [Problem(events[-1].position,
-                                      f"{stream}: the state view differs from the fold")]
-            continue
-        if stream.startswith("erasure:"):  # a SubjectErased: no view of its own
-            continue
-        folded = fold_all(events)
-        if folded != reader.get(stream):
-            return live, [Problem(events[-1].position,
-                                  f"session {stream}: the sessions view differs from the fold")]
-        if folded is not None:
-            live += 1
-            if folded.tenant_id is not None:
-                expected_tenants.add((stream, folded.tenant_id))
-    problems = []
-    if view_count != live:
-        problems.append(Problem(None, f"the sessions view has {view_count} sessions, "
-                                      f"the fold {live}"))
-    if marks.get("tenants", 0) == walk.count and tenants != expected_tenants:
-        problems.append(Problem(None, "the tenant index differs from the fold"))
-    return live, problems
+    each stream, a group of streams per short transaction (in which the
+    sessions view must stand at the log's end)."""
+    streams, reader, live = list(streams), s.reader, 0
+    for first in range(0, len(streams), GROUP):
+        with s.step() as db:
+            upto, end = read_checkpoints(db, s.src).get("sessions", 0), _head(db, s.src)
+            if upto != end:
+                return 0, [Problem(None, f"the sessions view is at position {upto} of {end} "
+                                         "(`sessionlog catch-up` applies the rest)")]
+            for stream in streams[first:first + GROUP]:
+                events = reader.log.read_stream(stream)
+                if stream.startswith("state:"):  # a tenant's or user's state
+                    state: dict = {}
+                    for e in events:
+                        state = fold_scope(state, e)
+                    owner = events[-1].event
+                    if state != reader.get_state(owner.tenant_id, owner.user_id):
+                        return live, [Problem(events[-1].position,
+                                              f"{stream}: the state view differs from the fold")]
+                    continue
+                if stream.startswith("erasure:"):  # a SubjectErased: no view of its own
+                    continue
+                folded = fold_all(events)
+                if folded != reader.get(stream):
+                    return live, [Problem(events[-1].position, f"session {stream}: the "
+                                          "sessions view differs from the fold")]
+                live += folded is not None
+    return live, []
 
 
 def _compare(db: Db, schema: str | None, p, fresh) -> list[Problem]:
