@@ -770,6 +770,8 @@ def main() -> int:
             section()
         from bench_cli import cli_memory
         cli_memory(bench, mode)
+        from bench_web import web
+        web(bench, mode)
         if not args.no_postgres:
             from bench_pg import postgres
             postgres(bench, sliced, median_time, msg)

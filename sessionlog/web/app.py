@@ -6,6 +6,7 @@ every read confined to the viewer's tenant (`reads`)."""
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +89,21 @@ def _as_of(request: Request) -> int | datetime | None:
 
 def _query(**params: Any) -> str:
     return urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def _buffered(parts: Iterator[str], size: int = 1 << 16) -> Iterator[str]:
+    """Template output in pieces of about `size` characters: each piece is a
+    hop to the thread pool, so a piece per tag would be slow."""
+    buffer: list[str] = []
+    held = 0
+    for part in parts:
+        buffer.append(part)
+        held += len(part)
+        if held >= size:
+            yield "".join(buffer)
+            buffer, held = [], 0
+    if buffer:
+        yield "".join(buffer)
 
 
 class _Viewer:
@@ -235,7 +251,7 @@ class _Viewer:
         template = environment().get_template("history.html")
         chunks = template.generate(session_id=sid, batches=batches, gone=gone,
                                    tenant=self.tenant, standalone=None)
-        return StreamingResponse(chunks, media_type="text/html; charset=utf-8")
+        return StreamingResponse(_buffered(chunks), media_type="text/html; charset=utf-8")
 
     # -- verify -----------------------------------------------------------------
 
