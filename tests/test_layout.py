@@ -96,7 +96,8 @@ def test_no_import_circle():
 
 def test_imports_go_only_downwards():
     """eventlog imports neither projections nor sessionlog; projections does not import
-    sessionlog; the library never imports the CLI."""
+    sessionlog; the library never imports the CLI, nor the viewer (sessionlog.web sits
+    beside the CLI: only the CLI imports it)."""
     for name, deps in _graph().items():
         top = name.split(".")[0]
         if top == "eventlog":
@@ -105,6 +106,8 @@ def test_imports_go_only_downwards():
             assert not {d for d in deps if d.startswith("sessionlog")}, name
         if not name.startswith(("sessionlog.cli", "sessionlog.__main__")):
             assert not {d for d in deps if d.startswith("sessionlog.cli")}, name
+        if not name.startswith(("sessionlog.cli", "sessionlog.web")):
+            assert not {d for d in deps if d.startswith("sessionlog.web")}, name
 
 
 #: The few reaches into another object's private members that remain, each with its reason.
