@@ -24,6 +24,7 @@ try:
     from agents.items import TResponseInputItem
     from agents.memory import SessionABC, SessionSettings
     from agents.memory import session as _sdk_session
+    from agents.memory.sqlite_session import SQLiteSession as _SQLiteSession
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
         "sessionlog.integrations.openai_agents needs the OpenAI Agents SDK: "
@@ -207,10 +208,34 @@ class EventSourcedSession(SessionABC):
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Remove and return the latest item (one `ItemsRemoved`); None if
-        there is none."""
+        there is none. (With openai-agents >= 0.24, SQLiteSession's own
+        pop_item, which does the same: see the end of this module.)"""
+        return await self._pop_item_with_validation()
+
+    async def _pop_item_with_validation(
+            self, validate: Callable[[TResponseInputItem], None] | None = None,
+    ) -> TResponseInputItem | None:
+        """Remove and return the latest item (one `ItemsRemoved`); None if
+        there is none. `validate(item)` runs first, in the worker thread: if it
+        raises, nothing is removed and its error propagates. The item removed
+        is the one validated: a write in between makes it read and validate
+        the new latest item again (the SDK's EncryptedSession checks its key
+        this way, as on SQLiteSession)."""
         def pop(store) -> TResponseInputItem | None:
-            removed = self._on_session(store, lambda sid: store.pop_items(sid, 1), create=False)
-            return _sdk_item(removed[0].data) if removed else None
+            def latest(sid: uuid.UUID) -> TResponseInputItem | None:
+                while True:
+                    session = _get(store, sid, 1)
+                    if not session.items:
+                        return None
+                    item = _sdk_item(session.items[-1].data)
+                    if validate is not None:
+                        validate(_sdk_item(session.items[-1].data))
+                    try:
+                        store.pop_items(sid, 1, expected_version=session.version)
+                    except ConcurrencyError:
+                        continue  # another write got in: the latest item may differ
+                    return item
+            return self._on_session(store, latest, create=False)
         return await self._settle(pop)
 
     async def clear_session(self) -> None:
@@ -358,3 +383,34 @@ def _get(store, sid: uuid.UUID, last_n: int | None):
     if session is None:
         raise SessionNotFoundError(sid)
     return session
+
+
+def _sqlite_pop_delegates() -> bool:
+    """Whether SQLiteSession's pop_item only returns what
+    `self._pop_item_with_validation()` returns (openai-agents >= 0.24), run
+    on a stand-in: then ours may share it."""
+    class StandIn:
+        async def _pop_item_with_validation(self, validate: Any = None) -> Any:
+            return StandIn
+
+    call = _SQLiteSession.pop_item(cast(Any, StandIn()))
+    try:
+        call.send(None)
+    except StopIteration as done:
+        return done.value is StandIn
+    except Exception:  # it does more than delegate (an older SDK: SQL of its own)
+        return False
+    finally:
+        call.close()
+    return False
+
+
+# The SDK's EncryptedSession (>= 0.24) authenticates the item a pop removes before it is
+# removed, so a wrong key never loses history, only for `isinstance(session, SQLiteSession)`
+# whose pop_item is SQLiteSession's, which calls `_pop_item_with_validation`. Ours has that
+# validated pop, so it shares that pop_item and is registered as a SQLiteSession (nothing
+# else in the SDK tests for the class).
+if _sqlite_pop_delegates():
+    setattr(EventSourcedSession, "pop_item", _SQLiteSession.pop_item)  # noqa: B010
+    _SQLiteSession.register(EventSourcedSession)
+

@@ -235,3 +235,38 @@ def test_max_rollback_items_as_sqlite_session(max_rollback, manual, tmp_path):
         store.close()
         return len(client.calls), rows, error
     assert run(body("ours")) == run(body("sqlite"))
+
+
+# -- EncryptedSession's validated pop (openai-agents >= 0.24) ---------------------
+
+def test_wrong_key_pop_keeps_history_as_on_sqlite_session(open_store, tmp_path):
+    """EncryptedSession with a wrong key: its pop raises InvalidToken and removes
+    nothing, on ours as on SQLiteSession (the pop is validated before it removes)."""
+    from cryptography.fernet import InvalidToken
+
+    async def body(session):
+        right = EncryptedSession("s", session, encryption_key="right-key")
+        await right.add_items([{"role": "user", "content": "kept"}])
+        with pytest.raises(InvalidToken):
+            await EncryptedSession("s", session, encryption_key="wrong-key").pop_item()
+        return await right.get_items()
+    ref = SQLiteSession("s", tmp_path / "ref.db")
+    assert run(body(ref)) == [{"role": "user", "content": "kept"}]
+    ref.close()
+    assert run(body(EventSourcedSession("s", store=open_store()))) == [
+        {"role": "user", "content": "kept"}]
+
+
+def test_sqlite_pop_is_shared_only_when_it_delegates(monkeypatch):
+    """Ours shares SQLiteSession's pop_item only while that pop only calls
+    `_pop_item_with_validation` (an older SDK's runs SQL of its own)."""
+    from sessionlog.integrations import openai_agents
+
+    assert openai_agents._sqlite_pop_delegates()
+    assert isinstance(EventSourcedSession("s"), SQLiteSession)
+
+    async def own_sql(self):
+        self._check_not_closed()
+        return None
+    monkeypatch.setattr(SQLiteSession, "pop_item", own_sql)
+    assert not openai_agents._sqlite_pop_delegates()
