@@ -1,7 +1,9 @@
 """The graphs the LangGraph tests run, in the test's process or in another
 one: `python langgraph_app.py KIND DB THREAD TEXT...` runs one turn per TEXT
 on a thread of the database DB (a SQLite path or a PostgreSQL URL) and
-prints the thread's messages as JSON lines ([type, content]).
+prints the thread's messages as JSON lines ([type, content]). With
+$LANGGRAPH_APP_GO set, the turns start once that file exists (several
+processes then write at once).
 
 KIND is "graph" (a `StateGraph(MessagesState)` whose node asks a fake chat
 model) or "agent" (`create_agent` with a fake chat model that calls a tool
@@ -10,7 +12,9 @@ once, then answers)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +72,15 @@ def agent(checkpointer: Any, texts: list[str]) -> Any:
                         checkpointer=checkpointer)
 
 
-def run(kind: str, checkpointer: Any, thread: str, texts: list[str]) -> list[Any]:
-    """Run one turn per text; the thread's messages after the last."""
+def run(kind: str, checkpointer: Any, thread: str, texts: list[str],
+        ready: Any = None) -> list[Any]:
+    """Run one turn per text (after `ready()`, once the graph is built); the
+    thread's messages after the last."""
     app = (graph if kind == "graph" else agent)(checkpointer, texts)
     config = {"configurable": {"thread_id": thread}}
+    app.get_state(config)  # the first read's imports and set-up, before the turns
+    if ready is not None:
+        ready()
     out: dict[str, Any] = {"messages": []}
     for t in texts:
         out = app.invoke({"messages": [HumanMessage(t)]}, config)
@@ -82,8 +91,13 @@ def main() -> None:
     from sessionlog.integrations.langgraph import EventSourcedCheckpointSaver
 
     kind, db, thread, *texts = sys.argv[1:]
+    go = os.environ.get("LANGGRAPH_APP_GO")  # start the turns together with other processes
+    def ready() -> None:
+        while go and not os.path.exists(go):
+            time.sleep(0.01)
+
     with EventSourcedCheckpointSaver(db) as saver:
-        for m in run(kind, saver, thread, texts):
+        for m in run(kind, saver, thread, texts, ready):
             print(json.dumps([m.type, m.content]))
 
 
