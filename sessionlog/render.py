@@ -178,12 +178,12 @@ def langgraph_line(role: str, data: dict) -> str:
     if role == "langgraph.checkpoint":
         meta = data.get("meta", {}).get("j", {})
         meta = meta if isinstance(meta, dict) else {}
-        step = f" step {meta['step']}" if "step" in meta else ""
-        source = f" ({meta['source']})" if "source" in meta else ""
-        return f"checkpoint {data.get('id')}{step}{source}{ns}"
+        step = f"step {meta['step']} " if "step" in meta else ""
+        source = f"({meta['source']}) " if "source" in meta else ""
+        return f"{step}{source}checkpoint{ns} {data.get('id')}"
     if role == "langgraph.writes":
         channels = ", ".join(sorted({str(w[1]) for w in data.get("w", []) if len(w) > 1}))
-        return f"writes of task {data.get('task')} to {channels or 'nothing'}{ns}"
+        return f"writes to {channels or 'nothing'}{ns} by task {data.get('task')}"
     if role == "langgraph.fork":
         return (f"forked from thread {data.get('thread')!r} (session {data.get('session')} "
                 f"at version {data.get('version')})")
