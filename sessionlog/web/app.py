@@ -6,7 +6,7 @@ every read confined to the viewer's tenant (`reads`)."""
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +91,12 @@ def _query(**params: Any) -> str:
     return urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
 
 
+def _macro(name: str) -> Callable[..., Any]:
+    """A macro of templates/macros.html (what a page and its live update share)."""
+    macro: Callable[..., Any] = getattr(environment().get_template("macros.html").module, name)
+    return macro
+
+
 def _buffered(parts: Iterator[str], size: int = 1 << 16) -> Iterator[str]:
     """Template output in pieces of about `size` characters: each piece is a
     hop to the thread pool, so a piece per tag would be slow."""
@@ -173,8 +179,7 @@ class _Viewer:
         """The first page's rows, for the list's live update."""
         tenant, user = self._filters(request)
         sessions, _ = reads.sessions_page(self.store, tenant=tenant, user=user, before=None)
-        macros = environment().get_template("macros.html").make_module()
-        return HTMLResponse(str(macros.session_rows(sessions)))
+        return HTMLResponse(str(_macro("session_rows")(sessions)))
 
     # -- one session ----------------------------------------------------------
 
@@ -237,8 +242,8 @@ class _Viewer:
         if after and after not in ids:
             return JSONResponse({"reload": True})
         start = ids.index(after) + 1 if after else 0
-        macros = environment().get_template("macros.html").make_module()
-        html = "".join(str(macros.item(shown(i))) for i in t.session.items[start:])
+        item = _macro("item")
+        html = "".join(str(item(shown(i))) for i in t.session.items[start:])
         return JSONResponse({"html": html, "last": ids[-1]})
 
     def history(self, request: Request) -> Response:
