@@ -85,7 +85,11 @@ def serve(ctx: click.Context, host: str, port: int, tenant: str | None,
         sock = _bind(host, port)
         shown_host = f"[{host.strip('[]')}]" if ":" in host else host
         click.echo(f"http://{shown_host}:{sock.getsockname()[1]}/")
-        config = uvicorn.Config(create_app(store, tenant=tenant, token=token), log_level="warning",
+        # Without a token, only this machine's names: a DNS rebinding cannot read the pages.
+        hosts = None if token is not None else frozenset(
+            {"127.0.0.1", "localhost", "::1", host.strip("[]").lower()})
+        app = create_app(store, tenant=tenant, token=token, hosts=hosts)
+        config = uvicorn.Config(app, log_level="warning",
                                 lifespan="off", access_log=False, server_header=False)
         try:
             uvicorn.Server(config).run(sockets=[sock])

@@ -31,13 +31,14 @@ __all__ = ["create_app"]
 
 
 def create_app(store: EventSourcedSessionStore, *, tenant: str | None = None,
-               token: str | None = None) -> Guard:
+               token: str | None = None, hosts: frozenset[str] | None = None) -> Guard:
     """The viewer over an open store: an ASGI app.
 
     Args:
         tenant: show only this tenant's sessions (another tenant's is a 404).
         token: every request needs `Authorization: Bearer TOKEN` (or the
             cookie a `?token=TOKEN` visit sets).
+        hosts: the only Host header names accepted (None: any).
     """
     viewer = _Viewer(store, tenant)
     routes = [
@@ -52,7 +53,7 @@ def create_app(store: EventSourcedSessionStore, *, tenant: str | None = None,
     ]
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: viewer.http_error, Exception: viewer.server_error})
-    return Guard(app, token)
+    return Guard(app, token, hosts)
 
 
 def _text(request: Request, name: str) -> str | None:

@@ -1,7 +1,8 @@
 """What every response of the viewer passes through: only GET and HEAD
 (405 otherwise: nothing writes), the token when one is set (401 without it;
-`?token=` once sets an HttpOnly cookie for a browser), and headers that
-forbid inline script, other origins, framing and sniffing."""
+`?token=` once sets an HttpOnly cookie for a browser), without a token only
+this machine's host names (a DNS rebinding cannot read the pages), and
+headers that forbid inline script, other origins, framing and sniffing."""
 
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ HEADERS = [
 class Guard:
     """ASGI middleware around the viewer (see the module docstring)."""
 
-    def __init__(self, app: App, token: str | None) -> None:
+    def __init__(self, app: App, token: str | None,
+                 hosts: frozenset[str] | None = None) -> None:
         self.app = app
         self.token = token
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,6 +52,11 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *HEADERS]
             await send(message)
 
+        if self.hosts is not None and _host(scope) not in self.hosts:
+            # A page of another site that a DNS rebinding points at this address
+            # names its own host: without a token, only this machine's names pass.
+            await _plain(send_with_headers, 400, "unexpected Host header", [])
+            return
         if scope["method"] not in ("GET", "HEAD"):
             await _plain(send_with_headers, 405, "read-only: only GET and HEAD",
                          [(b"allow", b"GET, HEAD")])
@@ -93,6 +101,17 @@ class Guard:
                 if COOKIE in jar and self._matches(urllib.parse.unquote(jar[COOKIE].value)):
                     return True
         return False
+
+
+def _host(scope: Scope) -> str:
+    """The host a request names (its Host header without the port), lower-case."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):
+                return host[1:].split("]", 1)[0]
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return ""
 
 
 async def _plain(send: Send, status: int, text: str,

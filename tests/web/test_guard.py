@@ -6,6 +6,7 @@ non-loopback --host without a token is refused."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -118,3 +119,17 @@ def test_a_public_host_without_a_token_is_refused(tmp_path, host):
     done = CliRunner().invoke(main, ["--db", db, "serve", "--host", host])
     assert done.exit_code == 1
     assert done.output.count("\n") == 1 and "without --token" in done.output
+
+
+def test_verify_for_one_tenant_tells_no_other_tenants_numbers(guarded, browser):
+    context = browser.new_context(extra_http_headers=BEARER)
+    page = context.new_page()
+    try:
+        page.goto(guarded.url + "verify")
+        page.locator("#run-verify").click()
+        expect(page.locator("#verify-result .status")).to_have_text("ok", timeout=60_000)
+        expect(page.locator("#last-hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+        expect(page.locator("#verify-result")).not_to_contain_text("streams")
+        expect(page.locator("#verify-result")).not_to_contain_text("live sessions")
+    finally:
+        context.close()

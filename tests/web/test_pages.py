@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import ROOT, XSS_MESSAGE, XSS_TITLE, cli
+from conftest import ROOT, XSS_MESSAGE, XSS_TITLE, cli, now
+from helpers import store_on
 from playwright.sync_api import expect
+
+from projections import SessionMessage, SessionRole
 
 SHOTS = ROOT / "docs" / "screenshots"
 
@@ -168,3 +171,33 @@ def test_verify_on_demand_shows_the_whole_last_hash(site, page):
     expect(page.locator("#last-hash")).to_have_text(kept)
     shoot(site, page, "verify")
     assert not [p for p in page.problems if "Content Security Policy" in p]
+
+
+def test_a_long_transcript_comes_a_page_at_a_time(site, page):
+    with store_on(site.db) as store:
+        s = store.create_session("Long chat", user_id="robot", tenant_id="long")
+        store.add_messages(s.id, [SessionMessage(SessionRole.USER, f"line {i:04d}", now())
+                                  for i in range(1100)])
+    page.goto(site.url + f"sessions/{s.id}")
+    texts = page.locator("article.item .text")
+    expect(texts).to_have_count(500)
+    expect(texts.first).to_have_text("line 0600")
+    expect(texts.last).to_have_text("line 1099")
+    page.get_by_role("link", name="Earlier items").click()
+    expect(texts).to_have_count(500)
+    expect(texts.first).to_have_text("line 0100")
+    page.get_by_role("link", name="Earlier items").click()
+    expect(texts).to_have_count(100)
+    expect(texts.first).to_have_text("line 0000")
+    expect(page.get_by_role("link", name="Earlier items")).to_have_count(0)
+    page.get_by_role("link", name="Later items").click()
+    expect(texts.last).to_have_text("line 0599")
+
+
+def test_without_a_token_only_this_machines_host_names_pass(site):
+    """A DNS rebinding (another site's name pointing here) reads nothing."""
+    for host in ("evil.example", f"evil.example:{site.port}", "10.0.0.1"):
+        status, _, body = site.fetch("/", headers={"Host": host})
+        assert status == 400 and "Refund" not in body, host
+    for host in (f"127.0.0.1:{site.port}", f"localhost:{site.port}", "LOCALHOST"):
+        assert site.fetch("/", headers={"Host": host})[0] == 200, host
