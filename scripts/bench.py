@@ -770,6 +770,8 @@ def main() -> int:
             section()
         from bench_cli import cli_memory
         cli_memory(bench, mode)
+        from bench_langgraph import langgraph_rows
+        langgraph_rows(bench, mode)
         from bench_web import web
         web(bench, mode)
         if not args.no_postgres:

@@ -63,6 +63,7 @@ from .langgraph_thread import (
     expand,
     frozen,
     ranges,
+    shallow,
 )
 from .opening import check_path, open_path
 
@@ -229,7 +230,8 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
 
     def _decode(self, t: Thread, enc: Mapping[str, Any]) -> Any:
         if "m" in enc:
-            return [t.message(o).model_copy() for o in expand(enc["m"])]
+            message = t.message
+            return [shallow(message(o)) for o in expand(enc["m"])]
         return decode_value(self.serde, enc)
 
     def _tuple(self, t: Thread, data: Mapping[str, Any]) -> CheckpointTuple:

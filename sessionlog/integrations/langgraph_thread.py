@@ -29,7 +29,7 @@ from projections.frozen import freeze, thaw
 from .langchain import message_text
 
 __all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Thread", "decode_value",
-           "encode_value", "plain_json"]
+           "encode_value", "plain_json", "shallow"]
 
 MESSAGE_ID = "lgm-"
 CHECKPOINT = "langgraph.checkpoint"
@@ -204,6 +204,24 @@ def expand(runs: Iterable[Sequence[int]]) -> list[int]:
     for start, stop in runs:
         out.extend(range(start, stop))
     return out
+
+
+_set = object.__setattr__
+
+
+def shallow(message: BaseMessage) -> BaseMessage:
+    """A copy of a stored message to hand out: its own fields (setting one
+    leaves the stored message as it was), their values shared; what
+    pydantic's `model_copy` does, at a fifth of its cost (a checkpoint read
+    copies every message of the thread)."""
+    cls = type(message)
+    new = cls.__new__(cls)
+    _set(new, "__dict__", dict(message.__dict__))
+    _set(new, "__pydantic_fields_set__", set(message.__pydantic_fields_set__))
+    extra, private = message.__pydantic_extra__, message.__pydantic_private__
+    _set(new, "__pydantic_extra__", None if extra is None else dict(extra))
+    _set(new, "__pydantic_private__", None if private is None else dict(private))
+    return new
 
 
 class Thread:
