@@ -52,7 +52,8 @@ def create_app(store: EventSourcedSessionStore, *, tenant: str | None = None,
         Mount("/static", StaticFiles(packages=[("sessionlog.web", "static")]), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={
-        HTTPException: viewer.http_error, Exception: viewer.server_error})
+        HTTPException: viewer.http_error, ValueError: viewer.bad_input,
+        Exception: viewer.server_error})
     return Guard(app, token, hosts)
 
 
@@ -65,7 +66,7 @@ def _int(request: Request, name: str, default: int) -> int:
     value = request.query_params.get(name)
     if value is None or value == "":
         return default
-    if not (value.isascii() and value.isdigit()) or int(value) < 1 or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9 or int(value) < 1:
         raise HTTPException(400, f"{name} must be a positive whole number")
     return int(value)
 
@@ -129,6 +130,11 @@ class _Viewer:
         heading = {404: "Not found", 400: "Bad request"}.get(exc.status_code, "Error")
         return self.page("error.html", exc.status_code, code=exc.status_code,
                          heading=heading, message=exc.detail)
+
+    async def bad_input(self, request: Request, exc: Exception) -> Response:
+        """ValueError: the library's word for bad input (a position past range)."""
+        return self.page("error.html", 400, code=400, heading="Bad request",
+                         message=error_text(str(exc)))
 
     async def server_error(self, request: Request, exc: Exception) -> Response:
         return self.page("error.html", 500, code=500, heading="Error",

@@ -133,3 +133,13 @@ def test_verify_for_one_tenant_tells_no_other_tenants_numbers(guarded, browser):
         expect(page.locator("#verify-result")).not_to_contain_text("live sessions")
     finally:
         context.close()
+
+
+def test_bad_input_is_a_400_in_one_line(guarded):
+    sid = guarded.ids["refund"]
+    for path in (f"/sessions/{sid}?as_of=99999999999999999999", f"/sessions/{sid}?as_of=yesterday",
+                 f"/sessions/{sid}?page=0", f"/sessions/{sid}?page=9999999999", "/?before=nope",
+                 f"/sessions/{sid}?as_of=9223372036854775807"):
+        status, _, body = guarded.fetch(path, headers=BEARER)
+        assert status == 400, (path, status)
+        assert "Traceback" not in body
