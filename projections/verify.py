@@ -161,6 +161,11 @@ class _Walk:
         return None, batch
 
 
+#: How many times verify walks on, in short transactions, to where the log
+#: has grown since it began, before it walks the rest in its last one.
+_CHASES = 3
+
+
 def _head(db: Db, src: str) -> int:
     return db.execute(f"SELECT coalesce(max(position), 0) FROM {src}events").fetchone()[0]
 
@@ -169,11 +174,12 @@ def _check(store: VerifiedStore, s: Scratch, progress, kept,
            batch_size) -> tuple[VerifyReport, Problem | None]:
     """The report, and the problem that breaks the chain (None: it is whole).
 
-    Three steps, each in short transactions: the log walked up to where it
-    ended at the start, each fresh view folded on the way up to where that
-    view stood then; then, in one, the rest of the walk, each fresh view
-    brought to where its view stands now, and the comparisons; then each
-    session against its fold, a group at a time."""
+    In short transactions: the log walked up to where it ended at the
+    start, each fresh view folded on the way up to where its view stood
+    then, and again up to where the log has grown meanwhile (a few times,
+    while it grows); then, in one, the few events appended since, each fresh
+    view brought to where its view stands now, and the comparisons; then
+    each session against its fold, a group of sessions at a time."""
     names = tuple(store.runner.projections)
     chosen = list(store.runner.projections.values())
     db, src = s.db, s.src
@@ -192,34 +198,37 @@ def _check(store: VerifiedStore, s: Scratch, progress, kept,
         return VerifyReport(walk.chain.count, len(walk.chain.streams), sessions, names,
                             tuple(problems), last_position=walk.chain.count, **more)
 
-    while walk.chain.count < head:
+    folded = dict.fromkeys(fresh, 0)  # where each fresh view stands
+    for _ in range(_CHASES + 1):  # the start, then what was appended meanwhile
+        while walk.chain.count < head:
+            with s.step():
+                rows = db.execute(sql, (walk.chain.count, head, head, batch_size)).fetchall()
+                if not rows:
+                    break
+                problem, batch = walk.feed(rows)
+                if problem is not None:
+                    return report([problem]), problem
+                _fold_on(s, chosen, fresh, folded, marks, batch)
+            if progress:
+                progress(len(rows))
         with s.step():
-            rows = db.execute(sql, (walk.chain.count, head, head, batch_size)).fetchall()
-            if not rows:
-                break
-            problem, batch = walk.feed(rows)
-            if problem is not None:
-                return report([problem]), problem
-            batch = s.reader.log.reveal(batch)
-            for p in chosen:
-                mine = [e for e in batch if e.position <= marks.get(p.name, 0)]
-                if mine:
-                    p.apply(db, mine, fresh[p.name])
-        if progress:
-            progress(len(rows))
+            head, marks = _head(db, src), read_checkpoints(db, src)
+            s.add_new_keys()  # of sessions and users created meanwhile
+        if head - walk.chain.count <= batch_size and all(
+                marks.get(n, 0) - folded[n] <= batch_size for n in folded):
+            break
     with s.step():
         end = _head(db, src)
         now = read_checkpoints(db, src)
         s.add_new_keys()
-        while True:  # what was appended since the start
+        last = walk.chain.count
+        while True:  # the few appended since the last chase
             rows = db.execute(sql, (walk.chain.count, end, end, batch_size)).fetchall()
             if not rows:
                 break
             problem, _ = walk.feed(rows)
             if problem is not None:
                 return report([problem]), problem
-            if progress:
-                progress(len(rows))
         problems = (_log_problems(db, src, walk.chain.count) if s.schema
                     else _pg_log_problems(db))
         broken = problems[0] if problems and problems[0].position is not None else None
@@ -230,13 +239,36 @@ def _check(store: VerifiedStore, s: Scratch, progress, kept,
         if problems:
             return report(problems), broken
         for p in chosen:
-            _fold_up(s, p, fresh[p.name], marks.get(p.name, 0), now.get(p.name, 0), batch_size)
+            _fold_up(s, p, fresh[p.name], folded[p.name], now.get(p.name, 0), batch_size)
             problems += _compare(db, s.schema, p, fresh[p.name])
         notes = tuple(_describe(n) for n in chainlib.read_notes(db.conn, s.schema)
                       if n["kind"] != chainlib.INTACT)
+    if progress and walk.chain.count > last:
+        progress(walk.chain.count - last)
     sessions, wrong = _check_sessions(s, walk.chain.streams)
     return report(wrong + problems, sessions, last_hash=walk.chain.last_hash,
                   kept_position=walk.kept_at, notes=notes), None
+
+
+def _fold_on(s: Scratch, chosen, fresh, folded: dict[str, int], marks: dict[str, int],
+             batch: list[RecordedEvent]) -> None:
+    """The events of a batch of the walk applied to each fresh view that
+    stands just before them, up to where its view stood (`marks`); one left
+    behind (its view moved back, or jumped ahead of the walk) is brought up
+    in the last step (`_fold_up`)."""
+    if not batch:
+        return
+    first, opened = batch[0].position, False
+    for p in chosen:
+        done, upto = folded[p.name], marks.get(p.name, 0)
+        if done < first - 1 or upto <= done:
+            continue
+        if not opened:
+            batch, opened = s.reader.log.reveal(batch), True
+        mine = [e for e in batch if done < e.position <= upto]
+        if mine:
+            p.apply(s.db, mine, fresh[p.name])
+            folded[p.name] = mine[-1].position
 
 
 def _fold_up(s: Scratch, p, fresh, done: int, upto: int, batch_size: int) -> None:

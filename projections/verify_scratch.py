@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import sqlite3
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -27,6 +28,11 @@ from eventlog.backends.dialect import Db
 from .erasure.key_snapshot import add_new_keys, freeze_keys, frozen_cipher
 from .erasure.sealer import Sealer
 from .runner import ProjectionRunner
+
+#: Past this size of the store's WAL, verify checkpoints it between two steps.
+WAL_BOUND = 8 * 2**20
+#: Seconds that checkpoint waits for a writer at most.
+_CHECKPOINT_WAIT = 0.2
 
 
 class Verified(Protocol):
@@ -60,6 +66,9 @@ class Scratch:
         self.db: Db = store.runner.dialect.wrap(conn, cipher)
         self.erasable = own and isinstance(store.log.sealer, Sealer)
         self.postgres = store.runner.dialect.name == "postgres"
+        #: Whether `step` helps the store's WAL checkpoint along (see `_checkpoint`).
+        self.checkpoints = own and not self.postgres and not store.log.read_only
+        self.wal, self.timeout = f"{self.path}-wal", store.log.timeout
         #: The prefix of the store's tables in SQL ('"log".', or '').
         self.src = f"{self.db.q(schema)}." if schema else ""
         #: PostgreSQL: the store's schema, by name (the key copy reads it).
@@ -82,6 +91,28 @@ class Scratch:
                 self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        if self.checkpoints:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Between two steps, when the store's WAL has grown past
+        `WAL_BOUND`: a TRUNCATE checkpoint (it copies back what writers
+        committed and starts the WAL over; what the file holds does not
+        change), waiting at most `_CHECKPOINT_WAIT` for a writer. A
+        writer's own automatic checkpoint cannot start the WAL over while a
+        reader is inside a snapshot, and back-to-back short reads beside a
+        busy writer leave it hardly a moment when none is."""
+        try:
+            if os.path.getsize(self.wal) <= WAL_BOUND:
+                return
+        except OSError:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute(f"PRAGMA busy_timeout = {int(_CHECKPOINT_WAIT * 1000)}")
+            try:
+                self.conn.execute("PRAGMA log.wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
 
     def freeze_keys(self) -> None:
         """Inside the first step: the keys as they are now (see
