@@ -10,10 +10,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import KINDS, XSS_MESSAGE, XSS_TITLE, seed, where
+from conftest import KINDS, XSS_MESSAGE, XSS_TITLE, now, seed, where
 from helpers import run_read_only, store_on
 from playwright.sync_api import expect
 
+from projections import SessionMessage, SessionRole
 from sessionlog.cli import main
 
 
@@ -115,3 +116,12 @@ def test_the_viewer_reads_a_read_only_file(kind, request, tmp_path):
     assert got.pop("/verify/status")[0] == 200
     assert got.pop(f"/sessions/{ids['refund']}/live?after=")[0] == 200
     assert all(status == 200 and found for status, found in got.values()), json.dumps(got)
+
+
+def test_by_key_too(seeded):
+    db, _ = seeded
+    with store_on(db) as store:
+        s = store.create_session("Keyed chat", tenant_id="acme", key="ticket-7")
+        store.add_message(s.id, SessionMessage(SessionRole.USER, "found by its key", now()))
+    html = show_html(db, "--key", "ticket-7", "--tenant", "acme")
+    assert "Keyed chat" in html and "found by its key" in html
