@@ -82,16 +82,18 @@ def serve(ctx: click.Context, host: str, port: int, tenant: str | None,
     except ImportError:
         raise click.ClickException(_MISSING) from None
     with open_db(ctx.obj, erasable=ctx.meta.get(ERASABLE, False), source="web") as store:
-        sock = _bind(host, port)
-        shown_host = f"[{host.strip('[]')}]" if ":" in host else host
-        click.echo(f"http://{shown_host}:{sock.getsockname()[1]}/")
         # Without a token, only this machine's names: a DNS rebinding cannot read the pages.
         hosts = None if token is not None else frozenset(
             {"127.0.0.1", "localhost", "::1", host.strip("[]").lower()})
         app = create_app(store, tenant=tenant, token=token, hosts=hosts)
         config = uvicorn.Config(app, log_level="warning",
                                 lifespan="off", access_log=False, server_header=False)
+        sock = _bind(host, port)
         try:
+            shown_host = f"[{host.strip('[]')}]" if ":" in host else host
+            click.echo(f"http://{shown_host}:{sock.getsockname()[1]}/")
             uvicorn.Server(config).run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down and raised it again; a quiet end
+            pass
         finally:
             sock.close()

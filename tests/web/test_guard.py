@@ -7,6 +7,7 @@ non-loopback --host without a token is refused."""
 from __future__ import annotations
 
 import re
+import signal
 import uuid
 
 import pytest
@@ -143,3 +144,16 @@ def test_bad_input_is_a_400_in_one_line(guarded):
         status, _, body = guarded.fetch(path, headers=BEARER)
         assert status == 400, (path, status)
         assert "Traceback" not in body
+
+
+def test_ctrl_c_ends_it_quietly(tmp_path):
+    db = str(tmp_path / "x.db")
+    assert CliRunner().invoke(main, ["--db", db, "create", "--title", "hi"]).exit_code == 0
+    server = Served(db, log=tmp_path / "serve.log")
+    try:
+        assert server.fetch("/")[0] == 200
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(30) == 0
+    finally:
+        server.close()
+    assert (tmp_path / "serve.log").read_text() == ""
