@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import builtins
 import os
+import secrets
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -74,7 +74,8 @@ _KEEP_THREADS = 128  # threads whose fold the saver keeps in memory
 
 
 def _item_id() -> str:
-    return uuid.uuid4().hex
+    """A bookkeeping item's id: 64 random bits, unique within a thread."""
+    return secrets.token_hex(8)
 
 
 class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
@@ -210,9 +211,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                 new: list[tuple[NewItem, Any]] | None) -> dict[str, Any]:
         """A channel value as item data; the message channel's list of
         messages as ordinals, its new messages appended to `new` as items
-        (`new` None: only messages already stored are named by ordinal; a
-        task's write is, the checkpoint after it makes them items, so the
-        items follow the conversation's order, not the order writes land in)."""
+        (`new` None: only messages already stored are named by ordinal)."""
         if channel == self.messages_channel and type(value) is list:
             found = t.ordinals_of(value, parent, channel)
             if found is not None and (new is not None or not found[1]):
@@ -223,7 +222,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                 for data, message in fresh:
                     new.append((NewItem(role=message_role(message), data=data,
                                         text=message_text(message),
-                                        id=f"{MESSAGE_ID}{uuid.uuid4().hex}"), message))
+                                        id=MESSAGE_ID + secrets.token_hex(8)), message))
                 return {"m": ranges([o if o < len(t.messages) else o + shift
                                      for o in ordinals])}
         return encode_value(self.serde, value)
@@ -355,11 +354,15 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             todo = [w for w in numbered if replace or (task_id, w[0]) not in held]
             if not todo:
                 return []
-            w = [[idx, channel, self._encode(t, channel, value, None, None)]
+            # New messages become items here only once their checkpoint is
+            # stored (LangGraph may write a task's writes before its checkpoint
+            # lands): the items then follow the conversation's order.
+            new: builtins.list[tuple[NewItem, Any]] | None = [] if t.find(ns, cid) else None
+            w = [[idx, channel, self._encode(t, channel, value, None, new)]
                  for idx, channel, value in todo]
             data = {"ns": ns, "cp": cid, "task": task_id, "path": task_path, "w": w,
-                    "replace": replace}
-            return [(NewItem(role=WRITES, data=data, id=_item_id()), None)]
+                    **({"replace": True} if replace else {})}
+            return [*(new or []), (NewItem(role=WRITES, data=data, id=_item_id()), None)]
         self._append(conf["thread_id"], build)
 
     def delete_thread(self, thread_id: str) -> None:

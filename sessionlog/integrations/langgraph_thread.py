@@ -82,7 +82,10 @@ def _structured(value: Any) -> Any:
             raise TypeError("not plain JSON")
         return {k: _structured(v) for k, v in value.items()}
     if isinstance(value, BaseMessage):
-        return {_LC: json.loads(json.dumps(message_to_dict(value), ensure_ascii=False))}
+        data = message_json(value)
+        if data is None:
+            raise TypeError("a message JSON does not give back")
+        return {_LC: data}
     raise TypeError("not plain JSON")
 
 
@@ -134,48 +137,83 @@ def decode_value(serde: Any, enc: Mapping[str, Any]) -> Any:
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """What turns `old` into `new` (`patch`): {"s": {key: {"=": value} or
-    {"~": nested diff}}, "r": [removed keys]}, empty parts left out."""
-    changed: dict[str, Any] = {}
+    """What turns `old` into `new` (`patch`), two levels deep: {"=": {key:
+    new value}, "+": {key: {subkey: new value}} (a dict in both), "-": {key:
+    [subkeys gone]}, "x": [keys gone]}, empty parts left out."""
+    put: dict[str, Any] = {}
+    grow: dict[str, Any] = {}
+    cut: dict[str, Any] = {}
     for k, v in new.items():
-        if k in old and same(old[k], v):
+        was = old.get(k, _MISSING)
+        if was is not _MISSING and same(was, v):
             continue
-        was = old.get(k)
-        changed[k] = {"~": diff(was, v)} if type(v) is dict and type(was) is dict else {"=": v}
-    out: dict[str, Any] = {}
-    if changed:
-        out["s"] = changed
-    gone = [k for k in old if k not in new]
-    if gone:
-        out["r"] = gone
+        if type(v) is dict and type(was) is dict:
+            changed = {sk: sv for sk, sv in v.items() if sk not in was or not same(was[sk], sv)}
+            gone = [sk for sk in was if sk not in v]
+            if changed:
+                grow[k] = changed
+            if gone:
+                cut[k] = gone
+        else:
+            put[k] = v
+    out = {name: part for name, part in (("=", put), ("+", grow), ("-", cut)) if part}
+    dropped = [k for k in old if k not in new]
+    if dropped:
+        out["x"] = dropped
     return out
 
 
 def patch(old: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
     """`old` changed by a `diff` (a new dict; `old` is left as it is)."""
     new = dict(old)
-    for k in d.get("r", ()):
+    for k in d.get("x", ()):
         new.pop(k, None)
-    for k, change in d.get("s", {}).items():
-        new[k] = patch(old[k], change["~"]) if "~" in change else thaw(change["="])
+    for k, v in d.get("=", {}).items():
+        new[k] = thaw(v)
+    for k, gone in d.get("-", {}).items():
+        new[k] = {sk: sv for sk, sv in new[k].items() if sk not in gone}
+    for k, changed in d.get("+", {}).items():
+        new[k] = {**new[k], **thaw(changed)}
     return new
+
+
+_MISSING = object()
 
 
 def message_data(message: BaseMessage, text: str) -> tuple[dict[str, Any], BaseMessage] | None:
     """A message's JSON form and the message read back from it, or None when
     that does not give back an equal message (it is then stored as a blob).
     A content equal to the item's `text` is left out of the data (stored once)."""
-    try:
-        data = json.loads(json.dumps(message_to_dict(message), ensure_ascii=False))
-        back = messages_from_dict([data])[0]
-    except (TypeError, ValueError):
+    data = message_json(message)
+    if data is None:
         return None
-    if type(back) is not type(message) or back != message:
-        return None
+    back = messages_from_dict([data])[0]
     fields = data.get("data")
     if isinstance(fields, dict) and fields.get("content") == text and isinstance(text, str):
         del fields["content"]
     return data, back
+
+
+_EMPTY: tuple[Any, ...] = ({}, [], None, False)
+
+
+def message_json(message: BaseMessage) -> dict[str, Any] | None:
+    """`message_to_dict` as JSON without the fields left at an empty default
+    (what reading it back fills in again), or None when the JSON does not
+    give back an equal message."""
+    try:
+        data = json.loads(json.dumps(message_to_dict(message), ensure_ascii=False))
+        fields = data["data"]
+        short = {**data, "data": {k: v for k, v in fields.items()
+                                  if k in ("content", "id") or not any(
+                                      type(v) is type(e) and v == e for e in _EMPTY)}}
+        for candidate in (short, data):
+            back = messages_from_dict([candidate])[0]
+            if type(back) is type(message) and back == message:
+                return candidate
+    except (TypeError, ValueError, KeyError):
+        pass
+    return None
 
 
 def message_of(data: Mapping[str, Any], text: str | None) -> BaseMessage:
