@@ -53,6 +53,10 @@ _CompactionSnapshot = getattr(_sdk_session, "_CompactionSnapshot", None)
 
 T = TypeVar("T")
 
+#: How often a validated pop reads the latest item again when another write
+#: got in between (then it gives up with ConcurrencyError).
+_POP_ATTEMPTS = 100
+
 
 # -- SDK item -> our item -------------------------------------------------------
 
@@ -219,11 +223,12 @@ class EventSourcedSession(SessionABC):
         there is none. `validate(item)` runs first, in the worker thread: if it
         raises, nothing is removed and its error propagates. The item removed
         is the one validated: a write in between makes it read and validate
-        the new latest item again (the SDK's EncryptedSession checks its key
-        this way, as on SQLiteSession)."""
+        the new latest item again, up to `_POP_ATTEMPTS` times, then it raises
+        `ConcurrencyError` having removed nothing (the SDK's EncryptedSession
+        checks its key this way, as on SQLiteSession)."""
         def pop(store) -> TResponseInputItem | None:
             def latest(sid: uuid.UUID) -> TResponseInputItem | None:
-                while True:
+                for attempt in range(_POP_ATTEMPTS):
                     session = _get(store, sid, 1)
                     if not session.items:
                         return None
@@ -233,8 +238,11 @@ class EventSourcedSession(SessionABC):
                     try:
                         store.pop_items(sid, 1, expected_version=session.version)
                     except ConcurrencyError:
+                        if attempt == _POP_ATTEMPTS - 1:
+                            raise  # writers never let up: nothing removed
                         continue  # another write got in: the latest item may differ
                     return item
+                raise AssertionError("unreachable")
             return self._on_session(store, latest, create=False)
         return await self._settle(pop)
 

@@ -270,3 +270,23 @@ def test_sqlite_pop_is_shared_only_when_it_delegates(monkeypatch):
         return None
     monkeypatch.setattr(SQLiteSession, "pop_item", own_sql)
     assert not openai_agents._sqlite_pop_delegates()
+
+
+def test_validated_pop_beside_writers_that_never_let_up_gives_up(open_store):
+    """A validated pop that loses to another write every time reads again a
+    bounded number of times, then raises ConcurrencyError, having removed nothing."""
+    from eventlog import ConcurrencyError
+
+    store = open_store()
+    session = EventSourcedSession("s", store=store)
+    run(session.add_items([{"role": "user", "content": "kept"}]))
+    checked = []
+
+    def always_late(sid, count, *, expected_version):
+        raise ConcurrencyError(str(sid), expected_version, expected_version + 1)
+    store.pop_items = always_late
+    with pytest.raises(ConcurrencyError):
+        run(session._pop_item_with_validation(checked.append))
+    del store.pop_items
+    assert len(checked) > 1
+    assert run(session.get_items()) == [{"role": "user", "content": "kept"}]
