@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph_app import agent, graph, run
@@ -162,3 +163,18 @@ def test_prune_forgets_in_the_views_and_the_log_keeps_it(made_target):
         saver.delete_thread("p")
         assert saver.get_tuple(config) is None
         assert len(saver.store.history(sid)) == events + 2  # the deletion is an event too
+
+
+@pytest.mark.backends("sqlite-erasable")
+def test_erase_forgets_a_deleted_thread_for_good(made_target):
+    """`delete_thread` (and `prune`) only hide: the log keeps the words until `erase`."""
+    with EventSourcedCheckpointSaver(made_target) as saver:
+        run("graph", saver, "gone", ["my card is 4242"])
+        sid = saver.store.get_by_key("gone").id
+        saver.delete_thread("gone")
+        assert saver.get_tuple({"configurable": {"thread_id": "gone"}}) is None
+        assert "my card is 4242" in [e.data.get("text") for e in saver.store.history(sid)]
+        saver.store.erase(sid, reason="asked")
+        texts = [e.data.get("text") for e in saver.store.history(sid)]
+        assert "my card is 4242" not in texts and "[erased]" in texts
+        assert not [e for e in saver.store.history(sid) if e.data.get("data")]
