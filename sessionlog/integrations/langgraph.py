@@ -27,7 +27,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 try:
     from langchain_core.runnables import RunnableConfig
@@ -180,6 +180,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         the message it stores or None), at the version it was built on;
         built again on a conflict. Returns the thread (None: none, nothing
         written)."""
+        last: Exception | None = None
         with self._lock:
             for _ in range(_RETRIES):
                 t = self._thread(thread_id, create)
@@ -191,19 +192,22 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                 items = [item for item, _ in made]
                 try:
                     version = self.store.add_items(t.sid, items, expected_version=t.version)
-                except ConcurrencyError:
-                    continue  # another writer moved the thread: build on what it wrote
-                except SessionNotFoundError:
+                except ConcurrencyError as e:
+                    last = e  # another writer moved the thread: build on what it wrote
+                    continue
+                except SessionNotFoundError as e:
+                    last = e  # deleted meanwhile: look it up (or create it) again
                     self._threads.pop(str(thread_id), None)
                     continue
                 if version == t.version + len(items):
                     for item, message in made:
-                        t.fold(item.role, item.id, frozen(item.data), item.text, message)
+                        t.fold(item.role, str(item.id), frozen(item.data), item.text, message)
                     t.version, t.last_id = version, items[-1].id
                 else:
                     self._threads.pop(str(thread_id), None)
                 return t
-            raise ConcurrencyError(str(thread_id), None, None)
+            assert last is not None
+            raise last
 
     # -- encoding -------------------------------------------------------------
 
@@ -217,7 +221,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             if found is not None and (new is not None or not found[1]):
                 ordinals, fresh = found
                 new = [] if new is None else new
-                base = len(t.messages) + sum(1 for item, _ in new if item.id.startswith(MESSAGE_ID))
+                base = len(t.messages) + sum(1 for item, _ in new if str(item.id).startswith(MESSAGE_ID))
                 shift = base - len(t.messages)
                 for data, message in fresh:
                     new.append((NewItem(role=message_role(message), data=data,
@@ -247,7 +251,8 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         if data.get("parent"):
             parent = {"configurable": {"thread_id": t.key, "checkpoint_ns": ns,
                                        "checkpoint_id": data["parent"]}}
-        return CheckpointTuple(config, checkpoint, decode_value(self.serde, data["meta"]),
+        return CheckpointTuple(config, cast(Checkpoint, checkpoint),
+                               decode_value(self.serde, data["meta"]),
                                parent, writes)
 
     # -- BaseCheckpointSaver, sync ---------------------------------------------

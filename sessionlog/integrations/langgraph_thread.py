@@ -156,7 +156,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
                 cut[k] = gone
         else:
             put[k] = v
-    out = {name: part for name, part in (("=", put), ("+", grow), ("-", cut)) if part}
+    out: dict[str, Any] = {name: part for name, part in (("=", put), ("+", grow), ("-", cut))
+                           if part}
     dropped = [k for k in old if k not in new]
     if dropped:
         out["x"] = dropped
@@ -391,14 +392,14 @@ class Thread:
             found = self._same(m)
             if found is None:
                 # The same message twice in one value is one item.
-                twin = next((k for k, b in pending.get(m.id, ()) if b == m), None)  # type: ignore[arg-type]
+                twin = next((k for k, b in pending.get(m.id, ()) if b == m), None)
                 if twin is not None:
                     out.append(-1 - twin)
                     continue
                 made = message_data(m, message_text(m))
                 if made is None:
                     return None
-                pending.setdefault(m.id, []).append((len(new), made[1]))  # type: ignore[arg-type]
+                pending.setdefault(m.id, []).append((len(new), made[1]))
                 out.append(-1 - len(new))
                 new.append(made)
                 continue
