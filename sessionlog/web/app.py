@@ -217,7 +217,7 @@ class _Viewer:
         return self.page(
             "transcript.html", session=t.session, items=items, as_of=as_of, audit=audit,
             stepper=self._stepper(sid, as_of) if as_of is not None else None,
-            events=reads.events_by_item(self.store, sid, as_of) if audit else None,
+            trail=reads.trail(self.store, sid, as_of) if audit else None,
             earlier=t.earlier, earlier_url=f"/sessions/{sid}?" + _query(page=page + 1, **base),
             page=page, later_url=f"/sessions/{sid}?" + _query(page=page - 1, **base),
             live_url=f"/sessions/{sid}/live" if as_of is None and page == 1 else None,

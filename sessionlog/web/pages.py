@@ -63,4 +63,4 @@ def standalone_html(session: Session) -> str:
     return render("transcript.html", session=session, items=[shown(i) for i in session.items],
                   standalone={"css": css, "csp": csp}, as_of=None, audit=False, stepper=None,
                   earlier=False, earlier_url="", page=1, later_url="", live_url=None,
-                  last_item="", events=None)
+                  last_item="", trail=None)

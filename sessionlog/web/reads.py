@@ -15,8 +15,8 @@ from eventlog import RecordedEvent
 from eventlog.checks import to_uuid
 from projections import EventSourcedSessionStore, Session, SessionSummary
 
-__all__ = ["Gone", "Missing", "Transcript", "dom_id", "event_at", "events_by_item", "gone", "hits",
-           "item_anchor", "session_id", "session_page", "sessions_page", "stream"]
+__all__ = ["Gone", "Missing", "Transcript", "dom_id", "event_at", "Trail", "gone", "hits",
+           "item_anchor", "session_id", "session_page", "sessions_page", "stream", "trail"]
 
 SESSIONS_PAGE = 50  # sessions on a page of `/`
 ITEMS_PAGE = 500  # items on a page of a transcript
@@ -124,22 +124,35 @@ def session_page(store: EventSourcedSessionStore, sid: str, tenant: str | None, 
     end = len(items) - (page - 1) * ITEMS_PAGE
     start = max(0, end - ITEMS_PAGE)
     shown = items[start:max(end, 0)]
-    messages = [m for m in found.messages if any(i.text == m.content for i in shown)]
-    session = attrs.evolve(found, items=shown, messages=messages)
+    session = attrs.evolve(found, items=shown)  # the pages read items, not `messages`
     return Transcript(session, page, start > 0, as_of)
 
 
-def events_by_item(store: EventSourcedSessionStore, sid: str,
-                   until: int | datetime | None) -> dict[str, RecordedEvent]:
-    """The event that added each item (by item id; the latest for a reused
-    id), up to `until`: what the audit view shows beside an item."""
-    out: dict[str, RecordedEvent] = {}
+@attrs.frozen
+class Trail:
+    """What the audit view shows inline: the event that added each item (by
+    item id; the latest for a reused id), and the state changes recorded
+    after each item (key "": before the first)."""
+
+    events: dict[str, RecordedEvent]
+    state_after: dict[str, list[RecordedEvent]]
+
+
+def trail(store: EventSourcedSessionStore, sid: str, until: int | datetime | None) -> Trail:
+    """The session's `Trail`, from its events up to `until`."""
+    events: dict[str, RecordedEvent] = {}
+    after: dict[str, list[RecordedEvent]] = {}
+    last = ""
     for e in store.log.read_stream(sid, until=until):
         if e.type == "ItemAdded":
-            out[str(e.data.get("item_id"))] = e
+            last = str(e.data.get("item_id"))
+            events[last] = e
         elif e.type == "MessageAdded":
-            out[f"message-{e.version}"] = e
-    return out
+            last = f"message-{e.version}"
+            events[last] = e
+        elif e.type == "StateChanged":
+            after.setdefault(last, []).append(e)
+    return Trail(events, after)
 
 
 def event_at(store: EventSourcedSessionStore, position: int) -> RecordedEvent | None:

@@ -84,8 +84,15 @@ def test_history_and_the_audit_view(site, page):
     ids, positions = site.ids, site.ids["positions"]
     page.goto(site.url + f"sessions/{ids['refund']}")
     page.locator("a.audit-toggle").click()
-    audits = page.locator("article.item dl.audit")
+    audits = page.locator("article.item:not(.kind-state) dl.audit")
     expect(audits).to_have_count(6)
+    # The state change is inline, readable, after the item it followed.
+    change = page.locator("article.kind-state")
+    expect(change).to_have_count(1)
+    expect(change.locator("details.collapsed summary")).to_contain_text('order=1142, stage="refund"')
+    expect(change.locator("dl.audit")).to_contain_text("StateChanged")
+    assert page.evaluate("document.querySelector('article.kind-state').previousElementSibling"
+                         ".dataset.role") == "langgraph.checkpoint"
     expect(audits.nth(0)).to_contain_text(f"position{positions[1]}")
     expect(audits.nth(0).locator("dd.hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     page.get_by_role("link", name="History").click()
