@@ -333,7 +333,7 @@ def _pg_log_problems(db: Db) -> list[Problem]:
 
 #: How many streams `_check_sessions` compares with their fold in one
 #: short transaction.
-GROUP = 200
+GROUP = 100
 
 
 def _check_sessions(s: Scratch, streams) -> tuple[int, list[Problem]]:
