@@ -5,6 +5,7 @@ every read confined to the viewer's tenant (`reads`)."""
 
 from __future__ import annotations
 
+import itertools
 import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -259,9 +260,12 @@ class _Viewer:
             batches = reads.stream(self.store, sid, self.tenant)
         except reads.Missing:
             raise HTTPException(404, "no such session") from None
+        first = next(batches)
+        created = first[0].data if first[0].type == "SessionCreated" else {}
         gone = reads.gone(self.store, sid) if self.store.get(sid, last_n=1) is None else None
         template = environment().get_template("history.html")
-        chunks = template.generate(session_id=sid, batches=batches, gone=gone,
+        chunks = template.generate(session_id=sid, batches=itertools.chain([first], batches),
+                                   gone=gone, title=created.get("title"),
                                    tenant=self.tenant, standalone=None)
         return StreamingResponse(_buffered(chunks), media_type="text/html; charset=utf-8")
 
