@@ -27,7 +27,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 try:
     from langchain_core.runnables import RunnableConfig
@@ -38,6 +38,7 @@ try:
         Checkpoint,
         CheckpointMetadata,
         CheckpointTuple,
+        DeltaChannelHistory,
         get_checkpoint_id,
         get_checkpoint_metadata,
     )
@@ -51,20 +52,8 @@ from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 
 from .langchain import message_role, message_text
 from .langgraph_async import AsyncMethods, Opening
-from .langgraph_thread import (
-    CHECKPOINT,
-    FORGET,
-    FORK,
-    MESSAGE_ID,
-    WRITES,
-    Thread,
-    decode_value,
-    encode_value,
-    expand,
-    frozen,
-    ranges,
-    shallow,
-)
+from .langgraph_codec import decode_value, encode_value, frozen, ranges
+from .langgraph_thread import CHECKPOINT, FORGET, FORK, MESSAGE_ID, WRITES, Thread
 from .opening import check_path, open_path
 
 __all__ = ["EventSourcedCheckpointSaver"]
@@ -231,30 +220,6 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                                      for o in ordinals])}
         return encode_value(self.serde, value)
 
-    def _decode(self, t: Thread, enc: Mapping[str, Any]) -> Any:
-        if "m" in enc:
-            message = t.message
-            return [shallow(message(o)) for o in expand(enc["m"])]
-        return decode_value(self.serde, enc)
-
-    def _tuple(self, t: Thread, data: Mapping[str, Any]) -> CheckpointTuple:
-        ns, cid = data["ns"], data["id"]
-        checkpoint = t.checkpoint_rest(data, self.serde)
-        checkpoint["id"] = cid
-        checkpoint["channel_values"] = {ch: self._decode(t, enc) for ch, enc in data["vals"].items()}
-        held = t.writes.get((ns, cid), {})
-        writes = [(task, channel, self._decode(t, enc)) for (task, idx), (channel, enc, path)
-                  in sorted(held.items(), key=lambda kv: (kv[1][2], kv[0][0], kv[0][1]))]
-        config: RunnableConfig = {"configurable": {"thread_id": t.key, "checkpoint_ns": ns,
-                                                   "checkpoint_id": cid}}
-        parent: RunnableConfig | None = None
-        if data.get("parent"):
-            parent = {"configurable": {"thread_id": t.key, "checkpoint_ns": ns,
-                                       "checkpoint_id": data["parent"]}}
-        return CheckpointTuple(config, cast(Checkpoint, checkpoint),
-                               decode_value(self.serde, data["meta"]),
-                               parent, writes)
-
     # -- BaseCheckpointSaver, sync ---------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -267,7 +232,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             if t is None:
                 return None
             data = t.find(conf.get("checkpoint_ns", ""), get_checkpoint_id(config))
-            return None if data is None else self._tuple(t, data)
+            return None if data is None else t.tuple(data, self.serde)
 
     def list(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
              before: RunnableConfig | None = None,
@@ -303,7 +268,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                         meta = decode_value(self.serde, d["meta"])
                         if any(meta.get(k) != v for k, v in filter.items()):
                             continue
-                    found.append(self._tuple(t, d))
+                    found.append(t.tuple(d, self.serde))
                     if limit is not None and len(found) >= limit:
                         return found
         return found
@@ -319,6 +284,20 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             if len(page) < 500:
                 return keys
             before = page[-1].id
+
+    def get_delta_channel_history(self, *, config: RunnableConfig,
+                                  channels: Sequence[str]) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's walk up the parent chain for `DeltaChannel`s (each
+        channel's writes oldest first, and the nearest stored value as its
+        seed), read from the thread's fold: only the channels asked for are
+        decoded."""
+        conf = config["configurable"]
+        with self._lock:
+            t = self._thread(conf["thread_id"]) if channels else None
+            if t is None:
+                return {ch: {"writes": []} for ch in channels}
+            return t.delta_history(conf.get("checkpoint_ns", ""), get_checkpoint_id(config),
+                                   channels, self.serde)
 
     def put(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
             new_versions: ChannelVersions) -> RunnableConfig:

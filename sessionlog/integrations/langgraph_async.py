@@ -8,7 +8,7 @@ opener, a sync and an async context manager as LangGraph's savers have.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
 )
 
 from .bridge import in_thread, settled
@@ -38,6 +39,8 @@ class _Sync(Protocol):
     def delete_for_runs(self, run_ids: Sequence[str]) -> None: ...
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None: ...
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None: ...
+    def get_delta_channel_history(self, *, config: RunnableConfig, channels: Sequence[str]
+                                  ) -> Mapping[str, DeltaChannelHistory]: ...
     def close(self) -> None: ...
 
 
@@ -68,6 +71,13 @@ class AsyncMethods:
         """`put_writes`, without blocking the event loop."""
         await settled(in_thread(self.put_writes, config, builtins.list(writes), task_id,
                                 task_path))
+
+    async def aget_delta_channel_history(self: _Sync, *, config: RunnableConfig,
+                                         channels: Sequence[str]
+                                         ) -> Mapping[str, DeltaChannelHistory]:
+        """`get_delta_channel_history`, without blocking the event loop."""
+        return await in_thread(lambda: self.get_delta_channel_history(
+            config=config, channels=builtins.list(channels)))
 
     async def adelete_thread(self: _Sync, thread_id: str) -> None:
         """`delete_thread`, without blocking the event loop."""

@@ -7,6 +7,7 @@ message once. On a SQLite file, PostgreSQL and an erasable file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -178,3 +179,22 @@ def test_erase_forgets_a_deleted_thread_for_good(made_target):
         texts = [e.data.get("text") for e in saver.store.history(sid)]
         assert "my card is 4242" not in texts and "[erased]" in texts
         assert not [e for e in saver.store.history(sid) if e.data.get("data")]
+
+
+def test_delta_channel_history_is_the_walk_langgraph_defines(made_target):
+    """The saver's `get_delta_channel_history` (read from its fold) gives what
+    `BaseCheckpointSaver`'s walk over `get_tuple` gives, sync and async."""
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    with EventSourcedCheckpointSaver(made_target) as saver:
+        run("agent", saver, "d", ["where is my refund?", "thanks"])
+        walked = 0
+        for tup in saver.list({"configurable": {"thread_id": "d"}}):
+            for channels in (["messages"], ["messages", "branch:to:model", "nothing"], []):
+                base = BaseCheckpointSaver.get_delta_channel_history(
+                    saver, config=tup.config, channels=channels)
+                assert saver.get_delta_channel_history(config=tup.config, channels=channels) == base
+                assert asyncio.run(saver.aget_delta_channel_history(
+                    config=tup.config, channels=channels)) == base
+                walked += sum(len(h["writes"]) for h in base.values())
+        assert walked > 0
