@@ -232,7 +232,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             if t is None:
                 return None
             data = t.find(conf.get("checkpoint_ns", ""), get_checkpoint_id(config))
-            return None if data is None else t.tuple(data, self.serde)
+            return None if data is None else t.as_tuple(data, self.serde)
 
     def list(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
              before: RunnableConfig | None = None,
@@ -268,7 +268,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                         meta = decode_value(self.serde, d["meta"])
                         if any(meta.get(k) != v for k, v in filter.items()):
                             continue
-                    found.append(t.tuple(d, self.serde))
+                    found.append(t.as_tuple(d, self.serde))
                     if limit is not None and len(found) >= limit:
                         return found
         return found

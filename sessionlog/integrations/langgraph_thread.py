@@ -162,7 +162,7 @@ class Thread:
         return [(task, idx, channel, enc) for (task, idx), (channel, enc, _) in
                 sorted(held.items(), key=lambda kv: (kv[1][2], kv[0][0], kv[0][1]))]
 
-    def tuple(self, data: Mapping[str, Any], serde: Any) -> CheckpointTuple:
+    def as_tuple(self, data: Mapping[str, Any], serde: Any) -> CheckpointTuple:
         """A stored checkpoint as LangGraph's `CheckpointTuple`."""
         ns, cid = data["ns"], data["id"]
         checkpoint = self.checkpoint_rest(data, serde)
