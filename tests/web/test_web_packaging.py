@@ -7,14 +7,10 @@ import fnmatch
 import pathlib
 import tomllib
 
-import pytest
-
 ROOT = pathlib.Path(__file__).parent.parent.parent
 WEB = ROOT / "sessionlog" / "web"
 
 
-@pytest.mark.xfail(strict=True, reason="pyproject.toml (the lead's) does not list the viewer's "
-                   "package data yet; remove this mark with the line")
 def test_every_template_and_static_file_is_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     patterns = config["package-data"].get("sessionlog.web", [])
