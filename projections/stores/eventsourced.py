@@ -365,6 +365,7 @@ class EventSourcedSessionStore(StoreUpkeep):
 
     def close(self) -> None:
         """Close the database."""
+        self.close_search_copy()
         self.log.close()
 
     def __enter__(self) -> EventSourcedSessionStore:

@@ -20,6 +20,7 @@ from eventlog import (
     ChainBrokenError,
     EventDecodeError,
     EventLog,
+    ReadOnlyError,
     RecordedEvent,
     StorageError,
 )
@@ -29,6 +30,7 @@ from eventlog.checks import aware, bounded, to_uuid
 from eventlog.recorded import COLUMNS
 
 from .. import commands
+from ..checkpoints import read_checkpoints
 from ..errors import (
     ProjectionError,
     SessionDeletedError,
@@ -41,8 +43,9 @@ from ..models import Session, SessionSummary
 from ..runner import ProjectionRunner
 from ..views import session_reads as reads
 from ..views import sessions as views
-from ..views.search import SearchHit
+from ..views.search import SearchHit, SearchProjection
 from ..views.search import search as search_view
+from ..views.search_copy import TemporarySearchIndex
 from .cache import SessionCache
 from .protocol import SessionId
 from .unit import cannot_write
@@ -57,6 +60,8 @@ class SessionReads:
     log: EventLog
     runner: ProjectionRunner
     cache: SessionCache
+    #: A read-only file's temporary search index (see `search`), once made.
+    _search_copy: TemporarySearchIndex | None = None
 
 
     @contextmanager
@@ -67,12 +72,13 @@ class SessionReads:
             yield runner.dialect.wrap(conn, runner.cipher)
 
     def _catch_up_for_reading(self, names: Iterable[str] | None = None, *,
-                              setup: bool = False) -> None:
+                              setup: bool = False) -> bool:
         """Bring projections up to the log before a read, as far as it goes:
         on a read-only file or a full disk the views stay as they are (with a
         `StaleViewWarning`; writes will say why); at a broken or unreadable
         event they stop before it, so reads that do not need it still work
-        (`verify` points at it, writes refuse)."""
+        (`verify` points at it, writes refuse). False when the file turned
+        out to be read-only (opened before its mount was, say)."""
         try:
             if setup:
                 self.runner.setup()
@@ -89,8 +95,35 @@ class SessionReads:
             warnings.warn(StaleViewWarning(
                 f"{', '.join(names) + ' view' if names else 'views'} not brought up to date "
                 f"({e}); reads show them as they are"), stacklevel=3)
+            return not isinstance(e, ReadOnlyError)
         except ProjectionError as e:
             warnings.warn(f"{self.log.path}: {e}", RuntimeWarning, stacklevel=3)
+        return True
+
+    def _temporary_search_index(self) -> TemporarySearchIndex | None:
+        """A read-only file's temporary search index (see `search`), made on
+        the first search that needs it; None while the file's own search
+        view is there, current and at the log's end."""
+        index = self._search_copy
+        if index is not None:
+            return index
+        projection = self.runner.projections.get("search")
+        if not isinstance(projection, SearchProjection):
+            return None
+        with self._snapshot() as db:
+            if self.runner.ready(db, projection) and \
+                    read_checkpoints(db).get("search", 0) >= self.log.last_position():
+                return None
+        index = self._search_copy = TemporarySearchIndex(
+            self.log, projection, self.runner.dialect, self.runner.cipher)
+        return index
+
+    def close_search_copy(self) -> None:
+        """Drop the temporary search index, if one was made (on close)."""
+        index = self._search_copy
+        if index is not None:
+            self._search_copy = None
+            index.close()
 
     # -- the views ----------------------------------------------------------
 
@@ -291,7 +324,8 @@ class SessionReads:
         raise SessionNotYetError(sid, as_of)
 
     def search(self, query: str, tenant_id: str | None = None, limit: int = 20, *,
-               syntax: str = "plain", offset: int = 0) -> builtins.list[SearchHit]:
+               syntax: str = "plain", offset: int = 0,
+               progress: Callable[[int], Any] | None = None) -> builtins.list[SearchHit]:
         """Messages of live sessions matching `query`, best first, with a
         snippet (matches in [brackets]).
 
@@ -304,8 +338,13 @@ class SessionReads:
         best hits (page n of `limit` hits starts at (n - 1) * limit).
 
         The search projection is lazy: it is caught up here, so it sees every
-        write, and writes never pay for it (on a read-only file or a full
-        disk it is searched as it is, with a `StaleViewWarning`).
+        write, and writes never pay for it (on a full disk it is searched as
+        it is, with a `StaleViewWarning`). On a SQLite file that cannot be
+        written (read-only file or mount) whose search view is missing,
+        behind the log or of an older layout, a temporary index is built from
+        the log instead (`views.search_copy`; nothing is written to the
+        file), kept while the store is open and caught up on each search;
+        `progress` is called with the number of events it takes in.
 
         Raises:
             ValueError: an empty, too long or (fts5) malformed query.
@@ -318,7 +357,14 @@ class SessionReads:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError(f"offset must be a non-negative integer, not {offset!r}")
         bounded(offset, "offset")
-        self._catch_up_for_reading(["search"], setup=True)
+        sqlite, read_only = self.runner.dialect.name == "sqlite", self.log.read_only
+        if not read_only:
+            read_only = not self._catch_up_for_reading(["search"], setup=True)
+        if sqlite and read_only:
+            index = self._temporary_search_index()
+            if index is not None:
+                index.catch_up(self.log, progress)
+                return index.search(query, tenant_id, limit, syntax, offset)
         projection = self.runner.projections["search"]
         with self._snapshot() as db:
             if not self.runner.ready(db, projection):

@@ -4,9 +4,14 @@ views right)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import click
+
+from eventlog.backends.factory import shown
 
 from .. import render
 from .database import open_store
@@ -71,6 +76,9 @@ def search(ctx: click.Context, words: tuple[str, ...], tenant: str | None, limit
     Japanese or Korean text matches any part of a word. A QUERY starting
     with '-' goes after `--`. Matches are shown in [brackets], --limit at a
     time; a last line (on stderr) names the next --page when there is one.
+    On a file that cannot be written (a read-only backup or mount) whose
+    search view is missing or behind, it searches a temporary index built
+    from the log (a note on stderr says so; nothing is written).
 
     Example:
 
@@ -82,9 +90,10 @@ def search(ctx: click.Context, words: tuple[str, ...], tenant: str | None, limit
     """
     query = " ".join(words)
     syntax = "fts5" if fts else "plain"
-    with open_store(ctx) as store:
+    with open_store(ctx) as store, contextlib.ExitStack() as bars:
         offset = (page - 1) * limit
-        hits = store.search(query, tenant, limit, syntax=syntax, offset=offset)
+        step = _indexing(store, bars)
+        hits = store.search(query, tenant, limit, syntax=syntax, offset=offset, progress=step)
         more = len(hits) == limit and bool(
             store.search(query, tenant, 1, syntax=syntax, offset=offset + limit))
     if as_json:
@@ -99,6 +108,24 @@ def search(ctx: click.Context, words: tuple[str, ...], tenant: str | None, limit
         click.echo("no matches")
     if more:
         click.echo(f"more: the next page is --page {page + 1}", err=True)
+
+
+def _indexing(store, bars: contextlib.ExitStack) -> Callable[[int], Any]:
+    """The progress of a temporary search index (a read-only file whose
+    search view is missing or behind): one line on stderr when it starts,
+    then a bar on a terminal."""
+    bar: list[Callable[[int], Any]] = []
+
+    def step(n: int) -> None:
+        if not bar:
+            total = store.log.last_position()
+            click.echo(f"note: {shown(store.log.path)} cannot be written and its search view "
+                       f"is not up to date: searching a temporary index of its {total} events "
+                       "(nothing is written to the file)", err=True)
+            bar.append(bars.enter_context(progress_bar("indexing", total)))
+        bar[0](n)
+
+    return step
 
 
 @click.command()

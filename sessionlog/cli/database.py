@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import click
 
 from eventlog import EventLog, EventLogError
+from eventlog.backends.connection import read_only_uri
 from eventlog.backends.factory import is_url, shown
 from eventlog.sealing import MARKER as ERASURE_TABLE
 from projections import EventSourcedSessionStore
@@ -215,13 +216,22 @@ def sqlite_tables(path: str) -> set[str] | None:
     readable as SQLite (the store then says what is wrong)."""
     if not os.path.isfile(path):
         return None
-    try:
-        uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            return {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-    except sqlite3.Error:
-        return None
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    for _ in range(2):
+        try:
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                return {r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        except sqlite3.Error as e:
+            # a read-only mount where not even the -shm can be made: the way
+            # the store reads it (an erasable file must be recognised there)
+            try:
+                uri = read_only_uri(path, e) or ""
+            except EventLogError:  # unreadable read-only (the store says why)
+                return None
+            if not uri or uri.endswith("mode=ro"):
+                return None
+    return None
 
 
 def pg_tables(url: str) -> set[str] | None:
