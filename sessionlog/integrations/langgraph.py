@@ -53,7 +53,7 @@ from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 from .langchain import message_role, message_text
 from .langgraph_async import AsyncMethods, Opening
 from .langgraph_codec import decode_value, encode_value, frozen, ranges
-from .langgraph_thread import CHECKPOINT, FORGET, FORK, MESSAGE_ID, WRITES, Thread
+from .langgraph_thread import CHECKPOINT, FORGET, FORK, MESSAGE_ID, WRITES, Draft, Thread
 from .opening import check_path, open_path
 
 __all__ = ["EventSourcedCheckpointSaver"]
@@ -200,25 +200,28 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
 
     # -- encoding -------------------------------------------------------------
 
-    def _encode(self, t: Thread, channel: str, value: Any, parent: Mapping[str, Any] | None,
-                new: list[tuple[NewItem, Any]] | None) -> dict[str, Any]:
-        """A channel value as item data; the message channel's list of
-        messages as ordinals, its new messages appended to `new` as items
-        (`new` None: only messages already stored are named by ordinal)."""
+    def _encode(self, draft: Draft, channel: str, value: Any,
+                parent: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A channel value as item data: the message channel's list of
+        messages as runs of ordinals, messages inside other values by
+        ordinal; the new ones go into `draft`."""
         if channel == self.messages_channel and type(value) is list:
-            found = t.ordinals_of(value, parent, channel)
-            if found is not None and (new is not None or not found[1]):
-                ordinals, fresh = found
-                new = [] if new is None else new
-                base = len(t.messages) + sum(1 for item, _ in new if str(item.id).startswith(MESSAGE_ID))
-                shift = base - len(t.messages)
-                for data, message in fresh:
-                    new.append((NewItem(role=message_role(message), data=data,
-                                        text=message_text(message),
-                                        id=MESSAGE_ID + secrets.token_hex(8)), message))
-                return {"m": ranges([o if o < len(t.messages) else o + shift
-                                     for o in ordinals])}
-        return encode_value(self.serde, value)
+            ordinals = draft.ordinals(value, parent, channel)
+            if ordinals is not None:
+                return {"m": ranges(ordinals)}
+        return encode_value(self.serde, value, draft.ref, draft.resolve)
+
+    @staticmethod
+    def _drafted(draft: Draft, data: dict[str, Any], role: str
+                 ) -> builtins.list[tuple[NewItem, Any]]:
+        """The items of a write: the draft's new messages, then the item
+        (with the ids the draft gave stored messages)."""
+        if draft.assign:
+            data["ids"] = [[k, mid] for k, mid in draft.assign.items()]
+        made: builtins.list[tuple[NewItem, Any]] = [
+            (NewItem(role=message_role(m), data=d, text=message_text(m),
+                     id=MESSAGE_ID + secrets.token_hex(8)), m) for d, m in draft.new]
+        return [*made, (NewItem(role=role, data=data, id=_item_id()), None)]
 
     # -- BaseCheckpointSaver, sync ---------------------------------------------
 
@@ -312,11 +315,11 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
 
         def build(t: Thread) -> builtins.list[tuple[NewItem, Any]]:
             parent = t.find(ns, parent_id) if parent_id else None
-            new: builtins.list[tuple[NewItem, Any]] = []
-            vals = {ch: self._encode(t, ch, v, parent, new) for ch, v in values.items()}
+            draft = Draft(t, allow_new=True)
+            vals = {ch: self._encode(draft, ch, v, parent) for ch, v in values.items()}
             data = {"ns": ns, "id": checkpoint["id"], "parent": parent_id, "meta": meta,
                     **t.compact(ns, parent_id, rest, self.serde), "vals": vals}
-            return [*new, (NewItem(role=CHECKPOINT, data=data, id=_item_id()), None)]
+            return self._drafted(draft, data, CHECKPOINT)
         self._append(thread_id, build)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                                  "checkpoint_id": checkpoint["id"]}}
@@ -341,12 +344,12 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             # New messages become items here only once their checkpoint is
             # stored (LangGraph may write a task's writes before its checkpoint
             # lands): the items then follow the conversation's order.
-            new: builtins.list[tuple[NewItem, Any]] | None = [] if t.find(ns, cid) else None
-            w = [[idx, channel, self._encode(t, channel, value, None, new)]
+            draft = Draft(t, allow_new=t.find(ns, cid) is not None)
+            w = [[idx, channel, self._encode(draft, channel, value, None)]
                  for idx, channel, value in todo]
             data = {"ns": ns, "cp": cid, "task": task_id, "path": task_path, "w": w,
                     **({"replace": True} if replace else {})}
-            return [*(new or []), (NewItem(role=WRITES, data=data, id=_item_id()), None)]
+            return self._drafted(draft, data, WRITES)
         self._append(conf["thread_id"], build)
 
     def delete_thread(self, thread_id: str) -> None:

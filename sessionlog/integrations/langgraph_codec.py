@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 
 from projections.frozen import freeze, thaw
 
-__all__ = ["decode_value", "diff", "encode_value", "expand", "frozen", "message_data",
+__all__ = ["Ref", "Resolve", "decode_value", "diff", "encode_value", "expand", "frozen", "message_data",
            "message_json", "message_of", "patch", "plain_json", "ranges", "same", "shallow"]
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -48,21 +48,34 @@ def same(a: Any, b: Any) -> bool:
 _LC = "$lc"
 
 
-def _structured(value: Any) -> Any:
-    """`value` as JSON where LangChain messages are {"$lc": their dict}; a
-    TypeError for anything else that is not plain JSON."""
+_REF = "$m"
+
+#: Names a message already stored (`ref`): {"$m": ordinal}, with "n": 1 when
+#: the value held it without its id (the graph's input, before LangGraph gave it one).
+Ref = Callable[[BaseMessage], "dict[str, Any] | None"]
+#: The message a {"$m": ...} names, as a fresh object.
+Resolve = Callable[[Mapping[str, Any]], BaseMessage]
+
+
+def _structured(value: Any, ref: Ref | None = None) -> Any:
+    """`value` as JSON where LangChain messages are {"$m": ...} (one `ref`
+    names) or {"$lc": their dict}; a TypeError for anything else that is not
+    plain JSON."""
     cls = type(value)
     if cls in _SCALARS:
         if not plain_json(value):
             raise TypeError("not plain JSON")
         return value
     if cls is list:
-        return [_structured(v) for v in value]
+        return [_structured(v, ref) for v in value]
     if cls is dict:
-        if _LC in value or not all(type(k) is str for k in value):
+        if _LC in value or _REF in value or not all(type(k) is str for k in value):
             raise TypeError("not plain JSON")
-        return {k: _structured(v) for k, v in value.items()}
+        return {k: _structured(v, ref) for k, v in value.items()}
     if isinstance(value, BaseMessage):
+        named = None if ref is None else ref(value)
+        if named is not None:
+            return named
         data = message_json(value)
         if data is None:
             raise TypeError("a message JSON does not give back")
@@ -70,13 +83,15 @@ def _structured(value: Any) -> Any:
     raise TypeError("not plain JSON")
 
 
-def _unstructured(value: Any) -> Any:
-    if type(value) is list or isinstance(value, list):
-        return [_unstructured(v) for v in value]
+def _unstructured(value: Any, resolve: Resolve | None = None) -> Any:
+    if isinstance(value, list):
+        return [_unstructured(v, resolve) for v in value]
     if isinstance(value, dict):
         if _LC in value:
             return messages_from_dict([thaw(value[_LC])])[0]
-        return {k: _unstructured(v) for k, v in value.items()}
+        if _REF in value and resolve is not None:
+            return resolve(value)
+        return {k: _unstructured(v, resolve) for k, v in value.items()}
     return value
 
 
@@ -92,15 +107,17 @@ def _same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def encode_value(serde: Any, value: Any) -> dict[str, Any]:
+def encode_value(serde: Any, value: Any, ref: Ref | None = None,
+                 resolve: Resolve | None = None) -> dict[str, Any]:
     """A value as item data: {"j": value} when it is plain JSON, {"s": ...}
-    when it is plain JSON holding LangChain messages (readable both), else
-    {"t": type, "b": base64 of the serde's typed bytes}."""
+    when it is plain JSON holding LangChain messages (readable both; those
+    `ref` names by ordinal, `resolve` reading them back), else {"t": type,
+    "b": base64 of the serde's typed bytes}."""
     if plain_json(value):
         return {"j": value}
     try:
-        shaped = _structured(value)
-        if _same_value(_unstructured(shaped), value):
+        shaped = _structured(value, ref)
+        if _same_value(_unstructured(shaped, resolve), value):
             return {"s": shaped}
     except (TypeError, ValueError):
         pass
@@ -108,12 +125,12 @@ def encode_value(serde: Any, value: Any) -> dict[str, Any]:
     return {"t": kind, "b": base64.b64encode(blob).decode("ascii")}
 
 
-def decode_value(serde: Any, enc: Mapping[str, Any]) -> Any:
+def decode_value(serde: Any, enc: Mapping[str, Any], resolve: Resolve | None = None) -> Any:
     """The value `encode_value` encoded, as a fresh object."""
     if "j" in enc:
         return thaw(enc["j"])
     if "s" in enc:
-        return _unstructured(enc["s"])
+        return _unstructured(enc["s"], resolve)
     return serde.loads_typed((enc["t"], base64.b64decode(enc["b"])))
 
 

@@ -39,7 +39,7 @@ from .langgraph_codec import (
     shallow,
 )
 
-__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Thread"]
+__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Draft", "Thread"]
 
 MESSAGE_ID = "lgm-"
 CHECKPOINT = "langgraph.checkpoint"
@@ -59,6 +59,8 @@ class Thread:
         self.messages: list[tuple[Mapping[str, Any], str | None]] = []  # data, text by ordinal
         self.decoded: list[BaseMessage | None] = []
         self.by_id: dict[str, list[int]] = {}  # LangChain message id -> ordinals
+        self.unassigned: list[int] = []  # messages stored without an id, none given yet
+        self.assigned: dict[int, str] = {}  # ordinal -> the id given later
         self.checkpoints: dict[str, dict[str, Mapping[str, Any]]] = {}  # ns -> id -> data
         # (ns, checkpoint id) -> (task id, idx) -> (channel, encoded value, task path)
         self.writes: dict[tuple[str, str], dict[tuple[str, int], tuple[str, Any, str]]] = {}
@@ -80,7 +82,16 @@ class Thread:
             mid = data.get("data", {}).get("id")
             if isinstance(mid, str):
                 self.by_id.setdefault(mid, []).append(ordinal)
-        elif role == CHECKPOINT:
+            else:
+                self.unassigned.append(ordinal)
+            return
+        for ordinal, mid in data.get("ids", ()):  # ids LangGraph gave id-less messages
+            self.assigned[ordinal] = mid
+            self.by_id.setdefault(mid, []).append(ordinal)
+            if ordinal in self.unassigned:
+                self.unassigned.remove(ordinal)
+            self.decoded[ordinal] = None
+        if role == CHECKPOINT:
             ns, cid = data["ns"], data["id"]
             self.checkpoints.setdefault(ns, {})[cid] = data
             if "cpd" in data:
@@ -122,7 +133,10 @@ class Thread:
         """The stored message (shared: copy it before handing it out)."""
         found = self.decoded[ordinal]
         if found is None:
-            found = self.decoded[ordinal] = message_of(*self.messages[ordinal])
+            found = message_of(*self.messages[ordinal])
+            if ordinal in self.assigned:
+                found.id = self.assigned[ordinal]
+            self.decoded[ordinal] = found
         return found
 
     def find(self, ns: str, cid: str | None) -> Mapping[str, Any] | None:
@@ -153,7 +167,7 @@ class Thread:
         if "m" in enc:
             message = self.message
             return [shallow(message(o)) for o in expand(enc["m"])]
-        return decode_value(serde, enc)
+        return decode_value(serde, enc, self.resolve)
 
     def pending(self, ns: str, cid: str) -> list[tuple[str, int, str, Mapping[str, Any]]]:
         """A checkpoint's writes as (task, idx, channel, encoded value), in
@@ -209,12 +223,110 @@ class Thread:
     def is_empty(self) -> bool:
         return not self.checkpoints
 
-    def ordinals_of(self, messages: Sequence[Any], parent: Mapping[str, Any] | None,
-                    channel: str) -> tuple[list[int], list[tuple[dict, BaseMessage]]] | None:
-        """Each message's ordinal (a new one's past the stored ones; the new
-        are listed second, with their data), matching the parent checkpoint's messages first, then any
-        stored message with the same id; None when some message cannot be
-        an item (no id, or not one JSON gives back)."""
+    def same(self, m: BaseMessage) -> int | None:
+        """The stored message equal to `m` (found by its id)."""
+        for ordinal in reversed(self.by_id.get(m.id or "", ())):
+            stored = self.message(ordinal)
+            if type(stored) is type(m) and stored == m:
+                return ordinal
+        return None
+
+    def idless(self, m: BaseMessage, exclude: Mapping[int, str], *, but_id: bool) -> int | None:
+        """A stored message without an id that is `m` (`but_id`: but for
+        `m`'s id, which LangGraph gave it since), not one of `exclude`."""
+        want = {**m.__dict__, "id": None} if but_id else m.__dict__
+        for ordinal in reversed(self.unassigned):
+            if ordinal in exclude:
+                continue
+            stored = self.message(ordinal)
+            if type(stored) is type(m) and stored.__dict__ == want:
+                return ordinal
+        return None
+
+    def resolve(self, ref: Mapping[str, Any]) -> BaseMessage:
+        """The message a {"$m": ordinal} names, as a fresh object."""
+        m = shallow(self.message(ref["$m"]))
+        if ref.get("n"):
+            m.id = None
+        return m
+
+
+class Draft:
+    """What one write adds to a thread: new message items, at ordinals past
+    the stored ones, and the ids LangGraph gave stored messages that had
+    none (the graph's input is stored before LangGraph gives its messages
+    ids: the checkpoint that first holds them with an id names the item and
+    records the id, so the input is not stored twice)."""
+
+    def __init__(self, thread: Thread, allow_new: bool) -> None:
+        self.t, self.allow_new = thread, allow_new
+        self.new: list[tuple[dict[str, Any], BaseMessage]] = []
+        self.assign: dict[int, str] = {}
+
+    def message(self, ordinal: int) -> BaseMessage:
+        """A message as the thread will hold it after this write (shared)."""
+        base = len(self.t.messages)
+        if ordinal >= base:
+            return self.new[ordinal - base][1]
+        m = self.t.message(ordinal)
+        if ordinal in self.assign:
+            m = shallow(m)
+            m.id = self.assign[ordinal]
+        return m
+
+    def resolve(self, ref: Mapping[str, Any]) -> BaseMessage:
+        m = shallow(self.message(ref["$m"]))
+        if ref.get("n"):
+            m.id = None
+        return m
+
+    def ordinal(self, m: BaseMessage) -> int | None:
+        """The ordinal of the item holding `m`, a new item if need be and
+        allowed (None: `m` is stored in the value itself)."""
+        t = self.t
+        if isinstance(m.id, str):
+            found = t.same(m)
+            if found is None:
+                found = next((k for k, x in self.assign.items()
+                              if x == m.id and self.message(k) == m), None)
+            if found is None:
+                found = self._among_new(m)
+            if found is None:
+                found = t.idless(m, self.assign, but_id=True)
+                if found is not None:
+                    self.assign[found] = m.id
+        else:
+            found = t.idless(m, self.assign, but_id=False)
+            if found is None:
+                found = self._among_new(m)
+        if found is not None or not self.allow_new:
+            return found
+        made = message_data(m, message_text(m))
+        if made is None:
+            return None
+        self.new.append(made)
+        return len(t.messages) + len(self.new) - 1
+
+    def _among_new(self, m: BaseMessage) -> int | None:
+        base = len(self.t.messages)
+        return next((base + i for i, (_, b) in enumerate(self.new)
+                     if type(b) is type(m) and b == m), None)
+
+    def ref(self, m: BaseMessage) -> dict[str, Any] | None:
+        """{"$m": ordinal} for a message inside another value (see `codec`).
+        Read from a copy: LangGraph may give the graph's input messages their
+        ids while a background save reads them."""
+        m = shallow(m)
+        found = self.ordinal(m)
+        if found is None:
+            return None
+        return {"$m": found} if m.id is not None else {"$m": found, "n": 1}
+
+    def ordinals(self, messages: Sequence[Any], parent: Mapping[str, Any] | None,
+                 channel: str) -> list[int] | None:
+        """The ordinals of a message channel's list of messages (each with an
+        id), matching the parent checkpoint's first; None when one cannot be
+        named (the list is then stored as a value)."""
         if not all(isinstance(m, BaseMessage) and isinstance(m.id, str) for m in messages):
             return None
         known: list[int] = []
@@ -223,36 +335,14 @@ class Thread:
             if enc is not None and "m" in enc:
                 known = expand(enc["m"])
         out: list[int] = []
-        new: list[tuple[dict, BaseMessage]] = []
-        pending: dict[str, list[tuple[int, BaseMessage]]] = {}
         for i, m in enumerate(messages):
             if i < len(known):
-                stored = self.message(known[i])
+                stored = self.t.message(known[i])
                 if type(stored) is type(m) and stored.__dict__ == m.__dict__:
                     out.append(known[i])
                     continue
-            found = self._same(m)
+            found = self.ordinal(m)
             if found is None:
-                # The same message twice in one value is one item.
-                twin = next((k for k, b in pending.get(m.id, ()) if b == m), None)
-                if twin is not None:
-                    out.append(-1 - twin)
-                    continue
-                made = message_data(m, message_text(m))
-                if made is None:
-                    return None
-                pending.setdefault(m.id, []).append((len(new), made[1]))
-                out.append(-1 - len(new))
-                new.append(made)
-                continue
+                return None
             out.append(found)
-        # Negative placeholders -> new ordinals, in order of first appearance.
-        base = len(self.messages)
-        return [o if o >= 0 else base + (-1 - o) for o in out], new
-
-    def _same(self, m: BaseMessage) -> int | None:
-        for ordinal in reversed(self.by_id.get(m.id or "", ())):
-            stored = self.message(ordinal)
-            if type(stored) is type(m) and stored == m:
-                return ordinal
-        return None
+        return out

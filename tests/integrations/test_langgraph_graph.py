@@ -8,6 +8,7 @@ message once. On a SQLite file, PostgreSQL and an erasable file."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import sqlite3
 import subprocess
@@ -198,3 +199,54 @@ def test_delta_channel_history_is_the_walk_langgraph_defines(made_target):
                     config=tup.config, channels=channels)) == base
                 walked += sum(len(h["writes"]) for h in base.values())
         assert walked > 0
+
+
+class Recording(EventSourcedCheckpointSaver):
+    """The saver, keeping a deep copy of every checkpoint and write as LangGraph gave it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.given: dict[str, dict] = {}
+        self.written: dict[tuple[str, str, int], object] = {}
+
+    # LangGraph saves in the background and meanwhile gives the graph's input
+    # messages their ids, in place: the saver gets the copy kept here.
+    def put(self, config, checkpoint, metadata, new_versions):
+        given = self.given[checkpoint["id"]] = copy.deepcopy(dict(checkpoint))
+        return super().put(config, copy.deepcopy(given), metadata, new_versions)
+
+    def put_writes(self, config, writes, task_id, task_path=""):
+        writes = copy.deepcopy(list(writes))
+        for i, (channel, value) in enumerate(writes):
+            self.written.setdefault((config["configurable"]["checkpoint_id"], task_id, i),
+                                    (channel, copy.deepcopy(value)))
+        super().put_writes(config, writes, task_id, task_path)
+
+
+def test_every_checkpoint_and_write_reads_back_as_given(made_target):
+    """Values, the graph's input and tool messages included, read back equal to
+    what LangGraph put, from the saver that wrote them and from a new one."""
+    with Recording(made_target) as saver:
+        run("agent", saver, "x", ["where is my refund?", "thanks"])
+        app = agent(saver, ["again"])
+        config = {"configurable": {"thread_id": "x"}}
+        old = list(app.get_state_history(config))[-3]
+        app.invoke({"messages": [HumanMessage("again")]}, old.config)  # a fork
+        given, written = saver.given, saver.written
+        live = {t.checkpoint["id"]: t for t in saver.list(config)}
+    with EventSourcedCheckpointSaver(made_target) as fresh:
+        read = {t.checkpoint["id"]: t for t in fresh.list(config)}
+    assert set(read) == set(live) == set(given)
+    for cid, checkpoint in given.items():
+        for tuples in (live, read):
+            got = dict(tuples[cid].checkpoint)
+            assert got["channel_values"] == checkpoint["channel_values"], cid
+            assert {k: v for k, v in got.items() if k != "channel_values"} == {
+                k: v for k, v in checkpoint.items() if k != "channel_values"}
+    checked = 0
+    for cid, t in read.items():
+        for task, channel, value in t.pending_writes:
+            mine = [w for (c, tk, _), w in written.items() if c == cid and tk == task]
+            assert (channel, value) in mine, (cid, task, channel)
+            checked += 1
+    assert checked > 0
