@@ -52,7 +52,7 @@ from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 
 from .langchain import message_role, message_text
 from .langgraph_async import AsyncMethods, Opening
-from .langgraph_codec import decode_value, encode_value, frozen, ranges
+from .langgraph_codec import decode_value, encode_value, frozen, ranges, snapshot
 from .langgraph_thread import CHECKPOINT, FORGET, FORK, MESSAGE_ID, WRITES, Draft, Thread
 from .opening import check_path, open_path
 
@@ -311,7 +311,10 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         parent_id = conf.get("checkpoint_id")
         rest = {k: v for k, v in checkpoint.items() if k not in ("channel_values", "id")}
         meta = encode_value(self.serde, get_checkpoint_metadata(config, metadata))
-        values = checkpoint["channel_values"]
+        # LangGraph saves in the background and meanwhile gives the input's
+        # messages their ids, in place: encode a copy taken now.
+        values = {ch: v if ch == self.messages_channel else snapshot(v)
+                  for ch, v in checkpoint["channel_values"].items()}
 
         def build(t: Thread) -> builtins.list[tuple[NewItem, Any]]:
             parent = t.find(ns, parent_id) if parent_id else None
@@ -333,7 +336,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         conf = config["configurable"]
         ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        numbered = [(WRITES_IDX_MAP.get(channel, i), channel, value)
+        numbered = [(WRITES_IDX_MAP.get(channel, i), channel, snapshot(value))
                     for i, (channel, value) in enumerate(writes)]
 
         def build(t: Thread) -> builtins.list[tuple[NewItem, Any]]:

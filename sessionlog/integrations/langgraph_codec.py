@@ -16,7 +16,7 @@ from langchain_core.messages import BaseMessage, message_to_dict, messages_from_
 from projections.frozen import freeze, thaw
 
 __all__ = ["Ref", "Resolve", "decode_value", "diff", "encode_value", "expand", "frozen", "message_data",
-           "message_json", "message_of", "patch", "plain_json", "ranges", "same", "shallow"]
+           "message_json", "message_of", "patch", "plain_json", "ranges", "same", "shallow", "snapshot"]
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -265,3 +265,15 @@ def frozen(data: dict[str, Any]) -> Mapping[str, Any]:
     """Item data as the store hands it out (read-only), for a local fold."""
     result: Mapping[str, Any] = freeze(data)
     return result
+
+
+def snapshot(value: Any) -> Any:
+    """`value` with each message in its lists and dicts copied (`shallow`),
+    the rest shared: what it holds now, whatever changes the messages later."""
+    if isinstance(value, BaseMessage):
+        return shallow(value)
+    if type(value) is list:
+        return [snapshot(v) for v in value]
+    if type(value) is dict:
+        return {k: snapshot(v) for k, v in value.items()}
+    return value
