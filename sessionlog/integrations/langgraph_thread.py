@@ -61,6 +61,7 @@ class Thread:
         self.by_id: dict[str, list[int]] = {}  # LangChain message id -> ordinals
         self.unassigned: list[int] = []  # messages stored without an id, none given yet
         self.assigned: dict[int, str] = {}  # ordinal -> the id given later
+        self.stored_idless: list[int] = []  # every message stored without an id
         self.checkpoints: dict[str, dict[str, Mapping[str, Any]]] = {}  # ns -> id -> data
         # (ns, checkpoint id) -> (task id, idx) -> (channel, encoded value, task path)
         self.writes: dict[tuple[str, str], dict[tuple[str, int], tuple[str, Any, str]]] = {}
@@ -84,6 +85,7 @@ class Thread:
                 self.by_id.setdefault(mid, []).append(ordinal)
             else:
                 self.unassigned.append(ordinal)
+                self.stored_idless.append(ordinal)
             return
         for ordinal, mid in data.get("ids", ()):  # ids LangGraph gave id-less messages
             self.assigned[ordinal] = mid
@@ -240,6 +242,13 @@ class Thread:
                 continue
             stored = self.message(ordinal)
             if type(stored) is type(m) and stored.__dict__ == want:
+                return ordinal
+        if but_id:
+            return None
+        # One given its id since: a late write of the input still names it.
+        for ordinal in reversed(self.stored_idless):
+            stored = self.message(ordinal)
+            if type(stored) is type(m) and {**stored.__dict__, "id": None} == want:
                 return ordinal
         return None
 
