@@ -9,6 +9,7 @@ is behind is caught up first where it is lazy (search).
 from __future__ import annotations
 
 import builtins
+import sqlite3
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -114,8 +115,14 @@ class SessionReads:
             if self.runner.ready(db, projection) and \
                     read_checkpoints(db).get("search", 0) >= self.log.last_position():
                 return None
-        index = self._search_copy = TemporarySearchIndex(
-            self.log, projection, self.runner.dialect, self.runner.cipher)
+        try:
+            index = self._search_copy = TemporarySearchIndex(
+                self.log, projection, self.runner.dialect, self.runner.cipher)
+        except (sqlite3.Error, ProjectionError) as e:  # no temporary directory, or no search key
+            warnings.warn(StaleViewWarning(
+                f"the search view is not up to date and no temporary index could be made "
+                f"({e}); it is searched as it is"), stacklevel=3)
+            return None
         return index
 
     def close_search_copy(self) -> None:

@@ -135,3 +135,36 @@ def test_a_current_view_is_searched_as_it_is(tmp_path):
     out = helpers.run_read_only(d, SCENARIO, path, "plain", json.dumps(QUERIES))
     assert out["lib"]["tenant-only"] and out["steps"] == 0
     assert all(out["cli"][q][2] == "" for q in QUERIES)
+
+
+NO_INDEX = textwrap.dedent("""
+    import json, sys, warnings
+    from click.testing import CliRunner
+    from sessionlog.cli import main
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        r = CliRunner().invoke(main, ["--db", sys.argv[1], "search", "banana"])
+    print(json.dumps([r.exit_code, r.stdout, r.stderr, repr(r.exception),
+                      [str(w.message) for w in seen]]))
+""")
+
+
+def test_no_temporary_index_possible_is_one_line(tmp_path):
+    """An erasable file whose search key is gone (nothing to hash the words
+    with, and no way to make one on a read-only mount): a warning that says
+    so, then one error line, no traceback, nothing written."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    path = d / "s.db"
+    make(path, True, searched=False)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("DELETE FROM erasure_meta WHERE name = 'search_key'")
+        conn.commit()
+    before = files(d)
+    code, stdout, stderr, exc, seen = helpers.run_read_only(d, NO_INDEX, path)
+    assert code == 1 and "Traceback" not in stdout + stderr, (stdout, stderr, exc)
+    *warned, error = stderr.strip().splitlines()
+    assert error.startswith("Error: ") and "search key" in error
+    assert all(w.startswith("warning: ") for w in warned)
+    assert any("no temporary index could be made" in w for w in [*warned, *seen])
+    assert files(d) == before
