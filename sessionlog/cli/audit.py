@@ -138,8 +138,9 @@ def verify(ctx: click.Context, expect_hash: str | None, as_json: bool) -> None:
     """Check the log was not tampered with and the views are right.
 
     Recomputes the hash chain, checks positions are gapless and versions
-    contiguous, and that each projection equals a fresh fold, in one
-    consistent snapshot (writers go on meanwhile). Exit 0 when clean, 1 with
+    contiguous, and that each projection equals a fresh fold, as of where
+    the log ended when it started (in short reads: writers go on meanwhile,
+    and the WAL is not held). Exit 0 when clean, 1 with
     the first bad position when not. Only a hash kept elsewhere
     (--expect-hash) catches a truncated tail or a rewritten chain.
 
