@@ -63,8 +63,9 @@ class StoreUpkeep(SessionReads):
     def verify(self, progress: Progress | None = None, *,
                expect_hash: str | None = None) -> VerifyReport:
         """Recompute the hash chain, check positions and versions, and check
-        each projection equals a fresh fold, all in one consistent snapshot
-        (writers go on meanwhile). See `VerifyReport.summary()`.
+        each projection equals a fresh fold, as of where the log ended when
+        it started, in short reads (writers go on meanwhile, and SQLite's WAL
+        is not held; see `projections.verify`). See `VerifyReport.summary()`.
 
         Args:
             expect_hash: a `last_hash` kept from an earlier verify: the log
