@@ -97,10 +97,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("kind", ["sqlite-file", pytest.param("sqlite-erasable", marks=pytest.mark.xfail(
-    strict=True, reason="cli/database.sqlite_tables cannot open a WAL file in a read-only folder "
-    "(mode=ro needs its -shm), so an erasable file is not recognised there: `sessionlog list` "
-    "fails the same way"))])
+@pytest.mark.parametrize("kind", ["sqlite-file", "sqlite-erasable"])
 def test_the_viewer_reads_a_read_only_file(kind, request, tmp_path):
     """A read-only file (SQLite only: a PostgreSQL URL has no file mode)."""
     folder = tmp_path / "ro"
