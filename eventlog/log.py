@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from . import chain, sealing
 from .appender import Appender
 from .backends import Backend, backend_over, open_backend
+from .backends.urls import shown
 from .chain import LogNotes
 from .errors import ReadOnlyError, SealedFileError
 from .events import Event
@@ -71,11 +72,12 @@ class EventLog(LogReads, LogNotes):
             except BaseException:
                 self.backend.close()
                 raise
-        if self.backend.name == "sqlite" and sealer is None and sealing.is_sealed(self.backend.conn):
+        if sealer is None and sealing.is_sealed(self.backend.conn):
             self.backend.close()
             raise SealedFileError(
-                f"{self.path} is an erasable file (its personal fields are encrypted): open it "
-                "with erasable=True")
+                f"{shown(self.path)} is an erasable "
+                f"{'file' if self.backend.name == 'sqlite' else 'log'} (its personal fields are "
+                "encrypted): open it with erasable=True")
         if sealer is not None:
             try:
                 sealer.attach(self)

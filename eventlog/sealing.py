@@ -7,7 +7,7 @@ ciphertext, so the hash chain covers the ciphertext), and each batch of
 events read back (it returns them with those fields opened, or marked
 erased). `projections.erasure` implements it.
 
-A sealed file says so: it holds the table `MARKER`. The log refuses to open
+A sealed file (or PostgreSQL schema) says so: it holds the table `MARKER`. The log refuses to open
 a sealed file without a sealer, so its ciphertext is never taken for text.
 """
 
@@ -42,6 +42,8 @@ class Sealer(Protocol):
 
 
 def is_sealed(conn: sqlite3.Connection) -> bool:
-    """Whether the file is marked sealed (erasable)."""
+    """Whether the file (a PostgreSQL log: its schema) is marked sealed (erasable)."""
+    if getattr(conn, "backend_name", "sqlite") == "postgres":
+        return bool(conn.execute("SELECT to_regclass(?) IS NOT NULL", (MARKER,)).fetchone()[0])
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                         (MARKER,)).fetchone() is not None

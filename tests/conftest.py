@@ -26,7 +26,7 @@ import inspect
 
 import pytest
 from helpers import STORES, Opener, make_store
-from pg import BACKENDS, SQLITE, TARGETS, Target, start, target_for
+from pg import BACKENDS, ERASABLE, SQLITE, TARGETS, Target, start, target_for
 
 
 def pytest_configure(config):
@@ -75,7 +75,8 @@ def _ours(metafunc, name) -> bool:
 
 def pytest_generate_tests(metafunc):
     names = metafunc.fixturenames
-    for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES)):
+    for name, kinds in (("backend", BACKENDS), ("target", TARGETS), ("store", STORES),
+                        ("erasable_target", ERASABLE)):
         if name in names and _ours(metafunc, name):
             metafunc.parametrize(name, _kinds(metafunc, kinds), indirect=True)
     if "opened_on" in names and "target" not in names and "backend" not in names:  # open_store & co
@@ -121,6 +122,14 @@ def target(request, tmp_path):
 
 
 @pytest.fixture
+def erasable_target(request, tmp_path):
+    """An erasable database, on each backend of `pg.ERASABLE`: a SQLite file's
+    path, or a PostgreSQL URL naming a fresh schema (open it with
+    `helpers.store_on`, which passes the master key)."""
+    return target_for(request.param, tmp_path, request)
+
+
+@pytest.fixture
 def opened_on(request, tmp_path):
     """The test's `target` or `backend` if it asks for one, else a database
     of each backend of `pg.BACKENDS`."""
@@ -146,7 +155,7 @@ def fresh_store(request, opened_on, tmp_path, opener):
 
     def fresh(**kwargs):
         n = next(count)
-        if opened_on.kind == "postgres":
+        if opened_on.postgres:
             new = Target(request.getfixturevalue("pg_cluster").new_schema(), opened_on.kind)
         elif opened_on.kind == "sqlite-memory":
             new = opened_on

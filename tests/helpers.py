@@ -7,7 +7,19 @@ import os
 from eventlog import EventLog, SessionCreated
 from projections import EventSourcedSessionStore, InMemorySessionStore, Session
 
-STORES = ["memory", "sqlite-memory", "sqlite-file", "sqlite-erasable", "postgres"]
+STORES = ["memory", "sqlite-memory", "sqlite-file", "sqlite-erasable", "postgres",
+          "postgres-erasable"]
+
+#: The master key of the erasable PostgreSQL backend's stores in this test
+#: process (a PostgreSQL log has no key file beside it).
+PG_MASTER_KEY = os.urandom(32)
+
+
+def pg_master_key():
+    """`PG_MASTER_KEY` as a master key provider."""
+    from projections.erasure.masterkey import StaticKey
+
+    return StaticKey(PG_MASTER_KEY, "the tests' PostgreSQL master key")
 
 
 def sealer_for(path):
@@ -17,6 +29,8 @@ def sealer_for(path):
     from projections.erasure.masterkey import default_provider
     from projections.erasure.sealer import Sealer
 
+    if getattr(path, "postgres", False):
+        return Sealer(pg_master_key())
     return Sealer(default_provider(os.fspath(path)))
 
 
@@ -26,6 +40,8 @@ def store_on(where, **kwargs) -> EventSourcedSessionStore:
     For tests that reopen a test's `target` by hand, again and again."""
     if getattr(where, "erasable", False):
         kwargs.setdefault("erasable", True)
+        if getattr(where, "postgres", False):
+            kwargs.setdefault("master_key", pg_master_key())
     return EventSourcedSessionStore(where, **kwargs)
 
 
@@ -39,7 +55,8 @@ def child_args(where) -> list[str]:
 #: memory, fewer where every example opens a new file (and, erasable, a key) or
 #: a PostgreSQL schema. The properties are the backend's as much as the
 #: store's, but each example costs 5-20x as much there (suite time, issue #18).
-SHARE = {"sqlite-memory": 1.0, "sqlite-file": 0.15, "sqlite-erasable": 0.15, "postgres": 0.2}
+SHARE = {"sqlite-memory": 1.0, "sqlite-file": 0.15, "sqlite-erasable": 0.15, "postgres": 0.2,
+         "postgres-erasable": 0.2}
 
 
 def examples(where, n: int) -> int:
@@ -146,6 +163,9 @@ def make_store(kind: str, tmp_path, request=None):
         return EventSourcedSessionStore(":memory:")
     if kind == "postgres":
         return EventSourcedSessionStore(request.getfixturevalue("pg_url"))
+    if kind == "postgres-erasable":  # issue 19, item 5
+        return EventSourcedSessionStore(request.getfixturevalue("pg_url"), erasable=True,
+                                        master_key=pg_master_key())
     if kind == "sqlite-erasable":  # personal fields sealed (issue #14): reads the same
         return EventSourcedSessionStore(tmp_path / "sessions.db", erasable=True)
     return EventSourcedSessionStore(tmp_path / "sessions.db")

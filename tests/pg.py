@@ -26,6 +26,11 @@ BACKENDS = ["sqlite-memory", "sqlite-file", "postgres", "sqlite-erasable"]
 #: The backends a database can be reopened on, or shared by two processes.
 TARGETS = ["sqlite-file", "postgres", "sqlite-erasable"]
 
+#: The erasable backends (the `erasable_target` fixture): an erasable SQLite
+#: file, and an erasable PostgreSQL schema ("postgres-erasable": its master
+#: key is `PG_MASTER_KEY`, given as `master_key=`; there is no key file).
+ERASABLE = ["sqlite-erasable", "postgres-erasable"]
+
 #: The backends that are no PostgreSQL (what a `sqlite_only` test runs on).
 SQLITE = frozenset({"memory", "sqlite-memory", "sqlite-file", "sqlite-erasable"})
 
@@ -44,11 +49,11 @@ class Target(str):
     @property
     def erasable(self) -> bool:
         """Whether stores on it must be opened with `erasable=True`."""
-        return self.kind == "sqlite-erasable"
+        return self.kind in ERASABLE
 
     @property
     def postgres(self) -> bool:
-        return self.kind == "postgres"
+        return self.kind in ("postgres", "postgres-erasable")
 
 
 def with_schema(url: str, schema: str, settings: str = "") -> str:
@@ -222,6 +227,6 @@ def target_for(kind: str, tmp_path, request) -> Target:
         return Target(str(tmp_path / "log.db"), kind)
     if kind == "sqlite-erasable":
         return Target(str(tmp_path / "erasable.db"), kind)
-    if kind == "postgres":
+    if kind in ("postgres", "postgres-erasable"):
         return Target(request.getfixturevalue("pg_url"), kind)
     raise ValueError(f"unknown backend {kind!r}")

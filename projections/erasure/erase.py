@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import attrs
 
 from eventlog import EventLog, ScopeStateChanged, SessionDeleted, state_stream
+from eventlog.backends.urls import shown
 from eventlog.events import SubjectErased
 from eventlog.sealing import MARKER
 
@@ -21,7 +22,7 @@ from ..errors import ErasureError, SessionNotFoundError
 from ..runner import ProjectionRunner
 from ..stores.unit import BulkWrite
 from ..views import sessions as views
-from .sealer import KEYS, STREAMS, Sealer, subject_of
+from .sealer import KEYS, STREAMS, Sealer, mark, subject_of
 
 
 class ErasableStore(Protocol):
@@ -118,6 +119,7 @@ def _erased_before(store: ErasableStore, user_id: str, tenant_id: str) -> tuple[
     earlier, found through their sessions (user and tenant ids are kept in
     clear) or their state stream; None when the log has neither."""
     stream = state_stream(tenant_id, user_id)
+    d = store.log.backend.dialect
     with store.log.snapshot() as conn:
         # The user's key through their state stream (mapped since per-session
         # keys), else through a session of before (mapped to the user's key).
@@ -125,8 +127,8 @@ def _erased_before(store: ErasableStore, user_id: str, tenant_id: str) -> tuple[
             f"SELECT s.key_id, e.position FROM {STREAMS} s "
             "JOIN events e ON e.stream_id = 'erasure:' || s.key_id "
             "WHERE s.stream_id = ? OR s.stream_id IN (SELECT stream_id FROM events "
-            "WHERE type = 'SessionCreated' AND json_extract(data, '$.user_id') = ? "
-            "AND json_extract(data, '$.tenant_id') = ?) "
+            f"WHERE type = 'SessionCreated' AND {d.json_text('data', 'user_id')} = ? "
+            f"AND {d.json_text('data', 'tenant_id')} = ?) "
             "ORDER BY s.stream_id = ? DESC, e.position LIMIT 1",
             (stream, user_id, tenant_id, stream)).fetchone()
     return None if row is None else (row[0], row[1])
@@ -167,7 +169,7 @@ def _erase(store: ErasableStore, sealer: Sealer, key_id: str, scope: str, user: 
                 if not p.inline and store.runner.ready(conn, p):
                     store.runner.advance(conn, p)
             conn.executemany(f"DELETE FROM {KEYS} WHERE key_id = ?", [(k,) for k in keys])
-            conn.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+            mark(conn, "purge_pending", "1")
             erased = (len(streams), recorded[-1].position)
     for k in keys:
         sealer.forget(k)
@@ -210,12 +212,24 @@ def purge(store: ErasableStore) -> None:
     folded and truncated, in a step of its own, so a purge cut short at any
     point (a crash, a kill) runs whole again on the next open or erase.
 
+    On PostgreSQL, after the catch-up: `VACUUM (FULL)` of the key table (the
+    destroyed keys' rows leave its files: rewritten without them) and a
+    plain VACUUM of the search tables (their dead rows' index entries go).
+    PostgreSQL's own WAL, and any archive or backup of it, keeps old row
+    versions until it is recycled: the README says so.
+
     Raises:
-        ErasureError: another connection holds the WAL (run it again later).
+        ErasureError: another connection holds the WAL, or a lock the VACUUM
+            needs (run it again later).
     """
     log = store.log
     store.runner.catch_up()  # lazy views (search) drop the erased rows now, not when next read
     store.runner.drop_leftovers()
+    if log.backend.name == "postgres":
+        _vacuum(store)
+        with log.transaction() as conn:
+            conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
+        return
     with log.transaction() as conn:
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_search'").fetchone():
             conn.execute("INSERT INTO message_search(message_search) VALUES ('optimize')")
@@ -227,6 +241,33 @@ def purge(store: ErasableStore) -> None:
         conn.execute(f"DELETE FROM {MARKER} WHERE name = 'purge_pending'")
     if log.path != ":memory:":
         _checkpoint(store)  # the WAL then holds that one small page only; busy is fine
+
+
+#: What the purge vacuums on PostgreSQL: FULL rewrites the table (the only
+#: way a deleted row's bytes leave its pages), plain removes dead rows.
+_VACUUMS = (f"VACUUM (FULL) {KEYS}", "VACUUM message_search", "VACUUM search_messages")
+
+
+def _vacuum(store: ErasableStore) -> None:
+    """The PostgreSQL purge (see `purge`), on the write connection outside
+    any transaction (VACUUM cannot run inside one)."""
+    log = store.log
+    with log.backend.lock:
+        conn = log.connection
+        tables = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        for sql in _VACUUMS:
+            if sql.rpartition(" ")[2] not in tables:
+                continue
+            try:
+                conn.execute(sql)
+            except Exception as e:
+                error = log.backend.translate(e)
+                if error is None:
+                    raise
+                raise ErasureError(
+                    f"{shown(log.path)}: erased, but {sql} could not run ({error}); the "
+                    "purge runs again on the next open or erase") from e
 
 
 def _checkpoint(store: ErasableStore) -> bool:

@@ -6,7 +6,9 @@ the key itself), `wrap(key) -> bytes` and `unwrap(blob) -> bytes` (raising
 wrap and unwrap are its encrypt and decrypt calls. Three come with it:
 
 - `KeyFile(path)`: 32 random bytes in a file (base64, one line), created
-  with the store, mode 0600. The default is the database path + ".key". A
+  with the store, mode 0600. The default is the database path + ".key"
+  (a SQLite file; a PostgreSQL log has no file beside it: `EnvKey` or
+  `master_key=` there). A
   new store never adopts a key file that is already there (someone else may
   have planted it, and could read everything sealed under it).
 - `EnvKey(var)`: the same base64 text in an environment variable
@@ -24,6 +26,8 @@ import base64
 import binascii
 import os
 from typing import Any, Protocol
+
+from eventlog.backends.factory import is_url
 
 from ..errors import MasterKeyError
 
@@ -173,9 +177,20 @@ def new_secret() -> str:
 def default_provider(path: str) -> MasterKeyProvider:
     """`EnvKey()` when SESSIONLOG_MASTER_KEY is set, else the key file beside
     the database (`<path>.key`); in memory, a key that lives as long as the
-    process."""
+    process.
+
+    Raises:
+        MasterKeyError: `path` is a PostgreSQL URL and the variable is not
+            set (there is no file beside a database server to keep a key in).
+    """
     if os.environ.get(ENV_VAR):
         return EnvKey()
+    if is_url(path):
+        raise MasterKeyError(
+            f"missing master key: an erasable PostgreSQL log takes its master key from "
+            f"${ENV_VAR} (base64 of 32 bytes; `python -c \"from projections.erasure.masterkey "
+            "import new_secret; print(new_secret())\"` makes one) or, in Python, "
+            "master_key=; nothing was read or written")
     if path == ":memory:" or path.startswith("file::memory:"):
         return StaticKey(os.urandom(32), "a key held in memory")
     return KeyFile(path + ".key")

@@ -1,5 +1,7 @@
 """Moving a plain log into an erasable one: every event appended again, in
-the same order, through the erasable store's sealer (`copy --erasable`).
+the same order, through the erasable store's sealer (`copy --erasable`);
+and `copy_keys`, with which an erasable log is copied row for row into
+another erasable one (a SQLite file to PostgreSQL, say) and stays erasable.
 
 A plain log cannot become erasable in place: its personal fields are in
 clear in rows the chain covers. So the events are re-encrypted into a new
@@ -18,10 +20,13 @@ from typing import Any
 import attrs
 
 from eventlog import EventLog
+from eventlog.backends.urls import shown
 from eventlog.copy import DestinationNotEmptyError
 from eventlog.errors import ChainBrokenError
 
+from ..errors import ErasureError
 from .erase import sealer_of
+from .sealer import KEYS, STREAMS, Sealer
 
 
 @attrs.frozen
@@ -74,6 +79,39 @@ def reseal_copy(source: EventLog, store: Any, *, batch_size: int = 1000,
             raise ChainBrokenError(copied + 1, "this event is missing")
         store.catch_up()
     return Resealed(copied, walk.last_hash, new_hash)
+
+
+def copy_keys(source: EventLog, store: Any) -> int:
+    """Inside `store`'s transaction, after its events were copied from the
+    erasable `source` row for row (`eventlog.copy.copy_log`): the data keys
+    of `source` that still exist, re-wrapped from its master key to
+    `store`'s (a session key wrapped by its user's key is copied as it is),
+    and which key seals which stream. Destroyed keys stay destroyed: their
+    fields read `[erased]` in `store` too. Returns how many keys.
+
+    Raises:
+        ErasureError: `source` or `store` is not erasable.
+        MasterKeyError: `source`'s master key does not open its keys.
+    """
+    target = sealer_of(store)
+    origin = source.sealer
+    if not isinstance(origin, Sealer):
+        raise ErasureError(f"{shown(source.path)} is not erasable: it has no keys to copy")
+    with source.snapshot() as conn:
+        keys = conn.execute(f"SELECT key_id, subject, wrapped, created_at, {origin.parent_sql} "
+                            f"FROM {KEYS} ORDER BY key_id").fetchall()
+        streams = conn.execute(f"SELECT stream_id, key_id FROM {STREAMS} ORDER BY stream_id"
+                               ).fetchall()
+    rows = [(key_id, subject,
+             bytes(wrapped) if parent is not None
+             else target.master.wrap(origin.master.unwrap(bytes(wrapped))), created, parent)
+            for key_id, subject, wrapped, created, parent in keys]
+    with store.log.transaction() as conn:
+        conn.executemany(f"INSERT INTO {KEYS} (key_id, subject, wrapped, created_at, parent) "
+                         "VALUES (?, ?, ?, ?, ?)", rows)
+        conn.executemany(f"INSERT INTO {STREAMS} (stream_id, key_id) VALUES (?, ?)",
+                         [tuple(r) for r in streams])
+    return len(rows)
 
 
 def _last_hash(source: EventLog, last: int) -> str | None:

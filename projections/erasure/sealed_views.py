@@ -33,10 +33,8 @@ from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable
 from typing import Any
 
-from eventlog.sealing import MARKER
-
 from ..errors import ProjectionError
-from .sealer import ERASED, KEYS, SEALED_PREFIX, STREAMS, Sealer, subject_of
+from .sealer import ERASED, KEYS, SEALED_PREFIX, STREAMS, Sealer, mark, subject_of
 from .search_terms import TermHasher
 
 _NONCE_KEY = b"sessionlog view nonce v1"
@@ -102,7 +100,7 @@ class ViewCipher:
         """Inside a write: have the store purge the file (fold and truncate
         its WAL) once this write and the catch-up are done, as after an erase
         (a view that held words in clear was dropped)."""
-        db.execute(f"INSERT OR REPLACE INTO {MARKER} VALUES ('purge_pending', '1')")
+        mark(db, "purge_pending", "1")
 
     # -- reading ----------------------------------------------------------
 

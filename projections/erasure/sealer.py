@@ -78,6 +78,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventlog import RecordedEvent, state_stream
+from eventlog.backends.urls import shown
 from eventlog.codec import dumps
 from eventlog.errors import ReadOnlyError, SealedFileError
 from eventlog.sealing import MARKER, Encoded, is_sealed
@@ -105,13 +106,25 @@ SEALED: dict[str, dict[str, bool]] = {
     "StateChanged": {"delta": True},
     "ScopeStateChanged": {"delta": True},
 }
-_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {MARKER} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    f"CREATE TABLE IF NOT EXISTS {KEYS} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL UNIQUE, "
-    "wrapped BLOB NOT NULL, created_at TEXT NOT NULL, parent TEXT)",
-    f"CREATE TABLE IF NOT EXISTS {STREAMS} (stream_id TEXT PRIMARY KEY, key_id TEXT NOT NULL) "
-    "WITHOUT ROWID",
-)
+
+
+def _ddl(postgres: bool) -> tuple[str, ...]:
+    """The key tables (in a PostgreSQL log's schema, beside its events)."""
+    blob, clustered = ("BYTEA", "") if postgres else ("BLOB", " WITHOUT ROWID")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {MARKER} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {KEYS} (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL "
+        f"UNIQUE, wrapped {blob} NOT NULL, created_at TEXT NOT NULL, parent TEXT)",
+        f"CREATE TABLE IF NOT EXISTS {STREAMS} (stream_id TEXT PRIMARY KEY, key_id TEXT NOT NULL)"
+        + clustered,
+    )
+
+
+def mark(conn: Any, name: str, value: str, replace: bool = True) -> None:
+    """Set (or, `replace` False, add if missing) a value of `erasure_meta`
+    (SQL both databases take)."""
+    conn.execute(f"INSERT INTO {MARKER} (name, value) VALUES (?, ?) ON CONFLICT (name) DO "
+                 + ("UPDATE SET value = excluded.value" if replace else "NOTHING"), (name, value))
 
 
 def subject_of(user_id: str | None, tenant_id: str | None, session_id: str) -> str:
@@ -134,6 +147,7 @@ class Sealer:
         #: The `parent` column of `erasure_keys` as SQL ("NULL" in a read-only
         #: file of before per-session keys, which has no such column).
         self.parent_sql = "parent"
+        self.postgres = False
         self.log: Any = None
 
     # -- the file ---------------------------------------------------------
@@ -142,12 +156,14 @@ class Sealer:
         """Check the file is erasable and the master key opens it; make a
         new (event-less) file erasable. Raises before anything is written."""
         conn = log.connection
+        self.postgres = log.backend.name == "postgres"
         if not is_sealed(conn):
             if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None:
+                where = shown(log.path)
                 raise SealedFileError(
-                    f"{log.path} is a plain file (its events are not encrypted), so it cannot "
-                    f"be opened as erasable; move it: sessionlog --db {log.path} copy NEW "
-                    "--erasable")
+                    f"{where} is a plain {'log' if self.postgres else 'file'} (its events are "
+                    "not encrypted), so it cannot be opened as erasable; move it: "
+                    f"sessionlog --db {where} copy NEW --erasable")
             # Under the write lock: a peer that made the file meanwhile made
             # its key too (so it is adopted), and a key made here is made by
             # the one process that then marks the file.
@@ -156,19 +172,19 @@ class Sealer:
                     create = getattr(self.master, "create", None)
                     if create is not None:
                         create()  # a key file it did not make is refused there
-                    for ddl in _DDL:
+                    for ddl in _ddl(self.postgres):
                         conn.execute(ddl)
-                    conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('check', ?)",
-                                 (base64.b64encode(self.master.wrap(_CHECK)).decode(),))
-                    conn.execute(f"INSERT OR IGNORE INTO {MARKER} VALUES ('master_key', ?)",
-                                 (self.master.name,))
+                    mark(conn, "check", base64.b64encode(self.master.wrap(_CHECK)).decode(),
+                         replace=False)
+                    mark(conn, "master_key", self.master.name, replace=False)
         row = conn.execute(f"SELECT value FROM {MARKER} WHERE name = 'check'").fetchone()
         if row is None or self.master.unwrap(base64.b64decode(row[0])) != _CHECK:
             raise MasterKeyError(f"wrong master key: {self.master.name} does not open "
-                                 f"{log.path}; nothing was read or written")
-        conn.execute("PRAGMA secure_delete = ON")
+                                 f"{shown(log.path)}; nothing was read or written")
         self.log = log
-        self._add_parent_column(log, conn)
+        if not self.postgres:
+            conn.execute("PRAGMA secure_delete = ON")
+            self._add_parent_column(log, conn)
 
     def _add_parent_column(self, log: Any, conn: Any) -> None:
         """A file of before per-session keys gets `erasure_keys.parent` on
@@ -203,8 +219,8 @@ class Sealer:
         """`search_key`, made now if the file has none (inside a write)."""
         key = self.search_key(conn)
         if key is None:
-            conn.execute(f"INSERT INTO {MARKER} VALUES ('search_key', ?)",
-                         (base64.b64encode(self.master.wrap(os.urandom(32))).decode(),))
+            mark(conn, "search_key", base64.b64encode(self.master.wrap(os.urandom(32))).decode(),
+                 replace=False)
             key = self.search_key(conn)
             assert key is not None
         return key
@@ -263,7 +279,8 @@ class Sealer:
     def _user_key(self, conn: Any, tenant_id: str | None, user_id: str) -> tuple[str, bytes, None]:
         """A user's key row (made now if new), its state stream mapped to it."""
         key_id, wrapped, _ = self._key_of_subject(conn, subject_of(user_id, tenant_id, ""))
-        conn.execute(f"INSERT OR IGNORE INTO {STREAMS} VALUES (?, ?)",
+        conn.execute(f"INSERT INTO {STREAMS} (stream_id, key_id) VALUES (?, ?) "
+                     "ON CONFLICT (stream_id) DO NOTHING",
                      (state_stream(tenant_id or "", user_id), key_id))
         return key_id, wrapped, None
 
@@ -281,7 +298,8 @@ class Sealer:
                 assert raw is not None  # a user key is wrapped by the master key
                 row = self._key_of_subject(conn, json.dumps(["session", stream_id]),
                                            (user[0], raw))
-            conn.execute(f"INSERT OR REPLACE INTO {STREAMS} VALUES (?, ?)", (stream_id, row[0]))
+            conn.execute(f"INSERT INTO {STREAMS} (stream_id, key_id) VALUES (?, ?) ON CONFLICT "
+                         "(stream_id) DO UPDATE SET key_id = excluded.key_id", (stream_id, row[0]))
             return row[0], self.cipher_of(conn, *row)
         row = conn.execute(
             f"SELECT k.key_id, k.wrapped, {self.parent_sql} FROM {STREAMS} s "

@@ -22,6 +22,7 @@ from eventlog import (
     ItemAdded,
     ItemsRemoved,
     ReadOnlyError,
+    SealedFileError,
     SessionCleared,
     SessionDeleted,
     StorageError,
@@ -80,28 +81,32 @@ class EventSourcedSessionStore(StoreUpkeep):
             `erase` and `erase_user` can forget a person (see
             `projections.erasure`). Recorded in the file: an erasable file
             must be opened with it, a plain one without it. None: as the
-            file says (an existing erasable SQLite file is opened erasable,
-            anything else plain), which is what the CLI and the framework
-            adapters do.
+            file says (an existing erasable SQLite file or PostgreSQL log is
+            opened erasable, anything else plain), which is what the CLI and
+            the framework adapters do.
         master_key: what wraps the data keys of an erasable store (see
             `projections.erasure.masterkey`); default: $SESSIONLOG_MASTER_KEY if set,
-            else the key file `<path>.key`, created with the file.
+            else the key file `<path>.key`, created with the file (a
+            PostgreSQL log: $SESSIONLOG_MASTER_KEY or this, else refused).
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, synchronous: str = "normal",
                  timeout: float = 30.0, projections: Iterable[Projection] = (),
                  source: str = "api", catch_up: bool = True, erasable: bool | None = False,
                  master_key: MasterKeyProvider | None = None) -> None:
-        sealer = None
+        sealer, as_it_says = None, erasable is None
         if erasable is None:
             erasable = is_erasable_file(os.fspath(path))
         if erasable:
-            target = os.fspath(path)
-            if is_url(target):
-                raise ErasureError("erasable stores are SQLite-only in this release; "
-                                   "open the PostgreSQL log without erasable=True")
-            sealer = Sealer(master_key or default_provider(target))
-        self.log = EventLog(path, synchronous=synchronous, timeout=timeout, sealer=sealer)
+            sealer = Sealer(master_key or default_provider(os.fspath(path)))
+        try:
+            self.log = EventLog(path, synchronous=synchronous, timeout=timeout, sealer=sealer)
+        except SealedFileError:
+            if sealer is not None or not as_it_says or not is_url(os.fspath(path)):
+                raise
+            # erasable=None on an erasable PostgreSQL log: open it as it says
+            sealer = Sealer(master_key or default_provider(os.fspath(path)))
+            self.log = EventLog(path, synchronous=synchronous, timeout=timeout, sealer=sealer)
         self.cache = SessionCache()
         try:
             self.runner = ProjectionRunner(

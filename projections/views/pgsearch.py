@@ -15,11 +15,19 @@ message; single words are), a word longer than 2046 bytes is not indexed,
 and at most `MAX_VECTOR_BYTES` of lexemes are kept per message. A word that
 mixes letters and CJK (`abc日本`) is separate words here (in FTS5 it is one
 token, found by a prefix only).
+
+An erasable store (issue 19, item 5) passes its `TermHasher`
+(`projections.erasure.search_terms`): each word is then indexed as the
+keyed hash of the word and, at the same position, the keyed hashes of its
+first 1, 2, ... `PREFIX_CHARS` characters; a query's words become the same
+hashes (a prefix: the hash of the prefix), so words, phrases and prefixes
+match as in clear, and no word is in the database.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .fulltext import CJK_CHAR, UNIT, Terms, fold_word, fts_query, plain_phrases
 
@@ -34,8 +42,9 @@ def _lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector(content: str | None) -> str:
-    """The `tsvector` literal indexed for a message ('' when it has no word)."""
+def tsvector(content: str | None, hasher: Any = None) -> str:
+    """The `tsvector` literal indexed for a message ('' when it has no word);
+    with `hasher`, of the words' keyed hashes (see the module docstring)."""
     if not content:
         return ""
     positions: dict[str, list[int]] = {}
@@ -46,31 +55,39 @@ def tsvector(content: str | None) -> str:
         # run: skip a position, so no phrase spans the gap.
         pos += 2 if is_cjk and last_cjk and m.start() != last_end else 1
         last_end, last_cjk = m.end(), is_cjk
-        word = fold_word(m.group())
-        found = positions.get(word)
-        if found is None:
-            size += len(word.encode()) + 8
-            if len(word.encode()) > MAX_LEXEME_BYTES or size > MAX_VECTOR_BYTES:
-                continue
-            positions[word] = found = []
-        if len(found) < 256 and pos <= 16383:
-            found.append(pos)
+        folded = fold_word(m.group())
+        words = [folded] if hasher is None else [hasher.word(folded), *hasher.group(folded)]
+        for word in words:
+            found = positions.get(word)
+            if found is None:
+                size += len(word.encode()) + 8
+                if len(word.encode()) > MAX_LEXEME_BYTES or size > MAX_VECTOR_BYTES:
+                    continue
+                positions[word] = found = []
+            if len(found) < 256 and pos <= 16383:
+                found.append(pos)
     return " ".join(f"{_lexeme(w)}:{','.join(map(str, p))}" if p else _lexeme(w)
                     for w, p in positions.items())
 
 
-def _phrase(tokens: list[str], prefix: bool) -> str:
-    parts = [_lexeme(fold_word(t)) for t in tokens]
-    if prefix:
-        parts[-1] += ":*"
+def _phrase(tokens: list[str], prefix: bool, hasher: Any = None) -> str:
+    words = [fold_word(t) for t in tokens]
+    if hasher is None:
+        parts = [_lexeme(w) for w in words]
+        if prefix:
+            parts[-1] += ":*"
+    else:
+        parts = [_lexeme(hasher.word(w)) for w in words]
+        if prefix:
+            parts[-1] = _lexeme(hasher.group(words[-1], len(words[-1]))[-1])
     return parts[0] if len(parts) == 1 else "(" + " <-> ".join(parts) + ")"
 
 
-def plain_tsquery(query: str) -> tuple[str, Terms]:
+def plain_tsquery(query: str, hasher: Any = None) -> tuple[str, Terms]:
     """A plain query (see `fulltext.plain_phrases`) as a `tsquery`, and the
-    terms to mark in snippets."""
+    terms to mark in snippets (`hasher`: an erasable store's)."""
     parts, terms = plain_phrases(query)
-    return " & ".join(_phrase(list(p.tokens), p.prefix) for p in parts), terms
+    return " & ".join(_phrase(list(p.tokens), p.prefix, hasher) for p in parts), terms
 
 
 # FTS5 syntax, read here: "strings" ("" escapes a quote), barewords (letters,
@@ -80,7 +97,7 @@ _UNSUPPORTED = {":": "column filters", "^": "'^' (start of column)", "+": "'+' p
                 "{": "column sets"}
 
 
-def fts_tsquery(query: str) -> tuple[str, Terms]:
+def fts_tsquery(query: str, hasher: Any = None) -> tuple[str, Terms]:
     """A query in FTS5 syntax ("a phrase", prefix*, AND, OR, NOT, brackets)
     as a `tsquery`, and the terms to mark in snippets.
 
@@ -90,7 +107,7 @@ def fts_tsquery(query: str) -> tuple[str, Terms]:
     """
     _, terms = fts_query(query)  # the same size limits and terms
     tokens = [t for t in _TOKEN.findall(query) if not t.isspace()]
-    parser = _Parser(query, tokens)
+    parser = _Parser(query, tokens, hasher)
     out = parser.expr()
     if parser.i != len(tokens):
         raise parser.bad(f"unexpected {tokens[parser.i]!r}")
@@ -100,8 +117,8 @@ def fts_tsquery(query: str) -> tuple[str, Terms]:
 class _Parser:
     """Recursive descent over FTS5 tokens: OR < AND (or none) < NOT."""
 
-    def __init__(self, query: str, tokens: list[str]) -> None:
-        self.query, self.tokens, self.i = query, tokens, 0
+    def __init__(self, query: str, tokens: list[str], hasher: Any = None) -> None:
+        self.query, self.tokens, self.i, self.hasher = query, tokens, 0, hasher
 
     def bad(self, why: str) -> ValueError:
         return ValueError(f"bad search query {self.query!r}: {why}")
@@ -167,5 +184,5 @@ class _Parser:
         words = [m.group() for m in UNIT.finditer(text)]
         if not words:
             raise self.bad(f"{token} has no letters or digits to look for")
-        return _phrase(words, prefix)
+        return _phrase(words, prefix, self.hasher)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
 from typing import ClassVar
@@ -52,9 +52,11 @@ class SearchProjection:
 
     def create(self, db: Db, names: Mapping[str, str]) -> None:
         d, fts = db.dialect, names["message_search"]
-        if db.cipher is not None:  # an erasable store: see `_create_sealed`
+        if db.cipher is not None and d.name == "sqlite":  # an erasable file: see `_create_sealed`
             _create_sealed(db, names)
             return
+        if db.cipher is not None:  # erasable on PostgreSQL: hashed words (`pgsearch`)
+            db.cipher.hasher(db, make=True)
         if d.name == "sqlite":
             db.execute(
                 f"CREATE VIRTUAL TABLE {db.q(fts)} USING fts5("
@@ -95,19 +97,23 @@ class SearchProjection:
     def apply(self, db: Db, events: Sequence[RecordedEvent],
               names: Mapping[str, str]) -> None:
         fts, ses, msg = (db.q(names[t]) for t in self.tables)
-        if db.cipher is not None:
+        if db.cipher is not None and db.dialect.name == "sqlite":
             _apply_sealed(db, events, fts, ses, msg)
             return
+        seal = None
         if db.dialect.name == "sqlite":
             rowkey = "rowid"
             insert = (f"INSERT INTO {fts} (rowid, content, cjk, session_id, tenant_id, role) "
                       "VALUES (?, ?, ?, ?, ?, ?)")
-            words = cjk_text
+            words: Callable[[str], str | None] = cjk_text
         else:
             rowkey = "position"
             insert = (f"INSERT INTO {fts} (position, content, words, session_id, tenant_id, "
                       "role) VALUES (?, ?, CAST(? AS tsvector), ?, ?, ?)")
             words = tsvector
+            if db.cipher is not None:  # erasable: words hashed, text sealed (`pgsearch`)
+                hasher, seal = db.cipher.hasher(db), db.cipher.writer(db).session
+                words = lambda text: tsvector(text, hasher)  # noqa: E731
         for type_name, run in groupby(events, key=attrgetter("type")):
             if type_name == "SessionCreated":
                 db.run(
@@ -128,7 +134,8 @@ class SearchProjection:
                     f"{db.dialect.in_list('session_id')}",
                     (db.dialect.list_param({r[1] for r in rows}),)))
                 rows = [r for r in rows if r[1] in tenants]  # items of live sessions only
-                db.run(insert, [(pos, content, words(content), sid, tenants[sid], role)
+                db.run(insert, [(pos, content if seal is None else seal(sid, "search", content),
+                                 words(content), sid, tenants[sid], role)
                                 for pos, sid, content, role in rows if content is not None])
                 db.run(f"INSERT INTO {msg} (session_id, position) VALUES (?, ?)",
                        [(sid, pos) for pos, sid, _, _ in rows])
@@ -172,7 +179,7 @@ def search(db: Db, query: str, tenant_id: str | None = None,
         raise ValueError(f"syntax must be one of {SYNTAXES}, not {syntax!r}")
     tenant = "" if tenant_id is None else " AND tenant_id = ?"
     cipher = db.cipher
-    if cipher is not None:  # contentless index: session, role and sealed text beside it
+    if cipher is not None and db.dialect.name == "sqlite":  # contentless: sealed text beside it
         key = "rowid"
         expression, terms = _sealed_query(db, query, syntax)
         sql = ("SELECT f.rowid, m.session_id, m.role, m.content FROM message_search f "
@@ -184,9 +191,11 @@ def search(db: Db, query: str, tenant_id: str | None = None,
         sql = ("SELECT rowid, session_id, role FROM message_search WHERE message_search MATCH ? "
                f"AND session_id IS NOT NULL{tenant} ORDER BY rank, rowid LIMIT ? OFFSET ?")
     else:  # the same words and phrases as a tsquery, ranked by ts_rank
-        key = "position"
-        expression, terms = plain_tsquery(query) if syntax == "plain" else fts_tsquery(query)
-        sql = ("SELECT m.position, m.session_id, m.role FROM message_search m, "
+        key, hasher = "position", None if cipher is None else cipher.hasher(db)
+        expression, terms = (plain_tsquery(query, hasher) if syntax == "plain"
+                             else fts_tsquery(query, hasher))
+        sql = (f"SELECT m.position, m.session_id, m.role{'' if cipher is None else ', m.content'} "
+               "FROM message_search m, "
                "CAST(? AS tsquery) q WHERE m.words @@ q AND m.session_id IS NOT NULL"
                f"{tenant} ORDER BY ts_rank(m.words, q, 1) DESC, m.position LIMIT ? OFFSET ?")
     params: list = [expression] + ([] if tenant_id is None else [tenant_id]) + [limit, offset]

@@ -66,8 +66,9 @@ def open_db(db: str, *, create: bool = False, force_foreign: bool = False,
             yield store
         return
     if is_url(db):
-        _check_tables(db, pg_tables(db), create, force_foreign, "database")
-        with _store(db, db, source, catch_up, erasable) as store:
+        tables = pg_tables(db)
+        _check_tables(db, tables, create, force_foreign, "database")
+        with _store(db, db, source, catch_up, erasable or ERASURE_TABLE in (tables or ())) as store:
             yield store
         return
     if not os.path.lexists(db):
@@ -109,7 +110,7 @@ def open_log(db: str) -> Iterator[EventLog]:
     else:
         tables = sqlite_tables(db)
         _check_tables(db, tables, False, False, "SQLite database")
-    erasable = not is_url(db) and ERASURE_TABLE in (tables or ())
+    erasable = ERASURE_TABLE in (tables or ())  # a file's, or a PostgreSQL schema's
     try:
         log = EventLog(db, sealer=Sealer(default_provider(db)) if erasable else None)
     except (*USER_ERRORS, ImportError) as e:

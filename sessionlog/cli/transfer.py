@@ -18,7 +18,7 @@ import click
 from eventlog.backends.factory import is_url, shown
 from eventlog.copy import copy_log
 from projections.erasure.masterkey import default_provider
-from projections.erasure.reseal import reseal_copy
+from projections.erasure.reseal import copy_keys, reseal_copy
 from projections.transfer import (
     CONFLICT_POLICIES,
     EXPORT_FORMATS,
@@ -165,8 +165,9 @@ def export(ctx: click.Context, output: str | None, tenant: str | None, fmt: str)
 @click.command()
 @click.argument("dest", metavar="DEST")
 @click.option("--erasable", "reseal", is_flag=True,
-              help="Re-encrypt a plain --db into a new erasable SQLite DEST (key file DEST.key, "
-                   "or $SESSIONLOG_MASTER_KEY); DEST's first event records --db's last_hash.")
+              help="Re-encrypt a plain --db into a new erasable DEST (a SQLite file: key file "
+                   "DEST.key, or $SESSIONLOG_MASTER_KEY; PostgreSQL: $SESSIONLOG_MASTER_KEY); "
+                   "DEST's first event records --db's last_hash.")
 @json_option
 @click.pass_context
 def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
@@ -184,7 +185,10 @@ def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
     With --erasable, every event is appended again through DEST's keys (same
     streams, versions, positions, ids and metadata; new times and hashes) so
     that `erase` works there; the old file's last_hash is kept in the
-    metadata of DEST's first event (`copied_from`).
+    metadata of DEST's first event (`copied_from`). An erasable --db is
+    copied row for row into a DEST made erasable, with its data keys
+    re-wrapped under DEST's master key (PostgreSQL: $SESSIONLOG_MASTER_KEY),
+    so DEST stays erasable and reports the same last_hash.
 
     Example:
 
@@ -192,6 +196,7 @@ def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
       sessionlog --db sessions.db copy postgresql://me@dbhost/agents
       sessionlog --db postgresql://me@dbhost/agents verify --json
       sessionlog --db plain.db copy private.db --erasable
+      SESSIONLOG_MASTER_KEY=$(cat private.db.key) sessionlog --db private.db copy postgresql://me@dbhost/agents
     """
     src = ctx.obj
     if os.path.abspath(src) == os.path.abspath(dest) if not is_url(src) else src == dest:
@@ -200,18 +205,17 @@ def copy(ctx: click.Context, dest: str, reseal: bool, as_json: bool) -> None:
         _reseal(src, dest, as_json)
         return
     with open_log(src) as source:
-        if source.sealer is not None:
-            raise click.ClickException(
-                f"{shown(src)} is an erasable file: its rows cannot be copied as they are (DEST would "
-                "lack its keys); re-encrypt it: copy DEST --erasable; nothing was written")
+        erasable = source.sealer is not None  # then DEST is made erasable, with the keys
         total = source.last_position()
-        with dest_store(dest, erasable=False) as store, progress_bar("copying", total) as tick:
-            if store.log.sealer is not None and not store.log.last_position():
+        with dest_store(dest, erasable=erasable) as store, progress_bar("copying", total) as tick:
+            if not erasable and store.log.sealer is not None and not store.log.last_position():
                 raise click.ClickException(
                     f"{shown(dest)} is an erasable file: a plain log goes into it re-encrypted, "
                     "with `copy DEST --erasable`; nothing was written")
             with store.log.transaction():
                 copied = copy_log(source, store.log, progress=tick)
+                if erasable:  # its data keys, re-wrapped under DEST's master key
+                    copy_keys(source, store)
                 store.catch_up()  # the views, in the same transaction
     if as_json:
         click.echo(json.dumps({"events": copied.events, "last_hash": copied.last_hash}))

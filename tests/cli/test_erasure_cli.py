@@ -192,7 +192,11 @@ def test_copy_erasable_reencrypts_and_records_the_old_last_hash(tmp_path):
         assert "Lisbon" not in rows
         assert b.verify().ok
     assert run(new, "erase", "--user", "alice", "--tenant", "acme").exit_code == 0
-    assert "copy DEST --erasable" in run(new, "copy", str(tmp_path / "rows.db")).output
+    copied = tmp_path / "rows.db"  # an erasable file copies row for row, keys re-wrapped
+    out = run(new, "copy", str(copied))
+    assert out.exit_code == 0, out.output
+    assert Path(f"{copied}.key").read_bytes() != Path(f"{new}.key").read_bytes()
+    assert ids_of(copied, "alice") == [] and len(ids_of(copied, "bob")) == 1
 
 
 @SQLITE_ONLY
@@ -222,15 +226,44 @@ def test_erase_in_a_subprocess(tmp_path):
     assert "erased 1 session(s)" in done.stdout
 
 
-def test_postgres_refuses_erasure_in_one_line_and_writes_nothing(pg_url):
-    """A PostgreSQL log is never erasable: `--erasable create` and `erase`
-    each say so in one line, and nothing is written."""
+def test_an_erasable_postgres_log_end_to_end(pg_url, monkeypatch):
+    """Issue 19, item 5: without $SESSIONLOG_MASTER_KEY, `--erasable create`
+    on PostgreSQL is one line and makes no table; with it, demo, erase of a
+    user and of one session, history `[erased]`, verify, and the log
+    recognised as erasable without --erasable; nothing in clear in its tables."""
+    import psycopg
+
+    from projections.erasure.masterkey import new_secret
+
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY", raising=False)
     out = run(pg_url, "--erasable", "create", "--title", "x")
-    assert out.exit_code == 1 and out.output.count("\n") == 1 and "SQLite-only" in out.output
-    assert run(pg_url, "create", "--title", "plain").exit_code == 0
-    out = run(pg_url, "erase", "--user", "alice", "--tenant", "acme")
     assert out.exit_code == 1 and out.output.count("\n") == 1, out.output
-    assert json.loads(run(pg_url, "stats", "--json").output)["events"] == 1
+    assert "missing master key" in out.output and "SESSIONLOG_MASTER_KEY" in out.output
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = "
+                            "current_schema()").fetchone()[0] == 0
+    monkeypatch.setenv("SESSIONLOG_MASTER_KEY", new_secret())
+    assert run(pg_url, "--erasable", "demo").exit_code == 0
+    (alice,) = ids_of(pg_url, "alice")
+    (bob,) = ids_of(pg_url, "bob")
+    assert "refund" in run(pg_url, "search", "refund").output.lower()
+    out = run(pg_url, "erase", bob, "--reason", "one chat")
+    assert out.exit_code == 0 and "erased 1 session(s)" in out.output, out.output
+    out = run(pg_url, "erase", "--user", "alice", "--tenant", "acme")
+    assert out.exit_code == 0 and "erased 1 session(s)" in out.output, out.output
+    assert run(pg_url, "history", alice).output.count("[erased]") == 5
+    assert run(pg_url, "search", "refund").output.strip() == "no matches"
+    assert run(pg_url, "verify").exit_code == 0
+    assert run(pg_url, "create", "--title", "later").exit_code == 0  # opened erasable
+    with psycopg.connect(pg_url) as conn:
+        text = "".join(str(conn.execute(f'SELECT t::text FROM "{t}" t').fetchall())
+                       for (t,) in conn.execute("SELECT tablename FROM pg_tables "
+                                                "WHERE schemaname = current_schema()"))
+    assert "refund" not in text.lower() and "lisbon" not in text.lower()
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY")
+    out = run(pg_url, "list")
+    assert out.exit_code == 1 and out.output.count("\n") == 1, out.output
+    assert "missing master key" in out.output
 
 
 def test_copy_erasable_from_postgres_into_a_new_file(pg_url, tmp_path):
@@ -243,7 +276,54 @@ def test_copy_erasable_from_postgres_into_a_new_file(pg_url, tmp_path):
     assert json.loads(out.output)["source_last_hash"] == json.loads(
         run(pg_url, "verify", "--json").output)["last_hash"]
     assert run(new, "erase", "--user", "alice", "--tenant", "acme").exit_code == 0
+
+
+
+def test_copy_erasable_from_a_plain_file_into_postgres(pg_url, tmp_path, monkeypatch):
+    """`copy URL --erasable` re-encrypts a plain file into an erasable
+    PostgreSQL log (master key from $SESSIONLOG_MASTER_KEY), where erase works."""
+    from projections.erasure.masterkey import new_secret
+
     plain = tmp_path / "plain.db"
     assert run(plain, "demo").exit_code == 0
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY", raising=False)
     refused = run(plain, "copy", pg_url, "--erasable")
     assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
+    assert "missing master key" in refused.output
+    monkeypatch.setenv("SESSIONLOG_MASTER_KEY", new_secret())
+    out = run(plain, "copy", pg_url, "--erasable", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["source_last_hash"] == json.loads(
+        run(plain, "verify", "--json").output)["last_hash"]
+    assert json.loads(run(pg_url, "stats", "--json").output)["erasable"] is not None
+    assert "refund" in run(pg_url, "search", "refund").output.lower()
+    assert run(pg_url, "erase", "--user", "alice", "--tenant", "acme").exit_code == 0
+    assert run(pg_url, "search", "refund").output.strip() == "no matches"
+
+
+def test_copy_of_an_erasable_file_to_postgres_stays_erasable(pg_url, tmp_path, monkeypatch):
+    """`copy URL` of an erasable file: row for row (the same last_hash), its
+    live keys re-wrapped under PostgreSQL's master key, an erased user still
+    erased there; erase then works on PostgreSQL."""
+    db = tmp_path / "chats.db"
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY", raising=False)
+    assert run(db, "--erasable", "demo").exit_code == 0
+    (alice,) = ids_of(db, "alice")
+    (bob,) = ids_of(db, "bob")
+    assert run(db, "erase", "--user", "alice", "--tenant", "acme").exit_code == 0
+    bob_before = run(db, "show", bob).output
+    # the master key of both: the file's (as the README says: $(cat chats.db.key))
+    monkeypatch.setenv("SESSIONLOG_MASTER_KEY", Path(f"{db}.key").read_text().strip())
+    out = run(db, "copy", pg_url, "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["last_hash"] == json.loads(
+        run(pg_url, "verify", "--json").output)["last_hash"]
+    assert run(pg_url, "show", bob).output == bob_before
+    assert run(pg_url, "history", alice).output.count("[erased]") == 5
+    assert "lisbon" in run(pg_url, "search", "lisbon").output.lower()
+    out = run(pg_url, "erase", bob)
+    assert out.exit_code == 0 and "erased 1 session(s)" in out.output, out.output
+    assert run(pg_url, "search", "lisbon").output.strip() == "no matches"
+    assert run(pg_url, "verify").exit_code == 0
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY")
+    assert "Lisbon" in run(db, "show", bob).output  # the file is as it was

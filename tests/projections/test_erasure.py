@@ -233,9 +233,18 @@ def test_an_env_master_key_reads_without_a_key_file(tmp_path, monkeypatch):
         assert store.get(s.id).messages[0].content == f"my card is {CARD}"
 
 
-def test_postgresql_is_refused_for_now():
-    with pytest.raises(ErasureError, match="SQLite-only"):
-        EventSourcedSessionStore("postgresql:///x", erasable=True)
+def test_postgresql_without_a_master_key_is_one_line_and_writes_nothing(pg_url, monkeypatch):
+    """No key file beside a database server: $SESSIONLOG_MASTER_KEY or
+    master_key= (issue 19, item 5); without either, one line, no table made."""
+    import psycopg
+
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY", raising=False)
+    with pytest.raises(MasterKeyError, match="missing master key") as e:
+        EventSourcedSessionStore(pg_url, erasable=True)
+    assert "\n" not in str(e.value) and "SESSIONLOG_MASTER_KEY" in str(e.value)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = "
+                            "current_schema()").fetchone()[0] == 0
 
 
 # -- erasable and plain stores read the same ------------------------------------
