@@ -52,7 +52,7 @@ from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 
 from .langchain import message_role, message_text
 from .langgraph_async import AsyncMethods, Opening
-from .langgraph_codec import decode_value, encode_value, frozen, ranges, snapshot
+from .langgraph_codec import decode_value, encode_value, frozen, snapshot
 from .langgraph_thread import CHECKPOINT, FORGET, FORK, MESSAGE_ID, WRITES, Draft, Thread
 from .opening import check_path, open_path
 
@@ -206,9 +206,9 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         messages as runs of ordinals, messages inside other values by
         ordinal; the new ones go into `draft`."""
         if channel == self.messages_channel and type(value) is list:
-            ordinals = draft.ordinals(value, parent, channel)
-            if ordinals is not None:
-                return {"m": ranges(ordinals)}
+            runs = draft.runs(value, parent, channel)
+            if runs is not None:
+                return {"m": runs}
         return encode_value(self.serde, value, draft.ref, draft.resolve)
 
     @staticmethod

@@ -36,6 +36,7 @@ from .langgraph_codec import (
     message_of,
     patch,
     plain_json,
+    ranges,
     shallow,
 )
 
@@ -331,27 +332,38 @@ class Draft:
             return None
         return {"$m": found} if m.id is not None else {"$m": found, "n": 1}
 
-    def ordinals(self, messages: Sequence[Any], parent: Mapping[str, Any] | None,
-                 channel: str) -> list[int] | None:
-        """The ordinals of a message channel's list of messages (each with an
-        id), matching the parent checkpoint's first; None when one cannot be
-        named (the list is then stored as a value)."""
-        if not all(isinstance(m, BaseMessage) and isinstance(m.id, str) for m in messages):
-            return None
+    def runs(self, messages: Sequence[Any], parent: Mapping[str, Any] | None,
+             channel: str) -> list[list[int]] | None:
+        """A message channel's list of messages (each with an id) as runs of
+        ordinals (`codec.ranges`), matching the parent checkpoint's messages
+        first (the common case, a list that grew, costs one comparison per
+        message and keeps the parent's runs); None when one cannot be named
+        (the list is then stored as a value)."""
         known: list[int] = []
+        base: list[list[int]] = []
         if parent is not None:
             enc = parent["vals"].get(channel)
             if enc is not None and "m" in enc:
-                known = expand(enc["m"])
+                base = [list(run) for run in enc["m"]]
+                known = expand(base)
+        message = self.t.message
+        same = 0
+        for k, m in zip(known, messages, strict=False):
+            stored = message(k)
+            if type(stored) is not type(m) or stored.__dict__ != m.__dict__:
+                break
+            same += 1
         out: list[int] = []
-        for i, m in enumerate(messages):
-            if i < len(known):
-                stored = self.t.message(known[i])
-                if type(stored) is type(m) and stored.__dict__ == m.__dict__:
-                    out.append(known[i])
-                    continue
+        for m in messages[same:]:
+            if not isinstance(m, BaseMessage) or not isinstance(m.id, str):
+                return None
             found = self.ordinal(m)
             if found is None:
                 return None
             out.append(found)
-        return out
+        if same < len(known):
+            return ranges(known[:same] + out)
+        tail = ranges(out)
+        if base and tail and base[-1][1] == tail[0][0]:
+            base[-1][1] = tail.pop(0)[1]
+        return base + tail
