@@ -107,7 +107,8 @@ class VerifyReport:
 
 
 def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
-           expect_hash: str | None = None, batch_size: int = 5000) -> VerifyReport:
+           expect_hash: str | None = None, batch_size: int = 5000, *,
+           record: bool = True) -> VerifyReport:
     """Check the log and every projection, as of the log's end when it
     starts, holding no read transaction for the whole run (see
     `projections.verify_scratch`): a long verify beside a writer does not
@@ -121,6 +122,9 @@ def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
         expect_hash: a `last_hash` an earlier verify printed and you kept
             elsewhere: the log must still hold that event, unchanged (so it
             was neither truncated before it nor rewritten up to it).
+        record: note in the log a break found (writes refuse from then on)
+            or that the chain is whole again; False writes nothing (a
+            read-only viewer's check).
 
     Raises:
         ValueError: `expect_hash` is not a hash.
@@ -133,7 +137,8 @@ def verify(store: VerifiedStore, progress: Callable[[int], None] | None = None,
         if problems or note:
             report = attrs.evolve(report, problems=tuple(problems),
                                   note="; ".join(filter(None, (report.note, note))) or None)
-    _record(store, broken, report.last_position)
+    if record:
+        _record(store, broken, report.last_position)
     return report
 
 

@@ -61,7 +61,7 @@ class StoreUpkeep(SessionReads):
         return self.log.repair_triggers()
 
     def verify(self, progress: Progress | None = None, *,
-               expect_hash: str | None = None) -> VerifyReport:
+               expect_hash: str | None = None, record: bool = True) -> VerifyReport:
         """Recompute the hash chain, check positions and versions, and check
         each projection equals a fresh fold, as of where the log ended when
         it started, in short reads (writers go on meanwhile, and SQLite's WAL
@@ -70,8 +70,10 @@ class StoreUpkeep(SessionReads):
         Args:
             expect_hash: a `last_hash` kept from an earlier verify: the log
                 must still hold that event at its position, unchanged.
+            record: note a break found in the log (writes refuse from then
+                on), or that the chain is whole again; False writes nothing.
         """
-        return verify_store(self, progress, expect_hash)
+        return verify_store(self, progress, expect_hash, record=record)
 
     def stats(self) -> dict[str, Any]:
         """Counts, file size and checkpoints, for people and monitoring."""

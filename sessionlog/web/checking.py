@@ -55,7 +55,7 @@ class Check:
     def _run(self) -> None:
         report, error = None, None
         try:
-            report = self._store.verify(progress=self._step)
+            report = self._store.verify(progress=self._step, record=False)  # a viewer writes nothing
         except Exception as e:  # shown on the page, as the CLI prints it
             error = f"{type(e).__name__}: {e}"
         with self._lock:

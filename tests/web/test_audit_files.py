@@ -51,6 +51,10 @@ def test_verify_before_and_after_tampering(small, page):
     expect(page.locator("#verify-result .status")).to_have_text("FAILED")
     expect(page.locator("#verify-result ul.problems li").first).to_contain_text(
         f"position {small.positions[1]}")
+    with store_on(small.db) as store:  # the viewer noted nothing: it never writes
+        assert [n["kind"] for n in store.log.notes()] == []
+        assert not store.verify().ok  # where the library's verify notes the break
+        assert [n["kind"] for n in store.log.notes()] == ["chain_broken"]
 
 
 @pytest.mark.backends("sqlite-erasable")
