@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import attrs
 
 from eventlog import EventLog, ScopeStateChanged, SessionDeleted, state_stream
+from eventlog.backends.factory import is_url
 from eventlog.backends.urls import shown
 from eventlog.events import SubjectErased
 from eventlog.sealing import MARKER
@@ -58,13 +59,14 @@ class Erasure:
 
 
 def sealer_of(store: ErasableStore) -> Sealer:
-    """The store's `Sealer`, or an `ErasureError` for a plain file."""
+    """The store's `Sealer`, or an `ErasureError` for a plain file or log
+    (named without a password)."""
     sealer = store.log.sealer
     if not isinstance(sealer, Sealer):
-        path = store.log.path
+        path, kind = shown(store.log.path), "log" if is_url(store.log.path) else "file"
         raise ErasureError(
-            f"{path} is a plain file: its events cannot be erased; move it to an erasable "
-            f"file first: sessionlog --db {path} copy NEW --erasable")
+            f"{path} is a plain {kind}: its events cannot be erased; move it to an erasable "
+            f"{kind} first: sessionlog --db {path} copy NEW --erasable")
     return sealer
 
 

@@ -57,7 +57,7 @@ def reseal_copy(source: EventLog, store: Any, *, batch_size: int = 1000,
     with store.log.transaction() as conn:
         (held,) = conn.execute("SELECT count(*) FROM events").fetchone()
         if held:
-            raise DestinationNotEmptyError(store.log.path, held)
+            raise DestinationNotEmptyError(shown(store.log.path), held)
         lineage: dict[str, Any] | None = {"events": last, "last_hash": _last_hash(source, last)}
         for batch in source.read_batches(0, batch_size=batch_size, to_position=last, chain=walk):
             groups: list[tuple[dict, list]] = []

@@ -182,3 +182,20 @@ def test_raw_sqlite_bytes_hold_no_key_of_an_erased_session(tmp_path):
     data = b"".join(Path(str(db) + ext).read_bytes() for ext in ("", "-wal", "-shm")
                     if Path(str(db) + ext).exists())
     assert wrapped not in data
+
+
+def test_no_password_in_erasure_errors(pg_url, monkeypatch):
+    """Errors of erasure on a PostgreSQL URL with a password name it without one."""
+    url = pg_url.replace("postgresql://postgres@", "postgresql://postgres:s3cr3t-pw@")
+    with EventSourcedSessionStore(url) as store:
+        store.create_session("plain", user_id="u1", tenant_id="t1")
+        with pytest.raises(Exception) as e:
+            store.erase_user("u1", "t1")
+    assert "copy NEW --erasable" in str(e.value) and "s3cr3t-pw" not in str(e.value)
+    with pytest.raises(SealedFileError) as e:
+        EventSourcedSessionStore(url, erasable=True, master_key=pg_master_key())
+    assert "plain log" in str(e.value) and "s3cr3t-pw" not in str(e.value)
+    monkeypatch.delenv("SESSIONLOG_MASTER_KEY", raising=False)
+    with pytest.raises(MasterKeyError) as e:
+        EventSourcedSessionStore(url, erasable=True)
+    assert "s3cr3t-pw" not in str(e.value)
