@@ -53,7 +53,16 @@ from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 from .langchain import message_role, message_text
 from .langgraph_async import AsyncMethods, Opening
 from .langgraph_codec import decode_value, encode_value, frozen, snapshot
-from .langgraph_thread import CHECKPOINT, FORGET, FORK, MESSAGE_ID, WRITES, Draft, Thread
+from .langgraph_thread import (
+    CHECKPOINT,
+    FORGET,
+    FORK,
+    MESSAGE_ID,
+    WRITES,
+    Draft,
+    Thread,
+    ThreadStore,
+)
 from .opening import check_path, open_path
 
 __all__ = ["EventSourcedCheckpointSaver"]
@@ -88,13 +97,13 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
     """
 
     def __init__(self, db_path: str | os.PathLike[str] = ":memory:", *,
-                 store: Any = None, serde: SerializerProtocol | None = None,
+                 store: ThreadStore | None = None, serde: SerializerProtocol | None = None,
                  messages_channel: str = "messages", tenant_id: str | None = None,
                  user_id: str | None = None) -> None:
         super().__init__(serde=serde)
         self.db_path = check_path(db_path) if store is None else db_path
         self._owns = store is None
-        self.store: Any = open_path(self.db_path, "langgraph") if store is None else store
+        self.store: ThreadStore = open_path(self.db_path, "langgraph") if store is None else store
         self.messages_channel = messages_channel
         self.tenant_id, self.user_id = tenant_id, user_id
         self._lock = threading.RLock()

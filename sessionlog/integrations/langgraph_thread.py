@@ -18,13 +18,15 @@ the views; the log keeps them).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import Checkpoint, CheckpointTuple, DeltaChannelHistory
 
+from projections import NewItem, Session, SessionSummary
 from projections.frozen import thaw
+from projections.stores.protocol import SessionId
 
 from .langchain import message_text
 from .langgraph_codec import (
@@ -40,13 +42,32 @@ from .langgraph_codec import (
     shallow,
 )
 
-__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Draft", "Thread"]
+__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Draft", "Thread", "ThreadStore"]
 
 MESSAGE_ID = "lgm-"
 CHECKPOINT = "langgraph.checkpoint"
 WRITES = "langgraph.writes"
 FORK = "langgraph.fork"
 FORGET = "langgraph.forget"
+
+class ThreadStore(Protocol):
+    """What the saver needs of a store: `EventSourcedSessionStore` and its
+    `for_tenant` view (`TenantSessionStore`) both fit."""
+
+    def get(self, id: SessionId, last_n: int | None = None) -> Session | None: ...
+    def get_by_key(self, key: str, tenant_id: str | None = None) -> Session | None: ...
+    def get_or_create(self, key: str, *, title: str | None = None, user_id: str | None = None,
+                      tenant_id: str | None = None) -> Session: ...
+    def add_items(self, id: SessionId, items: Sequence[NewItem | Mapping[str, Any]], *,
+                  state_delta: Mapping[str, Any] | None = None,
+                  user_state_delta: Mapping[str, Any] | None = None,
+                  tenant_state_delta: Mapping[str, Any] | None = None,
+                  expected_version: int | None = None) -> int: ...
+    def delete(self, id: SessionId, *, expected_version: int | None = None) -> bool: ...
+    def list_summaries(self, *, user_id: str | None = None, tenant_id: str | None = None,
+                       limit: int | None = None,
+                       before: SessionId | None = None) -> list[SessionSummary]: ...
+
 
 class Thread:
     """The fold of one thread's items (its session's, oldest first): what
