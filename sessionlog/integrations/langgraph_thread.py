@@ -77,6 +77,7 @@ class Thread:
         self.key, self.sid = key, sid
         self.version = 0
         self.seen = 0  # items folded
+        self.unreadable = 0  # items passed over (see `fold_items`)
         self.last_id: str | None = None  # of the last item folded
         self.messages: list[tuple[Mapping[str, Any], str | None]] = []  # data, text by ordinal
         self.decoded: list[BaseMessage | None] = []
@@ -147,9 +148,14 @@ class Thread:
                     self.latest.pop(ns, None)
 
     def fold_items(self, items: Iterable[Any]) -> None:
-        """Apply `SessionItem`s."""
+        """Apply `SessionItem`s. One the saver cannot read (another writer's
+        item with a "langgraph." role and another shape, an erased one) is
+        passed over and counted in `unreadable`."""
         for item in items:
-            self.fold(item.role, item.id, item.data, item.text)
+            try:
+                self.fold(item.role, item.id, item.data, item.text)
+            except (KeyError, TypeError, ValueError, IndexError):
+                self.unreadable += 1
 
     # -- reading ------------------------------------------------------------
 

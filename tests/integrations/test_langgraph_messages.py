@@ -13,16 +13,12 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.conformance.test_utils import generate_checkpoint, generate_metadata
 
-from projections import EventSourcedSessionStore
 from sessionlog.integrations.langgraph import EventSourcedCheckpointSaver
 
 
 @pytest.fixture
-def db(backend):
-    """The test's backend, an erasable file made erasable first (as a user makes one)."""
-    if backend.erasable:
-        EventSourcedSessionStore(backend, erasable=True).close()
-    return backend
+def db(made_backend):
+    return made_backend
 
 
 def put(saver, thread, parent, values, versions):
@@ -88,3 +84,17 @@ def test_a_message_json_cannot_give_back_is_kept_whole(db):
         got = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
         assert got == [odd] and got[0].additional_kwargs["at"] == datetime(2026, 1, 2, tzinfo=UTC)
         assert conversation(saver, "t") == []
+
+
+def test_an_item_of_another_shape_is_passed_over(db):
+    """Another writer's item with a "langgraph." role but not the saver's shape
+    does not stop the thread from being read."""
+    with EventSourcedCheckpointSaver(db) as saver:
+        config, checkpoint = put(saver, "t", None, {"messages": [HumanMessage("hi", id="h")]},
+                                 {"messages": 1})
+        sid = saver.store.get_by_key("t").id
+        saver.store.add_items(sid, [{"role": "langgraph.checkpoint", "data": {"odd": True}}])
+    with EventSourcedCheckpointSaver(db) as fresh:
+        if db.kind != "sqlite-memory":
+            assert fresh.get_tuple(config).checkpoint["channel_values"] == checkpoint[
+                "channel_values"]
