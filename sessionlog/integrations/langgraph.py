@@ -15,7 +15,9 @@ Writes go through the store's unit of work with `expected_version` and are
 retried on `ConcurrencyError`: the new messages are found against what is
 stored, also with other writers on the thread. Reads come from a fold of the
 thread's items kept in the saver, brought up to the session's version by a
-cheap version check, so a turn costs the same at turn 10 and at turn 1,000.
+cheap version check (the thread is read again only when another writer moved
+it); what still grows with the thread is handing LangGraph its list of
+messages (a copy of each) and comparing a grown list with its parent's.
 Async methods run the same work in a worker thread (`bridge`).
 """
 
