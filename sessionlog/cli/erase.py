@@ -9,7 +9,7 @@ import json
 
 import click
 
-from eventlog.backends.factory import shown
+from eventlog.backends.factory import is_url, shown
 
 from .database import open_store
 from .options import json_option
@@ -78,8 +78,10 @@ def erase(ctx: click.Context, session_id: str | None, user_id: str | None, tenan
     elif done.already:
         click.echo(f"{what}: {done.detail}")
     else:
+        where = ("in the log's tables (PostgreSQL's own WAL and backups: see the README)"
+                 if is_url(ctx.obj) else "in the file")
         click.echo(f"{what}: {done.detail}; its text is unreadable from now on and no plain copy "
-                   "is left in the file")
+                   f"is left {where}")
 
 
 class NothingToErase(click.ClickException):

@@ -251,6 +251,7 @@ def test_an_erasable_postgres_log_end_to_end(pg_url, monkeypatch):
     assert out.exit_code == 0 and "erased 1 session(s)" in out.output, out.output
     out = run(pg_url, "erase", "--user", "alice", "--tenant", "acme")
     assert out.exit_code == 0 and "erased 1 session(s)" in out.output, out.output
+    assert "left in the log's tables" in out.output
     assert run(pg_url, "history", alice).output.count("[erased]") == 5
     assert run(pg_url, "search", "refund").output.strip() == "no matches"
     assert run(pg_url, "verify").exit_code == 0
