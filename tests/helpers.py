@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 
 from eventlog import EventLog, SessionCreated
@@ -10,9 +11,12 @@ from projections import EventSourcedSessionStore, InMemorySessionStore, Session
 STORES = ["memory", "sqlite-memory", "sqlite-file", "sqlite-erasable", "postgres",
           "postgres-erasable"]
 
-#: The master key of the erasable PostgreSQL backend's stores in this test
-#: process (a PostgreSQL log has no key file beside it).
-PG_MASTER_KEY = os.urandom(32)
+#: The master key of the erasable PostgreSQL backend's stores (a PostgreSQL
+#: log has no key file beside it): one per test run, handed to child
+#: processes through the environment (not $SESSIONLOG_MASTER_KEY, which would
+#: change the key SQLite files get).
+PG_MASTER_KEY = base64.b64decode(os.environ.setdefault(
+    "SESSIONLOG_TEST_PG_MASTER_KEY", base64.b64encode(os.urandom(32)).decode()))
 
 
 def pg_master_key():
@@ -26,10 +30,11 @@ def sealer_for(path):
     """The sealer an erasable store at `path` gives its log, built the way
     `EventSourcedSessionStore(path, erasable=True)` builds it (master key:
     $SESSIONLOG_MASTER_KEY, else the key file `<path>.key`)."""
+    from eventlog.backends.factory import is_url
     from projections.erasure.masterkey import default_provider
     from projections.erasure.sealer import Sealer
 
-    if getattr(path, "postgres", False):
+    if getattr(path, "postgres", False) or is_url(os.fspath(path)):
         return Sealer(pg_master_key())
     return Sealer(default_provider(os.fspath(path)))
 

@@ -20,8 +20,10 @@ import uuid
 
 #: The backends every store and log test runs against, unless it says
 #: `sqlite_only(reason)`: "sqlite-erasable" is a SQLite file whose personal
-#: fields are sealed (`EventSourcedSessionStore(path, erasable=True)`).
-BACKENDS = ["sqlite-memory", "sqlite-file", "postgres", "sqlite-erasable"]
+#: fields are sealed (`EventSourcedSessionStore(path, erasable=True)`),
+#: "postgres-erasable" the same on a PostgreSQL schema (master key: see
+#: `ERASABLE`).
+BACKENDS = ["sqlite-memory", "sqlite-file", "postgres", "sqlite-erasable", "postgres-erasable"]
 
 #: The backends a database can be reopened on, or shared by two processes.
 TARGETS = ["sqlite-file", "postgres", "sqlite-erasable"]

@@ -62,7 +62,8 @@ def test_rebuild_after_wiping_every_derived_table_gives_the_same_views(store):
     before = dump(store)
     assert before["sessions"] and before["items"] and before["message_search"]
     for rows_table in before:
-        if rows_table == "message_search" and store.log.sealer is not None:
+        if rows_table == "message_search" and store.log.sealer is not None \
+                and store.log.backend.name == "sqlite":
             # erasable: a contentless FTS5 table refuses DELETE, empties by 'delete-all'
             store.log.connection.execute(f"INSERT INTO {rows_table}({rows_table}) VALUES ('delete-all')")
         else:
