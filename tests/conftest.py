@@ -1,7 +1,7 @@
 """Fixtures: the stores the contract suite runs against, and the backends
 every store and log test runs against (pyeventsourcing's one test case per
-recorder, huey's StorageTests): SQLite in memory, a SQLite file, PostgreSQL
-and an erasable SQLite file (`pg.BACKENDS`).
+recorder, huey's StorageTests): SQLite in memory, a SQLite file, PostgreSQL,
+an erasable SQLite file and an erasable PostgreSQL schema (`pg.BACKENDS`).
 
 - `backend`: where a test's database lives, once per backend (a `pg.Target`:
   a str, with `.kind` and `.erasable`).
