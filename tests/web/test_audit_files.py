@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import KINDS, Served, cli, now, where
 from helpers import drop_trigger, raw_connection, store_on
 from playwright.sync_api import expect
+from webrun import KINDS, Served, cli, now, where
 
 from projections import SessionMessage, SessionRole
 

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from conftest import KINDS, Served, seed, where
 from playwright.sync_api import expect
+from webrun import KINDS, Served, seed, where
 
 from sessionlog.cli import main
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import ROOT, XSS_MESSAGE, XSS_TITLE, cli, now
 from helpers import store_on
 from playwright.sync_api import expect
+from webrun import ROOT, XSS_MESSAGE, XSS_TITLE, cli, now
 
 from projections import SessionMessage, SessionRole
 

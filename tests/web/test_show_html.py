@@ -10,9 +10,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import KINDS, XSS_MESSAGE, XSS_TITLE, now, seed, where
 from helpers import run_read_only, store_on
 from playwright.sync_api import expect
+from webrun import KINDS, XSS_MESSAGE, XSS_TITLE, now, seed, where
 
 from projections import SessionMessage, SessionRole
 from sessionlog.cli import main
