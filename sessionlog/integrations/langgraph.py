@@ -71,6 +71,10 @@ __all__ = ["EventSourcedCheckpointSaver"]
 
 _RETRIES = 50
 _KEEP_THREADS = 128  # threads whose fold the saver keeps in memory
+# A new file's SQLite page: a thread's messages are often over 1 KB, which in 4 KB pages spill
+# into a mostly empty overflow page each (200 turns of 1 KB: 4.2 MB; in 8 KB pages 2.7-3.0 MB).
+# Not the store's default: 8 KB pages cost small add_message writes ~30% (measured interleaved).
+_PAGE_SIZE = 8192
 
 
 def _item_id() -> str:
@@ -105,7 +109,8 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         super().__init__(serde=serde)
         self.db_path = check_path(db_path) if store is None else db_path
         self._owns = store is None
-        self.store: ThreadStore = open_path(self.db_path, "langgraph") if store is None else store
+        self.store: ThreadStore = (open_path(self.db_path, "langgraph", _PAGE_SIZE)
+                                   if store is None else store)
         self.messages_channel = messages_channel
         self.tenant_id, self.user_id = tenant_id, user_id
         self._lock = threading.RLock()

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 
+from eventlog.backends.connection import is_memory
 from eventlog.backends.factory import is_url, shown
 from projections import EventSourcedSessionStore
 
@@ -54,8 +56,20 @@ def check_path(db_path: str | os.PathLike[str], argument: str = "db_path") -> st
     return target
 
 
-def open_path(db_path: str | os.PathLike[str], source: str) -> EventSourcedSessionStore:
+def open_path(db_path: str | os.PathLike[str], source: str,
+              page_size: int | None = None) -> EventSourcedSessionStore:
     """The store at `db_path`, opened as the file says: an existing erasable
     file erasable (master key from `default_provider`, as the CLI does), any
-    other target plain; a new file is created plain."""
-    return EventSourcedSessionStore(check_path(db_path), source=source, erasable=None)
+    other target plain; a new file is created plain, with SQLite pages of
+    `page_size` bytes when given (an existing file keeps its own)."""
+    target = check_path(db_path)
+    if page_size is not None and not is_url(target) and not is_memory(target) \
+            and not os.path.exists(target):
+        # Set before the first table is made: WAL mode writes the header with it.
+        made = sqlite3.connect(target)
+        try:
+            made.execute(f"PRAGMA page_size = {int(page_size)}")
+            made.execute("PRAGMA journal_mode = WAL")
+        finally:
+            made.close()
+    return EventSourcedSessionStore(target, source=source, erasable=None)

@@ -56,3 +56,25 @@ def test_a_sqlalchemy_url_is_refused_in_one_line(tmp_path, monkeypatch):
         EventSourcedCheckpointSaver("sqlite:///threads.db")
     assert str(refused.value).count("\n") == 0 and "db_path='threads.db'" in str(refused.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_new_file_gets_8_kb_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    """SQLite only: the page size is a SQLite file's (1 KB messages fit a page, not an
+    overflow page each)."""
+    import sqlite3
+
+    def page_size(path) -> int:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("PRAGMA page_size").fetchone()[0]
+
+    new = tmp_path / "new.db"
+    with EventSourcedCheckpointSaver(new) as saver:
+        run("graph", saver, "t", ["hello"])
+    assert page_size(new) == 8192
+    with EventSourcedCheckpointSaver(new) as again:  # and reads back
+        assert again.get_tuple({"configurable": {"thread_id": "t"}}) is not None
+    old = tmp_path / "old.db"
+    EventSourcedSessionStore(old).close()  # made by the store: SQLite's default pages
+    with EventSourcedCheckpointSaver(old) as saver:
+        run("graph", saver, "t", ["hello"])
+    assert page_size(old) == 4096
