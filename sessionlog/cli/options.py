@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
-from eventlog import parse_timestamp
 from projections import EventSourcedSessionStore, TenantSessionStore
+from sessionlog.asof import AS_OF_HELP, as_of_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,47 +89,14 @@ def scoped(store: EventSourcedSessionStore,
     return store if tenant is None else store.for_tenant(tenant)
 
 
-AS_OF_HELP = ("Show the session as it stood at a log position, or at a moment (UTC if no offset). "
-              "A moment counts to the end of its last digit: 17:05:20.548 takes in everything "
-              "recorded in that millisecond, as `history` prints it.")
-_FRACTION = re.compile(r"\d{2}:\d{2}:\d{2}[.,](\d+)", re.ASCII)
-_HAS_SECONDS = re.compile(r"\d{2}:\d{2}:\d{2}", re.ASCII)
-_HAS_MINUTES = re.compile(r"[Tt ]\d{2}:\d{2}", re.ASCII)
-
-
 def parse_as_of(text: str | None) -> int | datetime | None:
-    """A position (ASCII digits) or a moment (RFC 3339 or ISO 8601; without
-    an offset, UTC), widened to the end of its last digit (`AS_OF_HELP`)."""
+    """`--as-of`: a position or a moment (see `sessionlog.asof`)."""
     if text is None:
         return None
-    if text.isascii() and text.isdigit():
-        return int(text)
-    bad = click.BadParameter(
-        f"{text!r} is neither a position nor a time like 2026-11-25T16:55:00Z",
-        param_hint="'--as-of'")
-    if not text.isascii():  # "２０２０-01-01" is not a year
-        raise bad
     try:
-        moment = parse_timestamp(text)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise bad from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if fraction := _FRACTION.search(text):
-        unit = timedelta(microseconds=10 ** max(0, 6 - len(fraction.group(1))))
-    elif _HAS_SECONDS.search(text):
-        unit = timedelta(seconds=1)
-    elif _HAS_MINUTES.search(text):
-        unit = timedelta(minutes=1)
-    else:
-        unit = timedelta(days=1)
-    try:
-        return (moment + unit - timedelta(microseconds=1)).astimezone(UTC)
-    except OverflowError:
-        raise click.BadParameter(f"{text!r} is out of range", param_hint="'--as-of'") from None
+        return as_of_value(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--as-of'") from None
 
 
 def argv_text(value: str | None, what: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import urllib.parse
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,8 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from eventlog import parse_timestamp
 from projections import EventSourcedSessionStore, SessionNotFoundError
+from sessionlog.asof import as_of_value
 from sessionlog.render import error_text
 
 from . import reads
@@ -73,21 +73,17 @@ def _int(request: Request, name: str, default: int) -> int:
 
 
 def _as_of(request: Request) -> int | datetime | None:
-    """?as_of=: a position, or a moment (ISO 8601; UTC without an offset)."""
+    """?as_of=: a position, or a moment read as the CLI's --as-of reads it
+    (`sessionlog.asof`: UTC without an offset, to the end of its last digit)."""
     text = _text(request, "as_of")
     if text is None:
         return None
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        return int(text)
+    if text.isascii() and text.isdigit() and len(text) > 18:
+        raise HTTPException(400, "as_of is past any position")
     try:
-        moment = parse_timestamp(text)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise HTTPException(400, "as_of is neither a position nor a time like "
-                                     "2026-11-25T16:55:00Z") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return as_of_value(text)
+    except ValueError as e:
+        raise HTTPException(400, f"as_of: {e}") from None
 
 
 def _query(**params: Any) -> str:
