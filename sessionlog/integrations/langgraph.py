@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,18 +51,17 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from eventlog import ConcurrencyError
 from projections import EventSourcedSessionStore, NewItem, SessionNotFoundError
 
-from .langchain import message_role, message_text
-from .langgraph_async import AsyncMethods, Opening
+from .langgraph_async import WAIT, AsyncMethods, Landings, Numbered, Opening, numbered_writes
 from .langgraph_codec import decode_value, encode_value, frozen, snapshot
 from .langgraph_thread import (
     CHECKPOINT,
     FORGET,
     FORK,
-    MESSAGE_ID,
     WRITES,
     Draft,
     Thread,
     ThreadStore,
+    item_id,
 )
 from .opening import check_path, open_path
 
@@ -75,11 +73,6 @@ _KEEP_THREADS = 128  # threads whose fold the saver keeps in memory
 # into a mostly empty overflow page each (200 turns of 1 KB: 4.2 MB; in 8 KB pages 2.7-3.0 MB).
 # Not the store's default: 8 KB pages cost small add_message writes ~30% (measured interleaved).
 _PAGE_SIZE = 8192
-
-
-def _item_id() -> str:
-    """A bookkeeping item's id: 64 random bits, unique within a thread."""
-    return secrets.token_hex(8)
 
 
 class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
@@ -115,6 +108,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         self.tenant_id, self.user_id = tenant_id, user_id
         self._lock = threading.RLock()
         self._threads: OrderedDict[str, Thread] = OrderedDict()
+        self._landings = Landings()  # checkpoints stored, which early writes wait on
 
     # -- opening and closing --------------------------------------------------
 
@@ -227,18 +221,6 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                 return {"m": runs}
         return encode_value(self.serde, value, draft.ref, draft.resolve)
 
-    @staticmethod
-    def _drafted(draft: Draft, data: dict[str, Any], role: str
-                 ) -> builtins.list[tuple[NewItem, Any]]:
-        """The items of a write: the draft's new messages, then the item
-        (with the ids the draft gave stored messages)."""
-        if draft.assign:
-            data["ids"] = [[k, mid] for k, mid in draft.assign.items()]
-        made: builtins.list[tuple[NewItem, Any]] = [
-            (NewItem(role=message_role(m), data=d, text=message_text(m),
-                     id=MESSAGE_ID + secrets.token_hex(8)), m) for d, m in draft.new]
-        return [*made, (NewItem(role=role, data=data, id=_item_id()), None)]
-
     # -- BaseCheckpointSaver, sync ---------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -338,37 +320,55 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             vals = {ch: self._encode(draft, ch, v, parent) for ch, v in values.items()}
             data = {"ns": ns, "id": checkpoint["id"], "parent": parent_id, "meta": meta,
                     **t.compact(ns, parent_id, rest, self.serde), "vals": vals}
-            return self._drafted(draft, data, CHECKPOINT)
+            return draft.items(data, CHECKPOINT)
         self._append(thread_id, build)
+        self._landings.mark()
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                                  "checkpoint_id": checkpoint["id"]}}
 
     def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]],
                    task_id: str, task_path: str = "") -> None:
         """Store a task's writes to a checkpoint: one item (none when every
-        write is already stored). A (task, index) already stored is kept,
-        unless every write is a special one (error, interrupt...), which
-        replaces."""
+        write is already stored), after an item per new message if the
+        checkpoint is stored (`Landings`: waited for up to `WAIT` s). A (task,
+        index) stored is kept, unless every write is a special one, which replaces."""
+        numbered = numbered_writes(writes)
+        self._landings.wait_while(lambda: self._early(config, numbered), WAIT)
+        self._write(config, numbered, task_id, task_path)
+
+    def _early(self, config: RunnableConfig, numbered: Sequence[Numbered]) -> bool:
+        """Whether the writes hold a message not stored yet and their
+        checkpoint is not stored yet (so they should wait for it)."""
         conf = config["configurable"]
         ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
-        replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        numbered = [(WRITES_IDX_MAP.get(channel, i), channel, snapshot(value))
-                    for i, (channel, value) in enumerate(writes)]
+        with self._lock:
+            t = self._thread(conf["thread_id"]) or Thread(str(conf["thread_id"]), None)
+            if t.find(ns, cid) is not None:
+                return False
+            draft = Draft(t, allow_new=True)
+            for _, channel, value in numbered:
+                self._encode(draft, channel, value, None)
+            return bool(draft.new)
+
+    def _write(self, config: RunnableConfig, numbered: Sequence[Numbered], task_id: str,
+               task_path: str) -> None:
+        conf = config["configurable"]
+        ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
+        replace = all(channel in WRITES_IDX_MAP for _, channel, _ in numbered)
 
         def build(t: Thread) -> builtins.list[tuple[NewItem, Any]]:
             held = t.writes.get((ns, cid), {})
             todo = [w for w in numbered if replace or (task_id, w[0]) not in held]
             if not todo:
                 return []
-            # New messages become items here only once their checkpoint is
-            # stored (LangGraph may write a task's writes before its checkpoint
-            # lands): the items then follow the conversation's order.
+            # New messages become items only once their checkpoint is stored:
+            # the items then follow the conversation's order.
             draft = Draft(t, allow_new=t.find(ns, cid) is not None)
             w = [[idx, channel, self._encode(draft, channel, value, None)]
                  for idx, channel, value in todo]
             data = {"ns": ns, "cp": cid, "task": task_id, "path": task_path, "w": w,
                     **({"replace": True} if replace else {})}
-            return self._drafted(draft, data, WRITES)
+            return draft.items(data, WRITES)
         self._append(conf["thread_id"], build)
 
     def delete_thread(self, thread_id: str) -> None:
@@ -418,7 +418,7 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
             if not gone:
                 return []
             data = {"reason": reason, "checkpoints": [list(g) for g in gone]}
-            return [(NewItem(role=FORGET, data=data, id=_item_id()), None)]
+            return [(NewItem(role=FORGET, data=data, id=item_id()), None)]
         self._append(key, build, create=False)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
@@ -445,5 +445,5 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
                 if not t.is_empty():
                     raise ValueError(f"copy_thread: thread {str(target_thread_id)!r} already "
                                      "has checkpoints; copy to a new thread")
-                return [(NewItem(role=FORK, data=fork, id=_item_id()), None), *copied]
+                return [(NewItem(role=FORK, data=fork, id=item_id()), None), *copied]
             self._append(target_thread_id, build)

@@ -17,6 +17,7 @@ the views; the log keeps them).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
@@ -28,7 +29,7 @@ from projections import NewItem, Session, SessionSummary
 from projections.frozen import thaw
 from projections.stores.protocol import SessionId
 
-from .langchain import message_text
+from .langchain import message_role, message_text
 from .langgraph_codec import (
     decode_value,
     diff,
@@ -42,13 +43,19 @@ from .langgraph_codec import (
     shallow,
 )
 
-__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Draft", "Thread", "ThreadStore"]
+__all__ = ["CHECKPOINT", "FORGET", "FORK", "MESSAGE_ID", "WRITES", "Draft", "Thread", "ThreadStore",
+           "item_id"]
 
 MESSAGE_ID = "lgm-"
 CHECKPOINT = "langgraph.checkpoint"
 WRITES = "langgraph.writes"
 FORK = "langgraph.fork"
 FORGET = "langgraph.forget"
+
+
+def item_id() -> str:
+    """A bookkeeping item's id: 64 random bits, unique within a thread."""
+    return secrets.token_hex(8)
 
 class ThreadStore(Protocol):
     """What the saver needs of a store: `EventSourcedSessionStore` and its
@@ -84,7 +91,6 @@ class Thread:
         self.by_id: dict[str, list[int]] = {}  # LangChain message id -> ordinals
         self.unassigned: list[int] = []  # messages stored without an id, none given yet
         self.assigned: dict[int, str] = {}  # ordinal -> the id given later
-        self.stored_idless: list[int] = []  # every message stored without an id
         self.checkpoints: dict[str, dict[str, Mapping[str, Any]]] = {}  # ns -> id -> data
         # (ns, checkpoint id) -> (task id, idx) -> (channel, encoded value, task path)
         self.writes: dict[tuple[str, str], dict[tuple[str, int], tuple[str, Any, str]]] = {}
@@ -108,7 +114,6 @@ class Thread:
                 self.by_id.setdefault(mid, []).append(ordinal)
             else:
                 self.unassigned.append(ordinal)
-                self.stored_idless.append(ordinal)
             return
         for ordinal, mid in data.get("ids", ()):  # ids LangGraph gave id-less messages
             self.assigned[ordinal] = mid
@@ -273,8 +278,9 @@ class Thread:
                 return ordinal
         if but_id:
             return None
-        # One given its id since: a late write of the input still names it.
-        for ordinal in reversed(self.stored_idless):
+        # One with an id but for that: a write of the graph's input names the
+        # message without the id its checkpoint stored it with (a ref "n").
+        for ordinal in range(len(self.messages) - 1, -1, -1):
             stored = self.message(ordinal)
             if type(stored) is type(m) and {**stored.__dict__, "id": None} == want:
                 return ordinal
@@ -343,6 +349,16 @@ class Draft:
             return None
         self.new.append(made)
         return len(t.messages) + len(self.new) - 1
+
+    def items(self, data: dict[str, Any], role: str) -> list[tuple[NewItem, Any]]:
+        """The items of a write: the new messages (each with the message it
+        stores), then the item with `data` (and the ids given stored messages)."""
+        if self.assign:
+            data["ids"] = [[k, mid] for k, mid in self.assign.items()]
+        made: list[tuple[NewItem, Any]] = [
+            (NewItem(role=message_role(m), data=d, text=message_text(m),
+                     id=MESSAGE_ID + secrets.token_hex(8)), m) for d, m in self.new]
+        return [*made, (NewItem(role=role, data=data, id=item_id()), None)]
 
     def _among_new(self, m: BaseMessage) -> int | None:
         base = len(self.t.messages)
