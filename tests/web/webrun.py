@@ -37,9 +37,11 @@ def _missing(why: str) -> None:
     pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium (Debian's) for the whole session."""
+    """One headless Chromium (Debian's) a module. Not one a session: Playwright's sync API
+    keeps an event loop running while it is open, and a later test in the same process
+    (pytest-xdist runs modules in any order) could not call asyncio.run()."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
