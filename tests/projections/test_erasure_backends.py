@@ -26,9 +26,11 @@ from projections import (
 from projections.erasure.masterkey import StaticKey
 from projections.erasure.sealer import ERASED
 
-CARD, NAME, PHRASE = "4111 1111 1111 1111", "Zebulon Quagmire", "the owl flies at midnight"
+# The card's digits are one 16-digit word: a 4-digit one ("4111") turns up in random hex (ids,
+# hashes) about once in 65,536 places, so a check for it in clear failed now and then.
+CARD, NAME, PHRASE = "4111222233334444", "Zebulon Quagmire", "the owl flies at midnight"
 #: Words that must never be in the database in clear (the search index included).
-WORDS = ("zebulon", "quagmire", "midnight", "4111")
+WORDS = ("zebulon", "quagmire", "midnight", "4111222233334444")
 
 
 def say(store, sid, text):
