@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
 from eventlog import EventLog, SessionCreated
 from projections import EventSourcedSessionStore, InMemorySessionStore, Session
@@ -222,3 +223,14 @@ def run_read_only(directory, scenario: str, *args) -> dict:
             capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def leaks(db: Path, words: list[str]) -> list[tuple[str, str]]:
+    """Which of `words` are in a SQLite file's bytes, its -wal or its -shm
+    (lowercased), as (file name, word) pairs."""
+    found = []
+    for ext in ("", "-wal", "-shm"):
+        p = Path(str(db) + ext)
+        data = p.read_bytes().lower() if p.exists() else b""
+        found += [(p.name, w) for w in words if w.encode() in data]
+    return found

@@ -95,18 +95,6 @@ def _unstructured(value: Any, resolve: Resolve | None = None) -> Any:
     return value
 
 
-def _same_value(a: Any, b: Any) -> bool:
-    if isinstance(a, BaseMessage):
-        return type(a) is type(b) and a == b
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(_same_value(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
 def encode_value(serde: Any, value: Any, ref: Ref | None = None,
                  resolve: Resolve | None = None) -> dict[str, Any]:
     """A value as item data: {"j": value} when it is plain JSON, {"s": ...}
@@ -117,7 +105,7 @@ def encode_value(serde: Any, value: Any, ref: Ref | None = None,
         return {"j": value}
     try:
         shaped = _structured(value, ref)
-        if _same_value(_unstructured(shaped, resolve), value):
+        if same(_unstructured(shaped, resolve), value):
             return {"s": shaped}
     except (TypeError, ValueError):
         pass

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from helpers import run_read_only, store_on
+from helpers import leaks, run_read_only, store_on
 
 from projections import (
     ErasureError,
@@ -58,15 +58,6 @@ def needles(store, words) -> list[str]:
     hasher = TermHasher(store.log.sealer.search_key(store.log.connection))
     return [*words, *(hasher.word(w)[4:] for w in words),
             *(hasher.group(w)[-1][4:] for w in words)]
-
-
-def leaks(db: Path, words: list[str]) -> list[tuple[str, str]]:
-    found = []
-    for ext in ("", "-wal", "-shm"):
-        p = Path(str(db) + ext)
-        data = p.read_bytes().lower() if p.exists() else b""
-        found += [(p.name, w) for w in words if w.encode() in data]
-    return found
 
 
 def test_one_session_of_a_user_is_erased_and_the_rest_stays(erasable_target):

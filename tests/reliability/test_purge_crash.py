@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers import leaks
 
 from projections import EventSourcedSessionStore, SessionMessage, SessionRole
 from projections.erasure.search_terms import TermHasher
@@ -88,15 +89,6 @@ def needles(store, words) -> list[str]:
     key = store.log.sealer.search_key(store.log.connection)
     hasher = TermHasher(key)
     return [*words, *(hasher.word(w) for w in words), *(hasher.group(w)[-1] for w in words)]
-
-
-def leaks(db: Path, words: list[str]) -> list[tuple[str, str]]:
-    found = []
-    for ext in ("", "-wal", "-shm"):
-        p = Path(str(db) + ext)
-        data = p.read_bytes().lower() if p.exists() else b""
-        found += [(p.name, w) for w in words if w.encode() in data]
-    return found
 
 
 def reopen_and_check(db: Path, mode: str) -> bool:
