@@ -337,12 +337,13 @@ class EventSourcedCheckpointSaver(AsyncMethods, BaseCheckpointSaver[int]):
         self._write(config, numbered, task_id, task_path)
 
     def _early(self, config: RunnableConfig, numbered: Sequence[Numbered]) -> bool:
-        """Whether the writes hold a message not stored yet and their
-        checkpoint is not stored yet (so they should wait for it)."""
+        """Whether the writes hold a new message and their checkpoint is not stored yet."""
         conf = config["configurable"]
         ns, cid = conf.get("checkpoint_ns", ""), conf["checkpoint_id"]
         with self._lock:
-            t = self._thread(conf["thread_id"]) or Thread(str(conf["thread_id"]), None)
+            t = self._threads.get(key := str(conf["thread_id"]))  # known stored: no store read
+            if t is None or t.find(ns, cid) is None:
+                t = self._thread(key) or Thread(key, None)
             if t.find(ns, cid) is not None:
                 return False
             draft = Draft(t, allow_new=True)
