@@ -65,6 +65,20 @@ def _compacts(items) -> bool:
     return any(getattr(i, "data", i).get("type") == "compaction" for i in items)
 
 
+async def _compacting(store):
+    """Four user items in session "suffix", and a compaction session over it
+    whose (mocked) client answers SUMMARY and which compacts on every turn."""
+    backend = EventSourcedSession("suffix", store=store, session_settings={"limit": 20})
+    original = [{"role": "user", "content": str(i)} for i in range(4)]
+    await backend.add_items(original)
+    client = MagicMock()
+    client.responses.compact = AsyncMock(return_value=SimpleNamespace(output=[SUMMARY]))
+    session = OpenAIResponsesCompactionSession(
+        "suffix", backend, client=client, compaction_mode="input",
+        should_trigger_compaction=lambda _: True)
+    return backend, original, client, session
+
+
 def _runner(session, config: RunConfig | None = None):
     return Runner.run(Agent(name="worker", model=ScriptedModel(steps=[[assistant_message("done")]])),
                       "continue", session=session, run_config=config)
@@ -77,14 +91,7 @@ def test_failed_compaction_write_keeps_history(target, open_store):
         store = open_store()
         Hold(store, "replace_last", when=lambda a: _compacts(a[2]),
              error=StorageError("synthetic insert failure"), before=True)
-        backend = EventSourcedSession("suffix", store=store, session_settings={"limit": 20})
-        original = [{"role": "user", "content": str(i)} for i in range(4)]
-        await backend.add_items(original)
-        client = MagicMock()
-        client.responses.compact = AsyncMock(return_value=SimpleNamespace(output=[SUMMARY]))
-        session = OpenAIResponsesCompactionSession(
-            "suffix", backend, client=client, compaction_mode="input",
-            should_trigger_compaction=lambda _: True)
+        backend, original, client, session = await _compacting(store)
         with pytest.raises(StorageError, match="synthetic insert failure"):
             await _runner(session, RunConfig(session_settings={"limit": 1}))
         client.responses.compact.assert_awaited_once()
@@ -101,14 +108,7 @@ def test_cancelled_compaction_settles_before_newer_append(target, open_store):
     async def body():
         store = open_store()
         hold = Hold(store, "replace_last", when=lambda a: _compacts(a[2]))
-        backend = EventSourcedSession("suffix", store=store, session_settings={"limit": 20})
-        original = [{"role": "user", "content": str(i)} for i in range(4)]
-        await backend.add_items(original)
-        client = MagicMock()
-        client.responses.compact = AsyncMock(return_value=SimpleNamespace(output=[SUMMARY]))
-        session = OpenAIResponsesCompactionSession(
-            "suffix", backend, client=client, compaction_mode="input",
-            should_trigger_compaction=lambda _: True)
+        backend, original, _, session = await _compacting(store)
         work = asyncio.create_task(_runner(session, RunConfig(session_settings={"limit": 1})))
         newer = {"role": "user", "content": "newer"}
         try:
