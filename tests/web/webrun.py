@@ -23,6 +23,9 @@ from sessionlog.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).parent.parent.parent
+# Not sqlite-memory: the server is another process, which cannot open this one's memory
+# database. Not postgres-erasable: the serve child takes its master key from the environment,
+# as the CLI does, and the erasable PostgreSQL store is covered by the store suites.
 KINDS = ("sqlite-file", "postgres", "sqlite-erasable")
 
 XSS_TITLE = "<img src=x onerror=\"window.__xss='title'\">"
